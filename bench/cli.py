@@ -1,0 +1,49 @@
+"""The ``bench`` command line: one sub-command module per stage of the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bench import __version__
+from bench.corpus import commands as corpus_commands
+from bench.errors import BenchError
+
+COMMAND_MODULES = [corpus_commands]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description=(
+            "Ablation benchmark for streaming valence/arousal models: corpora, features, "
+            "variant x fold x seed trials and reports. Every command runs offline on the "
+            "built-in synthetic corpus when no corpus is configured."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a :class:`BenchError` becomes one line on stderr and exit code 2."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except BenchError as exc:
+        print(f"bench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

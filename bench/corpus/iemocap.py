@@ -1,0 +1,135 @@
+"""Reader for IEMOCAP exactly as released (``IEMOCAP_full_release``).
+
+Layout::
+
+    Session{1..5}/dialog/EmoEvaluation/<dialog>.txt     labels, one summary line per turn
+    Session{1..5}/sentences/wav/<dialog>/<utt_id>.wav   audio
+
+A summary line is ``[start - end]<TAB>utt_id<TAB>category<TAB>[valence, arousal, dominance]``
+with dimensional labels on a 1..5 scale. Rater lines (``C-E2:``, ``A-E3: val 3; ...``,
+self-ratings ``C-F1:``) and the ``%`` header are skipped.
+
+The speaker is the session plus the F/M letter that opens the utterance id's last part:
+``Ses01F_impro01_M003`` is ``Ses01_M``. The letter in the dialog prefix only names who wore
+the motion-capture markers. Turns of F and M are numbered separately and overlap in time, so
+each dialog is ordered by start time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from bench.corpus.labels import LabelClipper
+from bench.corpus.table import Corpus, check_audio_exists, finish_table, normalise
+from bench.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SCALE = (1.0, 5.0)
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+|nan|NaN|inf)"
+SUMMARY = re.compile(
+    rf"^\[(?P<start>{_NUMBER})\s*-\s*(?P<end>{_NUMBER})\]\s+(?P<utt>\S+)\s+(?P<cat>\S+)\s+"
+    rf"\[(?P<v>{_NUMBER}),\s*(?P<a>{_NUMBER}),\s*(?P<d>{_NUMBER})\]\s*$"
+)
+RATER = re.compile(r"^[A-Z]+-[A-Z]+\d*\s*:")
+UTTERANCE_ID = re.compile(r"^(?P<session>Ses\d+)[FM]_.+_(?P<letter>[FM])\d+$")
+
+
+def parse_label_file(path: Path, clipper: LabelClipper) -> list[dict]:
+    """Parse one EmoEvaluation file into rows (without audio paths).
+
+    Raises:
+        InputError: a malformed summary line or utterance id, naming the file and line.
+    """
+    dialog = path.stem
+    rows = []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("%") or RATER.match(line):
+            continue
+        match = SUMMARY.match(line)
+        if match is None:
+            raise InputError(f"malformed summary line: {raw!r}", path=path, line=number)
+        rows.append(_summary_row(match, dialog, path, number, clipper))
+    return rows
+
+
+def _summary_row(
+    match: re.Match[str], dialog: str, path: Path, number: int, clipper: LabelClipper
+) -> dict:
+    utt_id = match["utt"]
+    ident = UTTERANCE_ID.match(utt_id)
+    if ident is None or not utt_id.startswith(dialog + "_"):
+        raise InputError(
+            f"utterance id {utt_id!r} does not look like <dialog {dialog}>_<F|M><number>",
+            path=path,
+            line=number,
+        )
+    labels = {}
+    for key, name in (("v", "valence"), ("a", "arousal"), ("d", "dominance")):
+        try:
+            labels[name] = clipper(float(match[key]), f"{path}:{number} {name}")
+        except ValueError as exc:
+            raise InputError(f"{name}: {exc}", path=path, line=number) from exc
+    start, end = float(match["start"]), float(match["end"])
+    if not start <= end:
+        raise InputError(f"start {start} is after end {end}", path=path, line=number)
+    session = ident["session"]
+    return {
+        "utt_id": utt_id,
+        "corpus": "iemocap",
+        "session": session,
+        "dialog": dialog,
+        "speaker": f"{session}_{ident['letter']}",
+        "start": start,
+        "end": end,
+        "group": session,
+        **{name: float(normalise(value, SCALE)) for name, value in labels.items()},
+    }
+
+
+def label_files(root: Path) -> list[Path]:
+    """Every ``Session*/dialog/EmoEvaluation/*.txt``, skipping hidden files (``._x.txt``)."""
+    files = sorted(root.glob("Session*/dialog/EmoEvaluation/*.txt"))
+    return [f for f in files if not f.name.startswith(".")]
+
+
+def read_iemocap(root: str | Path, name: str = "iemocap", check_audio: bool = True) -> Corpus:
+    """Read an IEMOCAP release (or a corpus in its layout) into a :class:`Corpus`.
+
+    Labels outside 1..5 are clipped, logged and counted in ``Corpus.clipped_labels``.
+
+    Raises:
+        InputError: the folder has no label files, a line is malformed, an id repeats, or
+            audio files are missing (all missing files listed in one error).
+    """
+    root = Path(root).expanduser().resolve()
+    files = label_files(root)
+    if not files:
+        raise InputError(
+            "no label files found under Session*/dialog/EmoEvaluation/ "
+            "(set corpus.root to the IEMOCAP_full_release folder)",
+            path=root,
+        )
+    clipper = LabelClipper(SCALE)
+    rows = []
+    for path in files:
+        session_dir = path.parents[2]
+        for row in parse_label_file(path, clipper):
+            wav = session_dir / "sentences" / "wav" / row["dialog"] / f"{row['utt_id']}.wav"
+            rows.append({**row, "audio_path": str(wav), "corpus": name})
+    table = finish_table(rows, root)
+    if check_audio:
+        check_audio_exists(table, root)
+    for message in clipper.clipped:
+        log.warning("label out of range: %s", message)
+    return Corpus(
+        name=name,
+        table=table,
+        label_scale=SCALE,
+        clipped_labels=len(clipper.clipped),
+        problems=[f"label out of range: {m}" for m in clipper.clipped],
+    )

@@ -1,0 +1,123 @@
+"""Reader for a JSONL manifest: one utterance per line (seed section 3.2).
+
+Required fields: ``utt_id``, ``session_id`` (the dialog), ``speaker_id``, ``audio_path``
+(relative to the manifest's folder, or absolute), ``valence``, ``arousal``.
+Optional: ``dominance``, ``start`` (order within the dialog; otherwise file order) and
+``group`` (the fold unit; otherwise the speaker).
+
+Labels are on the scale the protocol states (default 1..5) and are normalised to [0, 1]
+with ``y = (x - lo) / (hi - lo)``. A label outside the scale is an error, since it most
+likely means the scale is set wrong (``corpus.label_scale=[0,1]``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.corpus.table import Corpus, check_audio_exists, finish_table, normalise
+from bench.errors import InputError
+
+REQUIRED = ("utt_id", "session_id", "speaker_id", "audio_path", "valence", "arousal")
+OPTIONAL = ("dominance", "start", "group")
+
+
+def _label(record: dict, key: str, scale: tuple[float, float], path: Path, line: int) -> float:
+    value = record[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{key} is not a number: {value!r}", path=path, line=line)
+    value = float(value)
+    lo, hi = scale
+    if math.isnan(value) or math.isinf(value):
+        raise InputError(f"{key} is {value}", path=path, line=line)
+    if not lo <= value <= hi:
+        raise InputError(
+            f"{key} {value:g} is outside the label scale [{lo:g}, {hi:g}] (set corpus.label_scale)",
+            path=path,
+            line=line,
+        )
+    return float(normalise(value, scale))
+
+
+def _row(record: Any, path: Path, line: int, scale: tuple[float, float], name: str) -> dict:
+    if not isinstance(record, dict):
+        raise InputError("expected a JSON object", path=path, line=line)
+    missing = [key for key in REQUIRED if key not in record or record[key] in (None, "")]
+    if missing:
+        raise InputError(f"missing field(s): {', '.join(missing)}", path=path, line=line)
+    unknown = set(record) - set(REQUIRED) - set(OPTIONAL)
+    if unknown:
+        raise InputError(f"unknown field(s): {', '.join(sorted(unknown))}", path=path, line=line)
+    audio = Path(str(record["audio_path"])).expanduser()
+    if not audio.is_absolute():
+        audio = path.parent / audio
+    start = record.get("start", line)
+    if isinstance(start, bool) or not isinstance(start, int | float) or math.isnan(start):
+        raise InputError(f"start is not a number: {start!r}", path=path, line=line)
+    dominance = (
+        _label(record, "dominance", scale, path, line) if "dominance" in record else math.nan
+    )
+    speaker = str(record["speaker_id"])
+    group = str(record.get("group", speaker))
+    return {
+        "utt_id": str(record["utt_id"]),
+        "corpus": name,
+        "session": group,
+        "dialog": str(record["session_id"]),
+        "speaker": speaker,
+        "start": float(start),
+        "end": math.nan,
+        "audio_path": str(audio.resolve()),
+        "valence": _label(record, "valence", scale, path, line),
+        "arousal": _label(record, "arousal", scale, path, line),
+        "dominance": dominance,
+        "group": group,
+    }
+
+
+def read_jsonl(
+    manifest: str | Path,
+    label_scale: tuple[float, float] = (1.0, 5.0),
+    name: str | None = None,
+    check_audio: bool = True,
+) -> Corpus:
+    """Read a JSONL manifest into a :class:`Corpus`.
+
+    Raises:
+        InputError: naming the line for malformed JSON, a missing or unknown field, a
+            duplicate id, a NaN, non-numeric or out-of-scale label; naming the manifest for
+            an empty manifest or missing audio files (all listed in one error).
+    """
+    path = Path(manifest).expanduser().resolve()
+    if not path.is_file():
+        raise InputError("manifest not found (set corpus.manifest)", path=path)
+    lo, hi = (float(x) for x in label_scale)
+    if not lo < hi:
+        raise InputError(f"label scale [{lo}, {hi}] is empty", path=path)
+    name = name or path.stem
+    rows: list[dict] = []
+    first_line: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"malformed JSON ({exc.msg})", path=path, line=number) from exc
+            row = _row(record, path, number, (lo, hi), name)
+            if row["utt_id"] in first_line:
+                raise InputError(
+                    f"duplicate utt_id {row['utt_id']!r} (first on line "
+                    f"{first_line[row['utt_id']]})",
+                    path=path,
+                    line=number,
+                )
+            first_line[row["utt_id"]] = number
+            rows.append(row)
+    table = finish_table(rows, path)
+    if check_audio:
+        check_audio_exists(table, path)
+    return Corpus(name=name, table=table, label_scale=(lo, hi))
