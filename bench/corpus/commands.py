@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size",
         choices=sorted(SIZES),
         default="small",
-        help="small: ~1,000 utterances (default); iemocap: IEMOCAP's counts",
+        help="tiny: 120 utterances (tests); small: ~1,000 (default); iemocap: IEMOCAP's counts",
     )
     synth.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     synth.add_argument(

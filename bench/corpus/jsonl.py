@@ -64,7 +64,7 @@ def _row(record: Any, path: Path, line: int, scale: tuple[float, float], name: s
     return {
         "utt_id": str(record["utt_id"]),
         "corpus": name,
-        "session": group,
+        "session": str(record["session_id"]),  # the seed's "session" is the dialog
         "dialog": str(record["session_id"]),
         "speaker": speaker,
         "start": float(start),

@@ -39,6 +39,7 @@ from bench.errors import BenchError
 IEMOCAP_UTTERANCES = (1819, 1811, 2136, 2103, 2170)
 IEMOCAP_DIALOGS = (28, 30, 32, 30, 31)
 SIZES = {
+    "tiny": ((24, 24, 24, 24, 24), (2, 2, 2, 2, 2)),  # 120 utterances, for tests
     "small": ((200, 200, 200, 200, 200), (4, 4, 4, 4, 4)),
     "iemocap": (IEMOCAP_UTTERANCES, IEMOCAP_DIALOGS),
 }

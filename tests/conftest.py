@@ -1,0 +1,32 @@
+"""Shared fixtures: the synthetic corpus at tiny size is the end-to-end fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bench.corpus.synth import SynthConfig, generate
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 120-utterance synthetic corpus in IEMOCAP's layout (5 sessions x 2 speakers)."""
+    return generate(tmp_path_factory.mktemp("corpus") / "tiny", SynthConfig(size="tiny"), False)
+
+
+@pytest.fixture(scope="session")
+def small_corpus_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default ~1,000-utterance synthetic corpus."""
+    return generate(tmp_path_factory.mktemp("corpus") / "small", SynthConfig(), False)
+
+
+def write_wav(path: Path, seconds: float = 0.5, rate: int = 16_000, channels: int = 1) -> Path:
+    """A 220 Hz tone, for readers and loaders that need an audio file to exist."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * rate)) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t)
+    sf.write(path, np.repeat(tone[:, None], channels, axis=1), rate)
+    return path

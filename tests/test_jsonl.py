@@ -1,0 +1,107 @@
+"""The JSONL manifest reader: the format of seed section 3.2 and every error case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.corpus.jsonl import read_jsonl
+from bench.errors import InputError
+from tests.conftest import write_wav
+
+
+def record(utt: str, **fields) -> dict:
+    base = {
+        "utt_id": utt,
+        "session_id": "dlg1",
+        "speaker_id": "A",
+        "audio_path": f"wav/{utt}.wav",
+        "valence": 3.0,
+        "arousal": 4.0,
+    }
+    return {**base, **fields}
+
+
+def write_manifest(folder: Path, lines: list, audio: bool = True) -> Path:
+    """Write JSONL lines (dicts are dumped, strings written as they are)."""
+    path = folder / "corpus.jsonl"
+    text = [json.dumps(x) if isinstance(x, dict) else x for x in lines]
+    path.write_text("\n".join(text) + "\n")
+    if audio:
+        for x in lines:
+            if isinstance(x, dict) and "audio_path" in x:
+                target = Path(x["audio_path"])
+                write_wav(target if target.is_absolute() else folder / target, 0.1)
+    return path
+
+
+def test_reads_fields_normalises_labels_and_resolves_paths(tmp_path: Path):
+    absolute = tmp_path / "elsewhere" / "u3.wav"
+    manifest = write_manifest(
+        tmp_path,
+        [
+            record("u1", start=2.0, dominance=5.0, group="g1"),
+            record("u2", start=1.0, valence=1, arousal=5, group="g1"),
+            "",
+            record("u3", session_id="dlg2", speaker_id="B", audio_path=str(absolute)),
+        ],
+    )
+    corpus = read_jsonl(manifest)
+    table = corpus.table.set_index("utt_id")
+    assert corpus.name == "corpus" and len(table) == 3
+    assert table.loc["u1", ["valence", "arousal", "dominance"]].tolist() == [0.5, 0.75, 1.0]
+    assert table.loc["u2", ["valence", "arousal"]].tolist() == [0.0, 1.0]
+    assert Path(table.loc["u1", "audio_path"]) == (tmp_path / "wav" / "u1.wav").resolve()
+    assert Path(table.loc["u3", "audio_path"]) == absolute.resolve()
+    assert table.loc["u3", "group"] == "B"  # the fold unit defaults to the speaker
+    assert table.loc["u1", "group"] == "g1" and table.loc["u1", "dialog"] == "dlg1"
+    # Ordered by start within the dialog; without start, by file order.
+    assert corpus.table["utt_id"].tolist() == ["u2", "u1", "u3"]
+
+
+def test_label_scale_is_the_protocols(tmp_path: Path):
+    manifest = write_manifest(tmp_path, [record("u1", valence=0.25, arousal=-1.0)])
+    table = read_jsonl(manifest, label_scale=(-1, 1)).table
+    assert table[["valence", "arousal"]].iloc[0].tolist() == [0.625, 0.0]
+
+
+def test_file_order_is_kept_without_start(tmp_path: Path):
+    manifest = write_manifest(tmp_path, [record(f"u{k}") for k in (3, 1, 2)])
+    assert read_jsonl(manifest).table["utt_id"].tolist() == ["u3", "u1", "u2"]
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (record("u1"), r"corpus.jsonl:2: duplicate utt_id 'u1' \(first on line 1\)"),
+        ({k: v for k, v in record("u2").items() if k != "speaker_id"}, r":2: missing.*speaker_id"),
+        (record("u2", valence=float("nan")), r":2: valence is nan"),
+        (record("u2", arousal="high"), r":2: arousal is not a number: 'high'"),
+        (record("u2", arousal=None), r":2: missing field\(s\): arousal"),
+        (record("u2", valence=7), r":2: valence 7 is outside the label scale \[1, 5\]"),
+        (record("u2", dominance=True), r":2: dominance is not a number"),
+        (record("u2", start="x"), r":2: start is not a number"),
+        (record("u2", mood=3), r":2: unknown field\(s\): mood"),
+        ('{"utt_id": "u2", ', r":2: malformed JSON"),
+        ("[1, 2]", r":2: expected a JSON object"),
+    ],
+)
+def test_errors_name_the_line(tmp_path: Path, bad, message: str):
+    manifest = write_manifest(tmp_path, [record("u1"), bad], audio=False)
+    with pytest.raises(InputError, match=message):
+        read_jsonl(manifest, check_audio=False)
+
+
+def test_empty_manifest_and_missing_audio(tmp_path: Path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    with pytest.raises(InputError, match="empty.jsonl: no labelled utterances"):
+        read_jsonl(empty)
+    manifest = write_manifest(tmp_path, [record("u1"), record("u2"), record("u3")], audio=False)
+    write_wav(tmp_path / "wav" / "u2.wav")
+    with pytest.raises(InputError, match=r"2 of 3 audio files are missing:\n.*u1.wav\n.*u3.wav"):
+        read_jsonl(manifest)
+    with pytest.raises(InputError, match="manifest not found"):
+        read_jsonl(tmp_path / "none.jsonl")
