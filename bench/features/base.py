@@ -1,0 +1,128 @@
+"""The extractor contract: a hashed parameter record (spec) that builds a runner.
+
+A *spec* is a frozen dataclass of plain values. Its hashed fields, its name and the versions
+of the packages it names make up the extractor part of the cache key, so it must be cheap
+to create and never import a heavy library. ``spec.build()`` runs where the work happens
+(a worker process or the main one): it imports the library, loads weights and returns a
+*runner* that maps a list of 16 kHz waveforms to an ``[n, dim]`` float32 array.
+
+Fields that do not change the numbers (the device, batch sizes) are declared with
+:func:`runtime_field` and left out of the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from bench.audio import SAMPLE_RATE
+
+SILENCE_PEAK = 1e-4
+"""Audio whose peak ``max_t |x_t|`` is below this (-80 dBFS) counts as silent."""
+
+
+class Runner(Protocol):
+    """A built extractor: ``dim`` outputs per utterance."""
+
+    dim: int
+
+    def __call__(self, waves: list[np.ndarray]) -> np.ndarray:
+        """Map ``n`` 16 kHz mono waveforms (each ``[t_i]``) to features ``[n, dim]``."""
+        ...
+
+
+def runtime_field(default: Any) -> Any:
+    """A spec field that does not change the numbers, so it stays out of the cache key."""
+    return dataclasses.field(default=default, metadata={"hashed": False})
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    """Parameters shared by every extractor.
+
+    Attributes:
+        min_seconds: utterances shorter than this are not extracted (outcome ``too_short``).
+    """
+
+    name: ClassVar[str]
+    packages: ClassVar[tuple[str, ...]]  # distributions whose versions change the numbers
+
+    min_seconds: float = 0.25
+
+    def hashed_params(self) -> dict[str, Any]:
+        """The parameters that change the numbers (the cache key's share of this spec)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.metadata.get("hashed", True)
+        }
+
+    def versions(self) -> dict[str, str]:
+        """Installed versions of :attr:`packages`, read from metadata without importing."""
+        return {name: metadata.version(name) for name in self.packages}
+
+    def model_identity(self) -> str | None:
+        """What identifies the weights (none for weight-free extractors)."""
+        return None
+
+    def wants_gpu(self) -> bool:
+        """True when extraction should run in one process on a GPU."""
+        return False
+
+    def build(self) -> Runner:
+        """Import the library, load the model and return the runner (slow)."""
+        raise NotImplementedError
+
+
+def screen(wave: np.ndarray, min_seconds: float) -> str | None:
+    """Why ``wave`` cannot be extracted (``too_short`` or ``silent``), or None if it can."""
+    if wave.size < min_seconds * SAMPLE_RATE:
+        return "too_short"
+    if float(np.max(np.abs(wave))) < SILENCE_PEAK:
+        return "silent"
+    return None
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` becomes ``cuda`` when a GPU is visible, else ``cpu``; others pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def local_model_identity(source: str) -> str:
+    """Identify a model by hub id, or a local folder by its files' names, sizes and mtimes.
+
+    A local folder's identity changes when any file in it is replaced, so re-trained or
+    re-downloaded weights get a fresh cache entry; a hub id is taken as is.
+    """
+    folder = Path(source)
+    if not folder.is_dir():
+        return source
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return f"{folder.resolve()}@{digest.hexdigest()[:16]}"
+
+
+def limit_threads(threads: int) -> None:
+    """Cap BLAS/OpenMP and torch intra-op threads of this process at ``threads``.
+
+    Environment variables cover libraries imported later; torch, if already imported,
+    is told directly. Several workers each using every core ran 19x slower here.
+    """
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)

@@ -1,0 +1,109 @@
+"""The protocol's ``features:`` block, checked: unknown keys and wrongly typed values fail.
+
+.. code-block:: yaml
+
+    features:
+      cache_dir: data/features          # relative to the current directory
+      speech:  {extractor: logmel}      # or {extractor: transformers, model: ..., layer: -1}
+      prosody: {extractor: egemaps}
+      speaker: {extractor: resemblyzer, level: utterance}   # or ecapa; level: speaker
+
+A role left out takes its default extractor with default parameters. Each extractor's
+parameters are the fields of its spec class (see ``EXTRACTORS``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.features.base import ExtractorSpec
+from bench.features.egemaps import EgemapsSpec
+from bench.features.logmel import LogMelSpec
+from bench.features.speaker import EcapaSpec, ResemblyzerSpec
+from bench.features.ssl import TransformersSpec
+
+EXTRACTORS: dict[str, type[ExtractorSpec]] = {
+    "logmel": LogMelSpec,
+    "transformers": TransformersSpec,
+    "egemaps": EgemapsSpec,
+    "resemblyzer": ResemblyzerSpec,
+    "ecapa": EcapaSpec,
+}
+ROLES: dict[str, tuple[str, ...]] = {  # role -> extractors it accepts, the default first
+    "speech": ("logmel", "transformers"),
+    "prosody": ("egemaps", "logmel"),
+    "speaker": ("resemblyzer", "ecapa"),
+}
+LEVELS = ("utterance", "speaker")
+DEFAULT_CACHE_DIR = "data/features"
+TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """Where the stores live, which extractor fills each role, and the speaker level.
+
+    Attributes:
+        cache_dir: folder of the feature stores.
+        extractors: role -> extractor spec, in the order of ``ROLES``.
+        speaker_level: ``utterance`` (each utterance's own embedding) or ``speaker``
+            (the mean over the speaker's utterances; see :mod:`bench.features.load`).
+    """
+
+    cache_dir: Path
+    extractors: dict[str, ExtractorSpec]
+    speaker_level: str = "utterance"
+
+
+def parse_features_config(block: Mapping[str, Any] | None) -> FeaturesConfig:
+    """Check a ``features:`` block and fill in defaults.
+
+    Raises:
+        BenchError: an unknown key, role, extractor or level, or a value of the wrong type.
+    """
+    block = dict(block or {})
+    unknown = set(block) - {"cache_dir", *ROLES}
+    if unknown:
+        raise BenchError(
+            f"features: unknown keys {sorted(unknown)} (allowed: cache_dir, {', '.join(ROLES)})"
+        )
+    extractors, level = {}, "utterance"
+    for role, accepted in ROLES.items():
+        options = dict(block.get(role) or {})
+        if role == "speaker":
+            level = options.pop("level", level)
+            if level not in LEVELS:
+                raise BenchError(f"features.speaker.level must be one of {LEVELS}, not {level!r}")
+        name = options.pop("extractor", accepted[0])
+        if name not in accepted:
+            raise BenchError(f"features.{role}.extractor must be one of {accepted}, not {name!r}")
+        extractors[role] = make_spec(EXTRACTORS[name], options, where=f"features.{role}")
+    return FeaturesConfig(Path(block.get("cache_dir", DEFAULT_CACHE_DIR)), extractors, level)
+
+
+def as_features_config(cfg: FeaturesConfig | Mapping[str, Any] | None) -> FeaturesConfig:
+    """``cfg`` itself if already parsed, else :func:`parse_features_config` of it."""
+    return cfg if isinstance(cfg, FeaturesConfig) else parse_features_config(cfg)
+
+
+def make_spec(cls: type[ExtractorSpec], options: dict[str, Any], where: str) -> ExtractorSpec:
+    """Build ``cls(**options)`` after checking every key and value type against its fields."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(options) - set(fields)
+    if unknown:
+        raise BenchError(
+            f"{where}: unknown parameters {sorted(unknown)} for {cls.name} "
+            f"(allowed: {', '.join(sorted(fields))})"
+        )
+    for key, value in options.items():
+        allowed = [TYPES[t.strip()] for t in str(fields[key].type).split("|")]
+        if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+            value = options[key] = float(value)
+        if type(value) not in allowed:
+            raise BenchError(f"{where}.{key} must be {fields[key].type}, not {value!r}")
+    return cls(**options)

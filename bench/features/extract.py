@@ -1,0 +1,246 @@
+"""Extraction: fill the store of every role's extractor, in shards, over worker processes.
+
+What happens to each utterance is one *outcome*; every one but ``ok`` is a fallback to a
+row of zeros marked invalid in the store (``load_features(...).valid``) and named in the
+summary:
+
+=============  =================================================================
+ok             extracted
+missing        the audio file does not exist
+unreadable     soundfile cannot decode it (corrupt, wrong format)
+too_short      shorter than the extractor's ``min_seconds`` (default 0.25 s)
+silent         peak amplitude below 1e-4 (-80 dBFS)
+non_finite     the extractor returned NaN or infinity
+=============  =================================================================
+
+Work is split into shards of ``shard_size`` utterances (in utt_id order). With more than
+one shard to do and no GPU, shards run in ``workers`` spawned processes with one thread
+each (openSMILE and the CPU models scale per process, while torch's own threads on a
+shared 2-core machine oversubscribe); otherwise they run in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from bench.audio import load_audio
+from bench.errors import InputError
+from bench.features.base import ExtractorSpec, limit_threads, screen
+from bench.features.config import FeaturesConfig, as_features_config
+from bench.features.store import CorruptStore, FeatureStore, Shard, StoredFeatures, corpus_identity
+
+log = logging.getLogger(__name__)
+
+SHARD_SIZE = 64
+
+
+@dataclass
+class ExtractionSummary:
+    """What ``bench features`` reports for one role's extractor.
+
+    Attributes:
+        role: ``speech``, ``prosody`` or ``speaker``.
+        name: the extractor (``logmel``, ``egemaps``, ...).
+        dim: features per utterance.
+        utterances: rows in the store.
+        computed: utterances extracted by this call (0 when cached).
+        seconds: wall time of this call for this extractor.
+        cached: True when nothing had to be computed.
+        failed: utt_id -> outcome, for every utterance that fell back to zeros.
+        store: path of the store's array file.
+    """
+
+    role: str
+    name: str
+    dim: int
+    utterances: int
+    computed: int
+    seconds: float
+    cached: bool
+    failed: dict[str, str]
+    store: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: ``failed`` is the count, ``failed_utts`` names them."""
+        out = asdict(self)
+        out["failed"] = len(self.failed)
+        out["failed_utts"] = self.failed
+        out["outcomes"] = dict(Counter(self.failed.values()))
+        return out
+
+
+@dataclass
+class Task:
+    """One shard to extract: utterance ids and their audio paths."""
+
+    index: int
+    utt_ids: list[str]
+    paths: list[str]
+
+
+class ShardWorker:
+    """Loads, screens and extracts the utterances of one shard with a built runner."""
+
+    def __init__(self, spec: ExtractorSpec):
+        self.spec = spec
+        self.runner = spec.build()
+
+    def __call__(self, task: Task) -> Shard:
+        reasons: list[str | None] = []
+        waves: list[np.ndarray] = []
+        for path in task.paths:
+            reason, wave = self.load(path)
+            reasons.append(reason)
+            if wave is not None:
+                waves.append(wave)
+        values = np.zeros((len(task.paths), self.runner.dim), dtype=np.float32)  # [k, dim]
+        ok = np.array([r is None for r in reasons], dtype=bool)  # [k]
+        if waves:
+            values[ok] = self.runner(waves)  # [k_ok, dim]
+        for row in np.flatnonzero(ok & ~np.isfinite(values).all(axis=1)):
+            reasons[row] = "non_finite"
+            values[row] = 0.0
+        return Shard(task.index, task.utt_ids, values, reasons)
+
+    def load(self, path: str) -> tuple[str | None, np.ndarray | None]:
+        """``(None, wave)`` for usable audio, else ``(outcome, None)``."""
+        if not Path(path).is_file():
+            return "missing", None
+        try:
+            wave = load_audio(path)  # [t]
+        except InputError:
+            return "unreadable", None
+        reason = screen(wave, self.spec.min_seconds)
+        return reason, None if reason else wave
+
+
+_WORKER: ShardWorker | None = None  # a pool process's worker, built once by _init_worker
+
+
+def _init_worker(spec: ExtractorSpec, threads: int) -> None:
+    global _WORKER
+    limit_threads(threads)
+    _WORKER = ShardWorker(spec)
+    limit_threads(threads)  # again: building imported torch
+
+
+def _run_task(task: Task) -> Shard:
+    assert _WORKER is not None
+    return _WORKER(task)
+
+
+def default_workers() -> int:
+    """The CPU cores this process may use."""
+    return len(os.sched_getaffinity(0))
+
+
+def extract_features(
+    table: pd.DataFrame,
+    features_cfg: FeaturesConfig | Mapping[str, Any] | None,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    shard_size: int = SHARD_SIZE,
+) -> list[ExtractionSummary]:
+    """Make sure every role's store exists for ``table``'s corpus; extract what is missing.
+
+    Args:
+        table: the utterance table (``utt_id``, ``audio_path`` are used).
+        features_cfg: the protocol's ``features:`` block (or its parsed form).
+        workers: processes for CPU extraction (default: the usable cores).
+        progress: show a progress bar per extractor (on stderr).
+        shard_size: utterances per shard (the unit of resumption).
+
+    Returns:
+        One summary per role, in role order.
+    """
+    config = as_features_config(features_cfg)
+    identity = corpus_identity(table)
+    ordered = table.sort_values("utt_id")
+    utt_ids = ordered["utt_id"].astype(str).tolist()
+    paths = ordered["audio_path"].astype(str).tolist()
+    tasks = [
+        Task(i // shard_size, utt_ids[i : i + shard_size], paths[i : i + shard_size])
+        for i in range(0, len(utt_ids), shard_size)
+    ]
+    summaries = []
+    for role, spec in config.extractors.items():
+        start = time.perf_counter()
+        store = FeatureStore(config.cache_dir, spec, identity)
+        stored, computed = open_or_extract(store, tasks, workers, progress, desc=role)
+        summaries.append(
+            ExtractionSummary(
+                role=role,
+                name=spec.name,
+                dim=int(stored.values.shape[1]),
+                utterances=len(stored.utt_ids),
+                computed=computed,
+                seconds=time.perf_counter() - start,
+                cached=computed == 0,
+                failed=stored.failed,
+                store=str(store.array_path),
+            )
+        )
+    return summaries
+
+
+def open_or_extract(
+    store: FeatureStore, tasks: list[Task], workers: int | None, progress: bool, desc: str
+) -> tuple[StoredFeatures, int]:
+    """The finished store (rebuilt if corrupt) and how many utterances this call extracted."""
+    try:
+        stored = store.open()
+    except CorruptStore as exc:
+        log.warning("%s; rebuilding it", exc)
+        store.remove()
+        stored = None
+    if stored is not None:
+        return stored, 0
+    shards = {t.index: store.read_shard(t.index, t.utt_ids) for t in tasks}
+    todo = [t for t in tasks if shards[t.index] is None]
+    total = sum(len(t.utt_ids) for t in tasks)
+    computed = sum(len(t.utt_ids) for t in todo)
+    with tqdm(
+        total=total,
+        initial=total - computed,
+        desc=f"{desc} {store.spec.name}",
+        unit="utt",
+        disable=not progress,
+    ) as bar:
+        for shard in run_tasks(store.spec, todo, workers):
+            store.write_shard(shard)
+            shards[shard.index] = shard
+            bar.update(len(shard.utt_ids))
+    return store.finish([shards[t.index] for t in tasks]), computed
+
+
+def run_tasks(spec: ExtractorSpec, todo: list[Task], workers: int | None) -> Iterator[Shard]:
+    """Yield the extracted shards of ``todo`` (in completion order)."""
+    if not todo:
+        return
+    n = 1 if spec.wants_gpu() else min(workers or default_workers(), len(todo))
+    if n == 1:
+        worker = ShardWorker(spec)
+        yield from map(worker, todo)
+        return
+    pool = ProcessPoolExecutor(
+        n, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(spec, 1)
+    )
+    try:
+        for future in as_completed([pool.submit(_run_task, task) for task in todo]):
+            yield future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
