@@ -1,0 +1,15 @@
+"""The streaming model: observation, updaters, EMA state and head (seed section 1.2)."""
+
+from bench.model.config import EMAConfig, MambaConfig, ModelConfig
+from bench.model.model import ModelState, StreamingModel, map_state
+from bench.model.updaters import UPDATERS
+
+__all__ = [
+    "UPDATERS",
+    "EMAConfig",
+    "MambaConfig",
+    "ModelConfig",
+    "ModelState",
+    "StreamingModel",
+    "map_state",
+]

@@ -1,0 +1,24 @@
+"""Feature-wise linear modulation of the speech vector by the speaker embedding (seed 5)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class FiLM(nn.Module):
+    """``h' = gamma ⊙ h + beta`` with ``[gamma~ ; beta] = MLP(s)`` and ``gamma = tanh(gamma~) + 1``.
+
+    ``gamma`` lies in (0, 2), so the modulation starts near the identity scale.
+    """
+
+    def __init__(self, d_speaker: int, d_feature: int, hidden: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(d_speaker, hidden), nn.ReLU(), nn.Linear(hidden, 2 * d_feature)
+        )
+
+    def forward(self, h: Tensor, s: Tensor) -> Tensor:
+        """Modulate ``h [..., d_feature]`` by ``s [..., d_speaker]``."""
+        gamma, beta = self.net(s).chunk(2, dim=-1)  # [..., d_feature] each
+        return (torch.tanh(gamma) + 1.0) * h + beta  # [..., d_feature]

@@ -1,0 +1,150 @@
+"""The Mamba block (selective SSM) in pure PyTorch, with a state carried across chunks.
+
+Parameter names, shapes and initialisation are those of mamba-ssm's ``Mamba`` mixer
+(``in_proj, conv1d, x_proj, dt_proj, A_log, D, out_proj``), so state dicts load strictly in
+either direction (and into mambapy's ``MambaBlock``). Unlike both, ``forward`` takes and
+returns the recurrent state, so a dialog can run whole, in chunks or one step at a time.
+
+For input ``x_t`` (after ``in_proj``, the depthwise causal conv and SiLU) the SSM is
+
+    Δ_t = softplus(dt_proj(x_proj_dt(x_t)))                        # [d_inner]
+    h_t = exp(Δ_t A) ⊙ h_{t-1} + (Δ_t x_t) B_t^T                  # [d_inner, d_state]
+    y_t = h_t C_t + D ⊙ x_t,  out_t = out_proj(y_t ⊙ SiLU(z_t))
+
+with ``A = -exp(A_log)``. The state is the last ``d_conv - 1`` conv inputs and ``h``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class MambaState(NamedTuple):
+    """Carried state: the last ``d_conv - 1`` conv inputs and the SSM state."""
+
+    conv: Tensor  # [B, d_inner, d_conv - 1]
+    ssm: Tensor  # [B, d_inner, d_state]
+
+
+@functools.cache
+def cuda_selective_scan() -> Callable | None:
+    """mamba-ssm's fused CUDA selective scan, or None where mamba-ssm is not installed."""
+    try:
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+    except ImportError:
+        return None
+    return selective_scan_fn
+
+
+def selective_scan(
+    x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor
+) -> tuple[Tensor, Tensor]:
+    """``h_t = exp(Δ_t A) ⊙ h_{t-1} + (Δ_t x_t) B_t^T``, ``y_t = h_t C_t``; returns (y, h_T).
+
+    The discretisation runs in parallel over the chunk; only the elementwise recurrence is
+    a loop over time (one fused multiply-add per step), which on CPU beats a log-depth
+    parallel scan at TBPTT lengths.
+
+    Args:
+        x, delta: ``[B, T, d_inner]``; A: ``[d_inner, d_state]``; B, C: ``[B, T, d_state]``;
+        h0: ``[B, d_inner, d_state]``.
+    """
+    decay = torch.exp(delta.unsqueeze(-1) * A)  # [B, T, Di, N]
+    drive = (delta * x).unsqueeze(-1) * B.unsqueeze(2)  # [B, T, Di, N]
+    h = h0  # [B, Di, N]
+    states = []
+    for decay_t, drive_t in zip(decay.unbind(1), drive.unbind(1), strict=True):
+        h = torch.addcmul(drive_t, decay_t, h)  # [B, Di, N]
+        states.append(h)
+    y = torch.einsum("btdn,btn->btd", torch.stack(states, dim=1), C)  # [B, T, Di]
+    return y, h
+
+
+class MambaBlock(nn.Module):
+    """mamba-ssm's ``Mamba`` mixer, ``[B, T, d_model] -> [B, T, d_model]``, with state.
+
+    ``forward(x, state)`` with ``state = None`` starts from zeros; there, on CUDA with
+    mamba-ssm installed, the scan uses mamba-ssm's kernel.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+    ):
+        super().__init__()
+        if d_conv < 2:
+            raise ValueError(f"d_conv must be at least 2, not {d_conv}")
+        self.d_inner = expand * d_model
+        self.d_state = d_state
+        self.d_conv = d_conv
+        self.dt_rank = math.ceil(d_model / 16)
+        di = self.d_inner
+        self.in_proj = nn.Linear(d_model, 2 * di, bias=False)
+        self.conv1d = nn.Conv1d(di, di, d_conv, groups=di, padding=d_conv - 1)
+        self.x_proj = nn.Linear(di, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, di)
+        nn.init.uniform_(self.dt_proj.weight, -(self.dt_rank**-0.5), self.dt_rank**-0.5)
+        log_dt = torch.rand(di) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+        dt = torch.exp(log_dt).clamp(min=dt_init_floor)  # [Di]
+        with torch.no_grad():  # bias = softplus^-1(dt)
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        A = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(di, 1)  # [Di, N]
+        self.A_log = nn.Parameter(torch.log(A))
+        self.A_log._no_weight_decay = True
+        self.D = nn.Parameter(torch.ones(di))
+        self.D._no_weight_decay = True
+        self.out_proj = nn.Linear(di, d_model, bias=False)
+
+    def initial_state(self, batch: int) -> MambaState:
+        """Zero conv inputs and SSM state for ``batch`` sequences."""
+        weight = self.D
+        return MambaState(
+            conv=weight.new_zeros(batch, self.d_inner, self.d_conv - 1),
+            ssm=weight.new_zeros(batch, self.d_inner, self.d_state),
+        )
+
+    def forward(self, x: Tensor, state: MambaState | None = None) -> tuple[Tensor, MambaState]:
+        """Run ``x [B, T, d_model]`` on from ``state``; returns (out [B, T, d_model], state)."""
+        fresh = state is None
+        if state is None:
+            state = self.initial_state(x.shape[0])
+        xs, z = self.in_proj(x).chunk(2, dim=-1)  # [B, T, Di] each
+        conv_in = torch.cat([state.conv, xs.transpose(1, 2)], dim=-1)  # [B, Di, K-1+T]
+        conv = F.conv1d(conv_in, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner)
+        xs = F.silu(conv).transpose(1, 2)  # [B, T, Di]
+        dt, B, C = self.x_proj(xs).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        A = -torch.exp(self.A_log)  # [Di, N]
+        kernel = cuda_selective_scan() if fresh and x.is_cuda else None
+        if kernel is None:
+            delta = F.softplus(self.dt_proj(dt))  # [B, T, Di]
+            y, h = selective_scan(xs, delta, A, B, C, state.ssm)  # [B, T, Di], [B, Di, N]
+            y = (y + self.D * xs) * F.silu(z)  # [B, T, Di]
+        else:
+            y, h = kernel(
+                xs.transpose(1, 2).contiguous(),  # [B, Di, T]
+                (dt @ self.dt_proj.weight.T).transpose(1, 2).contiguous(),  # [B, Di, T]
+                A.float(),
+                B.transpose(1, 2).contiguous(),  # [B, N, T]
+                C.transpose(1, 2).contiguous(),  # [B, N, T]
+                self.D.float(),
+                z=z.transpose(1, 2).contiguous(),  # [B, Di, T]
+                delta_bias=self.dt_proj.bias.float(),
+                delta_softplus=True,
+                return_last_state=True,
+            )
+            y = y.transpose(1, 2)  # [B, T, Di]
+        new_conv = conv_in[..., conv_in.shape[-1] - (self.d_conv - 1) :]  # [B, Di, K-1]
+        return self.out_proj(y), MambaState(conv=new_conv, ssm=h)

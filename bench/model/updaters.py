@@ -1,0 +1,136 @@
+"""State updaters ``u_t = Updater([z_t ; y_{t-1}])``, all with one contract.
+
+``initial_state(batch)``; ``forward(x [B, T, D], state) -> (u [B, T, d_out], state)``;
+``step(x [B, D], state) -> (u [B, d_out], state)``. ``state = None`` means the initial
+state. Running a sequence whole, in chunks with the state carried, or step by step gives
+the same ``u``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from bench.model.config import ModelConfig
+from bench.model.mamba import MambaBlock
+
+State = Any  # a tensor or a (nested) tuple of tensors
+
+
+class Updater(nn.Module):
+    """Base class: ``step`` is ``forward`` on a length-1 sequence."""
+
+    d_out: int
+
+    def initial_state(self, batch: int) -> State:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        raise NotImplementedError
+
+    def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """One utterance: ``x [B, D] -> u [B, d_out]``."""
+        u, state = self(x.unsqueeze(1), state)  # [B, 1, d_out]
+        return u.squeeze(1), state
+
+
+class NoUpdater(Updater):
+    """The stateless variant: ``u`` has no channels, so ``Head([z_t ; c_t]) = Head(z_t)``."""
+
+    d_out = 0
+
+    def __init__(self, d_in: int, config: ModelConfig):
+        super().__init__()
+
+    def initial_state(self, batch: int) -> State:
+        return ()
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        return x.new_zeros(*x.shape[:-1], 0), ()  # [B, T, 0]
+
+
+class ProjectedUpdater(Updater):
+    """``u_t = Dropout(LayerNorm(W_out core(W_in x)_t))`` around a sequence ``core``.
+
+    The core maps ``[B, T, d_model] -> [B, T, d_model]`` and has the updater contract.
+    """
+
+    def __init__(self, core: nn.Module, d_in: int, config: ModelConfig):
+        super().__init__()
+        self.d_out = config.d_c
+        self.proj_in = nn.Linear(d_in, config.d_model)
+        self.core = core
+        self.proj_out = nn.Linear(config.d_model, config.d_c)
+        self.norm = nn.LayerNorm(config.d_c)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def initial_state(self, batch: int) -> State:
+        return self.core.initial_state(batch)
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        h, state = self.core(self.proj_in(x), state)  # [B, T, d_model]
+        return self.dropout(self.norm(self.proj_out(h))), state  # [B, T, d_c]
+
+
+class ResidualMLP(nn.Module):
+    """Stateless core ``h + W_2 GELU(W_1 LayerNorm(h))``: the seed's stage-2 updater."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(), nn.Linear(width, width)
+        )
+
+    def initial_state(self, batch: int) -> State:
+        return ()
+
+    def forward(self, h: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        return h + self.net(h), ()  # [B, T, W]
+
+
+class GRUCore(nn.Module):
+    """A one-layer GRU; its state is the hidden vector ``[1, B, width]``."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.gru = nn.GRU(width, width, batch_first=True)
+
+    def initial_state(self, batch: int) -> State:
+        return self.gru.weight_hh_l0.new_zeros(1, batch, self.gru.hidden_size)
+
+    def forward(self, h: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        return self.gru(h, state)  # [B, T, W], [1, B, W]
+
+
+class ResidualMamba(nn.Module):
+    """A pre-norm residual Mamba layer ``h + Mamba(LayerNorm(h))`` (as mamba-ssm's Block)."""
+
+    def __init__(self, width: int, config: ModelConfig):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.mixer = MambaBlock(
+            width, config.mamba.d_state, config.mamba.d_conv, config.mamba.expand
+        )
+
+    def initial_state(self, batch: int) -> State:
+        return self.mixer.initial_state(batch)
+
+    def forward(self, h: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        out, state = self.mixer(self.norm(h), state)  # [B, T, W]
+        return h + out, state
+
+
+def mlp_updater(d_in: int, config: ModelConfig) -> Updater:
+    return ProjectedUpdater(ResidualMLP(config.d_model), d_in, config)
+
+
+def gru_updater(d_in: int, config: ModelConfig) -> Updater:
+    return ProjectedUpdater(GRUCore(config.d_model), d_in, config)
+
+
+def mamba_updater(d_in: int, config: ModelConfig) -> Updater:
+    return ProjectedUpdater(ResidualMamba(config.d_model, config), d_in, config)
+
+
+UPDATERS = {"none": NoUpdater, "mlp": mlp_updater, "gru": gru_updater, "mamba": mamba_updater}
