@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from bench import __version__
 from bench.corpus import commands as corpus_commands
 from bench.errors import BenchError
+from bench.features import command as features_commands
 
-COMMAND_MODULES = [corpus_commands]
+COMMAND_MODULES = [corpus_commands, features_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@
 .. code-block:: yaml
 
     features:
-      cache_dir: data/features          # relative to the current directory
+      cache_dir: null                   # null: $BENCH_DATA/features (default ./data/features)
       speech:  {extractor: logmel}      # or {extractor: transformers, model: ..., layer: -1}
       prosody: {extractor: egemaps}
       speaker: {extractor: resemblyzer, level: utterance}   # or ecapa; level: speaker
@@ -26,6 +26,7 @@ from bench.features.egemaps import EgemapsSpec
 from bench.features.logmel import LogMelSpec
 from bench.features.speaker import EcapaSpec, ResemblyzerSpec
 from bench.features.ssl import TransformersSpec
+from bench.protocol import data_dir
 
 EXTRACTORS: dict[str, type[ExtractorSpec]] = {
     "logmel": LogMelSpec,
@@ -40,7 +41,6 @@ ROLES: dict[str, tuple[str, ...]] = {  # role -> extractors it accepts, the defa
     "speaker": ("resemblyzer", "ecapa"),
 }
 LEVELS = ("utterance", "speaker")
-DEFAULT_CACHE_DIR = "data/features"
 TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
@@ -49,7 +49,7 @@ class FeaturesConfig:
     """Where the stores live, which extractor fills each role, and the speaker level.
 
     Attributes:
-        cache_dir: folder of the feature stores.
+        cache_dir: folder of the feature stores (relative: to the current directory).
         extractors: role -> extractor spec, in the order of ``ROLES``.
         speaker_level: ``utterance`` (each utterance's own embedding) or ``speaker``
             (the mean over the speaker's utterances; see :mod:`bench.features.load`).
@@ -83,7 +83,9 @@ def parse_features_config(block: Mapping[str, Any] | None) -> FeaturesConfig:
         if name not in accepted:
             raise BenchError(f"features.{role}.extractor must be one of {accepted}, not {name!r}")
         extractors[role] = make_spec(EXTRACTORS[name], options, where=f"features.{role}")
-    return FeaturesConfig(Path(block.get("cache_dir", DEFAULT_CACHE_DIR)), extractors, level)
+    cache_dir = block.get("cache_dir")
+    cache_dir = Path(cache_dir) if cache_dir else data_dir() / "features"
+    return FeaturesConfig(cache_dir, extractors, level)
 
 
 def as_features_config(cfg: FeaturesConfig | Mapping[str, Any] | None) -> FeaturesConfig:
