@@ -14,9 +14,9 @@ non_finite     the extractor returned NaN or infinity
 =============  =================================================================
 
 Work is split into shards of ``shard_size`` utterances (in utt_id order). With more than
-one shard to do and no GPU, shards run in ``workers`` spawned processes with one thread
-each (openSMILE and the CPU models scale per process, while torch's own threads on a
-shared 2-core machine oversubscribe); otherwise they run in this process.
+one shard to do and no GPU, shards run in ``workers`` spawned processes; otherwise in this
+process. Either way torch uses one thread per process: openSMILE and the CPU models scale
+per process, while torch's own threads on a shared 2-core machine oversubscribe.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from bench.audio import load_audio
 from bench.errors import InputError
-from bench.features.base import ExtractorSpec, limit_threads, screen
+from bench.features.base import ExtractorSpec, limit_threads, screen, torch_threads
 from bench.features.config import FeaturesConfig, as_features_config
 from bench.features.store import CorruptStore, FeatureStore, Shard, StoredFeatures, corpus_identity
 
@@ -233,8 +233,8 @@ def run_tasks(spec: ExtractorSpec, todo: list[Task], workers: int | None) -> Ite
         return
     n = 1 if spec.wants_gpu() else min(workers or default_workers(), len(todo))
     if n == 1:
-        worker = ShardWorker(spec)
-        yield from map(worker, todo)
+        with torch_threads(1):
+            yield from map(ShardWorker(spec), todo)
         return
     pool = ProcessPoolExecutor(
         n, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(spec, 1)
