@@ -1,0 +1,73 @@
+"""Training configuration and the trial spec; unknown keys are an error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.errors import BenchError
+from bench.model.config import ModelConfig, config_from_dict
+
+
+@dataclass
+class TrainConfig:
+    """TBPTT training with AdamW, early stopping on validation CCC-avg.
+
+    epochs: at most this many passes; patience: stop after this many epochs without a
+    better validation CCC-avg (the best epoch's weights are kept). batch_dialogs: dialogs
+    per batch; chunk_len: TBPTT length T. lr, weight_decay: AdamW; grad_clip: max gradient
+    norm; mse_weight: ``w`` in ``1 - mean CCC + w sum MSE``. Scheduled sampling feeds the
+    ground truth with probability 1 until the fraction ``sampling_start`` of the planned
+    optimiser steps, falling linearly to 0 at ``sampling_end`` (seed 9.2: 0.3 and 0.8).
+    eval_batch_dialogs: dialogs streamed together at evaluation.
+    """
+
+    epochs: int = 30
+    patience: int = 5
+    batch_dialogs: int = 8
+    chunk_len: int = 30
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    mse_weight: float = 0.1
+    sampling_start: float = 0.3
+    sampling_end: float = 0.8
+    eval_batch_dialogs: int = 64
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.sampling_start <= self.sampling_end <= 1.0:
+            raise BenchError("need 0 <= train.sampling_start <= train.sampling_end <= 1")
+        for name in ("epochs", "patience", "batch_dialogs", "chunk_len", "eval_batch_dialogs"):
+            if getattr(self, name) < 1:
+                raise BenchError(f"train.{name} must be at least 1")
+
+
+def teacher_probability(progress: float, start: float, end: float) -> float:
+    """Scheduled-sampling probability of feeding the ground truth at training ``progress``
+    (fraction of planned steps): 1 before ``start``, 0 from ``end``, linear in between."""
+    if progress < start:
+        return 1.0
+    if progress >= end:
+        return 0.0
+    return (end - progress) / (end - start)
+
+
+@dataclass
+class TrialSpec:
+    """``{"model": {...}, "train": {...}, "seed": int, "device": "cpu" | "cuda" | "auto"}``."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> TrialSpec:
+        resolved = config_from_dict(cls, spec, "")
+        if resolved.device not in ("cpu", "cuda", "auto"):
+            raise BenchError(f"device must be cpu, cuda or auto, not {resolved.device!r}")
+        return resolved
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

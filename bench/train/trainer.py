@@ -1,0 +1,98 @@
+"""TBPTT training with feedback modes, early stopping and model selection on validation CCC."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from bench.metrics import va_scores
+from bench.model import StreamingModel, map_state
+from bench.train.batching import make_batch, shuffled_groups
+from bench.train.config import TrainConfig, teacher_probability
+from bench.train.data import DialogSet
+from bench.train.evaluate import observe, predict
+from bench.train.loss import va_loss
+
+
+@dataclass
+class FitResult:
+    """Per-epoch history (train loss, validation CCC), the kept epoch and the step count."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    steps: int = 0
+
+
+def feed_probability(feedback: str, progress: float, config: TrainConfig) -> float:
+    """Probability of feeding the ground-truth ``y_{t-1}`` in training."""
+    if feedback == "scheduled":
+        return teacher_probability(progress, config.sampling_start, config.sampling_end)
+    return 1.0 if feedback == "teacher" else 0.0
+
+
+def fit(
+    model: StreamingModel,
+    train: DialogSet,
+    val: DialogSet,
+    config: TrainConfig,
+    device: torch.device | str,
+    seed: int,
+) -> FitResult:
+    """Train ``model`` in place; on return it holds the weights of the best validation epoch.
+
+    Each batch holds ``batch_dialogs`` dialogs, cut into chunks of ``chunk_len``; the state
+    is carried, detached, from one chunk of a dialog to the next. One optimiser step per
+    chunk: AdamW on ``va_loss`` with the gradient norm clipped.
+    """
+    rng = np.random.default_rng(seed)
+    sampler = torch.Generator().manual_seed(seed)
+    lengths = [len(d) for d in train.dialogs]
+    plan = [shuffled_groups(lengths, config.batch_dialogs, rng) for _ in range(config.epochs)]
+    planned_steps = sum(
+        -(-max(lengths[i] for i in ids) // config.chunk_len) for epoch in plan for ids in epoch
+    )
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    result, best_score, best_weights = FitResult(), -np.inf, None
+    feedback = model.config.feedback
+    for epoch, groups in enumerate(plan):
+        start, losses = time.perf_counter(), []
+        model.train()
+        for ids in groups:
+            batch, state = make_batch(train, ids).to(device), None
+            for chunk in batch.chunks(config.chunk_len):
+                p_true = feed_probability(feedback, result.steps / planned_steps, config)
+                y, state = model.run_chunk(
+                    observe(model, chunk), state, chunk.labels_prev, p_true, sampler
+                )  # [B, T, 2]
+                loss = va_loss(y, chunk.labels, chunk.mask, config.mse_weight)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                state = map_state(torch.Tensor.detach, state)
+                losses.append(loss.item())
+                result.steps += 1
+        pred = predict(model, val, config.eval_batch_dialogs, config.chunk_len, device)
+        scores = va_scores(val.labels[:-1].numpy(), pred)
+        result.history.append({
+            "epoch": epoch,
+            "train_loss": float(np.mean(losses)),
+            "val_ccc_v": scores["ccc_v"],
+            "val_ccc_a": scores["ccc_a"],
+            "val_ccc_avg": scores["ccc_avg"],
+            "seconds": time.perf_counter() - start,
+        })  # fmt: skip
+        if scores["ccc_avg"] > best_score:
+            best_score, result.best_epoch = scores["ccc_avg"], epoch
+            best_weights = copy.deepcopy(model.state_dict())
+        elif epoch - result.best_epoch >= config.patience:
+            break
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
+    return result

@@ -1,0 +1,131 @@
+"""One trial: train on a fold's training dialogs, select on validation, stream the test dialogs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.metrics import va_scores
+from bench.model import StreamingModel
+from bench.train.config import TrialSpec
+from bench.train.data import FEATURES, DialogSet, TrialData, dialog_set, fit_standardisers
+from bench.train.evaluate import predict
+from bench.train.trainer import fit
+
+PREDICTION_COLUMNS = [
+    "utt_id", "dialog", "speaker", "session",
+    "valence_true", "valence_pred", "arousal_true", "arousal_pred",
+]  # fmt: skip
+
+
+@dataclass
+class TrialResult:
+    """What a trial returns; ``to_json``/``from_json`` round-trip it through plain values.
+
+    predictions: one row per test utterance (``PREDICTION_COLUMNS``), labels and
+        predictions on the corpus scale. val_metrics, test_metrics: ``ccc_v, ccc_a,
+        ccc_avg, rmse_v, rmse_a`` (RMSE on the corpus scale). history: per epoch
+        ``epoch, train_loss, val_ccc_v, val_ccc_a, val_ccc_avg, seconds``. best_epoch: the
+        epoch whose weights were evaluated. timings: seconds. counts: utterances and
+        dialogs per split, parameters, optimiser steps, epochs run.
+    """
+
+    spec: dict[str, Any]
+    predictions: pd.DataFrame
+    val_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    history: list[dict[str, float]]
+    best_epoch: int
+    timings: dict[str, float]
+    counts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["predictions"] = self.predictions.to_dict(orient="list")
+        return values
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> TrialResult:
+        values = dict(values)
+        values["predictions"] = pd.DataFrame(values["predictions"], columns=PREDICTION_COLUMNS)
+        return cls(**values)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA where available, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def predictions_table(
+    data: TrialData, dialogs: DialogSet, pred: np.ndarray
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Per-utterance labels and predictions on the corpus scale, and their scores."""
+    lo, hi = data.label_scale
+    true = lo + dialogs.labels[:-1].numpy().astype(np.float64) * (hi - lo)  # [n, 2]
+    pred = lo + pred.astype(np.float64) * (hi - lo)  # [n, 2]
+    table = data.table.iloc[dialogs.rows][["utt_id", "dialog", "speaker", "session"]]
+    table = table.reset_index(drop=True).assign(
+        valence_true=true[:, 0], valence_pred=pred[:, 0],
+        arousal_true=true[:, 1], arousal_pred=pred[:, 1],
+    )  # fmt: skip
+    return table[PREDICTION_COLUMNS], va_scores(true, pred)
+
+
+def run_trial(spec: Mapping[str, Any], data: TrialData) -> TrialResult:
+    """Train and evaluate one configuration on one fold.
+
+    Feature standardisers are fitted on the training rows. The seed fixes initialisation,
+    batch order, dropout and scheduled-sampling draws (a CPU run is reproducible); the
+    caller's global torch RNG state is left as it was.
+    """
+    began = time.perf_counter()
+    resolved = TrialSpec.from_dict(spec)
+    data.validate()
+    device = resolve_device(resolved.device)
+    standardisers = fit_standardisers(data)
+    splits = {name: dialog_set(data, name, standardisers) for name in ("train", "val", "test")}
+    config = resolved.train
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(resolved.seed)
+        dims = [data.features[name].shape[1] for name in FEATURES]
+        model = StreamingModel(resolved.model, *dims).to(device)
+        fitted = fit(model, splits["train"], splits["val"], config, device, resolved.seed)
+        trained = time.perf_counter()
+        outputs = {
+            name: predictions_table(
+                data,
+                splits[name],
+                predict(model, splits[name], config.eval_batch_dialogs, config.chunk_len, device),
+            )
+            for name in ("val", "test")
+        }
+    finished = time.perf_counter()
+    counts = {f"{name}_utterances": len(s.rows) for name, s in splits.items()}
+    counts |= {f"{name}_dialogs": len(s.dialogs) for name, s in splits.items()}
+    counts |= {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "steps": fitted.steps,
+        "epochs_run": len(fitted.history),
+    }
+    return TrialResult(
+        spec=resolved.to_dict(),
+        predictions=outputs["test"][0],
+        val_metrics=outputs["val"][1],
+        test_metrics=outputs["test"][1],
+        history=fitted.history,
+        best_epoch=fitted.best_epoch,
+        timings={
+            "train_s": trained - began,
+            "evaluate_s": finished - trained,
+            "total_s": finished - began,
+        },
+        counts=counts,
+    )

@@ -1,0 +1,99 @@
+"""run_trial end to end on the toy data: result contents, reproducibility, config errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bench.errors import BenchError
+from bench.train.toy import toy_trial_data
+from bench.train.trial import PREDICTION_COLUMNS, TrialResult, run_trial
+
+TINY = {"d_model": 16, "d_c": 8, "d_p2": 8, "film_hidden": 16, "head_hidden": 16}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest (and least disturbed by other jobs) on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_trial_data(sessions=3, dialogs_per_session=4, utterances=(8, 16), seed=2)
+
+
+def spec(epochs: int = 2, **model) -> dict:
+    return {"model": TINY | model, "train": {"epochs": epochs, "chunk_len": 6,
+            "batch_dialogs": 3}, "seed": 7, "device": "cpu"}  # fmt: skip
+
+
+def test_result_contents(data) -> None:
+    result = run_trial(spec(), data)
+    test_rows = data.table.iloc[data.splits["test"]]
+    assert list(result.predictions.columns) == PREDICTION_COLUMNS
+    assert sorted(result.predictions["utt_id"]) == sorted(test_rows["utt_id"])
+    merged = result.predictions.merge(test_rows, on="utt_id")
+    np.testing.assert_allclose(merged["valence_true"], 1 + 4 * merged["valence"], rtol=1e-6)
+    assert result.predictions[["valence_pred", "arousal_pred"]].stack().between(1, 5).all()
+    assert set(result.test_metrics) == {"ccc_v", "ccc_a", "ccc_avg", "rmse_v", "rmse_a"}
+    assert [h["epoch"] for h in result.history] == [0, 1]
+    assert result.best_epoch == int(np.argmax([h["val_ccc_avg"] for h in result.history]))
+    assert result.counts["test_utterances"] == len(test_rows)
+    assert result.counts["test_dialogs"] == 4
+    assert result.spec["model"]["updater"] == "mamba"
+    assert result.spec["train"]["patience"] == 5
+    assert result.timings["total_s"] >= result.timings["train_s"] > 0
+    again = TrialResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again.predictions.equals(result.predictions)
+    assert again.test_metrics == result.test_metrics
+
+
+def test_same_seed_same_result_and_caller_rng_untouched(data) -> None:
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first = run_trial(spec(1, updater="gru"), data)
+    assert torch.equal(torch.rand(1), before)
+    second = run_trial(spec(1, updater="gru"), data)
+    assert first.predictions.equals(second.predictions)
+    other = run_trial(spec(1, updater="gru") | {"seed": 8}, data)
+    assert not first.predictions.equals(other.predictions)
+
+
+def test_early_stopping_keeps_the_best_epoch(data) -> None:
+    result = run_trial(
+        {"model": TINY | {"updater": "mlp", "feedback": "none"},
+         "train": {"epochs": 50, "patience": 1, "lr": 0.3}, "seed": 0, "device": "cpu"},
+        data,
+    )  # fmt: skip
+    assert len(result.history) < 50
+    assert len(result.history) == result.best_epoch + 2
+    best = result.history[result.best_epoch]["val_ccc_avg"]
+    assert result.val_metrics["ccc_avg"] == pytest.approx(best, abs=1e-5)
+
+
+def test_stateful_model_beats_stateless_on_drifting_moods() -> None:
+    data = toy_trial_data(sessions=3, dialogs_per_session=8, seed=0)
+    train = {"epochs": 8, "patience": 8}
+    stateless = run_trial({"model": TINY | {"updater": "none", "feedback": "none"},
+                           "train": train, "seed": 0, "device": "cpu"}, data)  # fmt: skip
+    stateful = run_trial({"model": TINY | {"updater": "gru", "feedback": "none"},
+                          "train": train, "seed": 0, "device": "cpu"}, data)  # fmt: skip
+    assert stateful.test_metrics["ccc_avg"] > stateless.test_metrics["ccc_avg"] + 0.03
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [({"model": {"updatr": "gru"}}, "model.updatr"), ({"train": {"epoch": 3}}, "train.epoch"),
+     ({"seeds": 1}, "seeds"), ({"device": "tpu"}, "device")],
+)  # fmt: skip
+def test_bad_spec_fails_before_training(data, bad: dict, message: str) -> None:
+    with pytest.raises(BenchError, match=message):
+        run_trial(bad, data)
