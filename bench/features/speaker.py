@@ -93,7 +93,7 @@ class Ecapa:
     """Runner for :class:`EcapaSpec`."""
 
     def __init__(self, spec: EcapaSpec):
-        from speechbrain.inference.speaker import EncoderClassifier
+        from speechbrain.inference.classifiers import EncoderClassifier
 
         self.device = resolve_device(spec.device)
         local = Path(spec.model).is_dir()

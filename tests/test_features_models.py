@@ -1,0 +1,173 @@
+"""The hub-model paths (transformers, speechbrain) with tiny random models saved locally.
+
+Each model is saved the way a downloaded one is laid out, then loaded offline through
+the same spec a protocol names (a local folder in place of a hub id).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import huggingface_hub.constants
+import numpy as np
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from transformers import AutoModel, Wav2Vec2FeatureExtractor, WavLMConfig, WavLMModel
+
+from bench.audio import SAMPLE_RATE
+from bench.errors import BenchError
+from bench.features.speaker import EcapaSpec
+from bench.features.ssl import TransformersSpec
+
+TINY_ECAPA_YAML = """\
+n_mels: 20
+pretrained_path: speechbrain/spkrec-ecapa-voxceleb   # as in the released model
+compute_features: !new:speechbrain.lobes.features.Fbank
+    n_mels: !ref <n_mels>
+mean_var_norm: !new:speechbrain.processing.features.InputNormalization
+    norm_type: sentence
+    std_norm: False
+embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
+    input_size: !ref <n_mels>
+    channels: [16, 16, 16, 16, 48]
+    kernel_sizes: [5, 3, 3, 3, 1]
+    dilations: [1, 2, 3, 4, 1]
+    attention_channels: 8
+    res2net_scale: 2
+    se_channels: 8
+    lin_neurons: 12
+modules:
+    compute_features: !ref <compute_features>
+    mean_var_norm: !ref <mean_var_norm>
+    embedding_model: !ref <embedding_model>
+pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables:
+        embedding_model: !ref <embedding_model>
+    paths:
+        embedding_model: !ref <pretrained_path>/embedding_model.ckpt
+"""
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No hub access: the environment variable and the constant read at import time."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+def save_tiny_wavlm(folder: Path, norm: str) -> Path:
+    """A ~20k-parameter random WavLM with its feature extractor, as ``save_pretrained``."""
+    torch.manual_seed(0)
+    config = WavLMConfig(
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(16, 16),
+        conv_stride=(5, 4),
+        conv_kernel=(10, 8),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        num_buckets=16,
+        feat_extract_norm=norm,
+        do_stable_layer_norm=norm == "layer",
+    )
+    WavLMModel(config).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def wavlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_wavlm(tmp_path_factory.mktemp("wavlm"), "group")
+
+
+def noise(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (0.1 * rng.standard_normal(round(seconds * SAMPLE_RATE))).astype(np.float32)
+
+
+def naive_pooled(folder: Path, waves: list[np.ndarray], layer: int | str) -> np.ndarray:
+    """Reference: each wave alone through the model, frames of all pieces averaged."""
+    processor = Wav2Vec2FeatureExtractor.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).eval()
+    frames = []
+    for wave in waves:
+        inputs = processor(wave, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        with torch.no_grad():
+            states = model(**inputs, output_hidden_states=True).hidden_states
+        chosen = torch.stack(states[1:]).mean(0) if layer == "mean" else states[layer]
+        frames.append(chosen[0])  # [T, D]
+    return torch.cat(frames).mean(dim=0).numpy()  # [D]
+
+
+@pytest.mark.parametrize("layer", [-1, 1, "mean"])
+def test_transformers_pools_the_chosen_layer(wavlm_dir: Path, layer: int | str) -> None:
+    runner = TransformersSpec(model=str(wavlm_dir), layer=layer, device="cpu").build()
+    waves = [noise(0.6, 1), noise(0.9, 2)]
+    features = runner(waves)  # [2, 16]
+    assert runner.dim == 16 and features.shape == (2, 16)
+    for wave, row in zip(waves, features, strict=True):
+        np.testing.assert_allclose(row, naive_pooled(wavlm_dir, [wave], layer), atol=1e-5)
+
+
+def test_transformers_chunks_long_utterances(wavlm_dir: Path) -> None:
+    runner = TransformersSpec(model=str(wavlm_dir), chunk_seconds=0.5, device="cpu").build()
+    wave = noise(1.3, 3)  # 3 chunks of ~0.43 s
+    pieces = np.array_split(wave, 3)
+    np.testing.assert_allclose(runner([wave])[0], naive_pooled(wavlm_dir, pieces, -1), atol=1e-5)
+
+
+def test_transformers_batches_exactly_when_padding_is_exact(tmp_path: Path) -> None:
+    folder = save_tiny_wavlm(tmp_path / "layer_norm", "layer")
+    waves = [noise(0.5, 4), noise(0.8, 5), noise(0.6, 6)]
+    batched = TransformersSpec(model=str(folder), device="cpu").build()
+    single = TransformersSpec(model=str(folder), device="cpu", batch_seconds=0.01).build()
+    assert batched.batchable
+    np.testing.assert_allclose(batched(waves), single(waves), atol=1e-5)
+
+
+def test_group_norm_models_run_one_utterance_per_forward(wavlm_dir: Path) -> None:
+    assert not TransformersSpec(model=str(wavlm_dir), device="cpu").build().batchable
+
+
+def test_transformers_errors_are_clear(wavlm_dir: Path) -> None:
+    with pytest.raises(BenchError, match="has no layer 5"):
+        TransformersSpec(model=str(wavlm_dir), layer=5, device="cpu").build()
+    with pytest.raises(BenchError, match="cannot load the transformers model"):
+        TransformersSpec(model="nobody/no-such-model", device="cpu").build()
+
+
+def save_tiny_ecapa(folder: Path) -> Path:
+    """``hyperparams.yaml`` + ``embedding_model.ckpt``: the released model's layout."""
+    folder.mkdir(parents=True)
+    (folder / "hyperparams.yaml").write_text(TINY_ECAPA_YAML)
+    torch.manual_seed(0)
+    model = load_hyperpyyaml(TINY_ECAPA_YAML)["embedding_model"]
+    torch.save(model.state_dict(), folder / "embedding_model.ckpt")
+    return folder
+
+
+def test_ecapa_loads_the_saved_weights_and_normalises(tmp_path: Path) -> None:
+    folder = save_tiny_ecapa(tmp_path / "ecapa")
+    first = EcapaSpec(model=str(folder), device="cpu").build()
+    second = EcapaSpec(model=str(folder), device="cpu").build()  # a fresh random init...
+    waves = [noise(0.7, 7), noise(1.1, 8)]
+    embeddings = first(waves)  # [2, 12]
+    assert first.dim == 12 and embeddings.shape == (2, 12)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(second(waves), embeddings, atol=1e-6)  # ...overwritten by the ckpt
+    assert not any(folder.parent.glob("pretrained_models"))
+
+
+def test_ecapa_identity_follows_the_weight_files(tmp_path: Path) -> None:
+    folder = save_tiny_ecapa(tmp_path / "ecapa")
+    before = EcapaSpec(model=str(folder)).model_identity()
+    torch.save({}, folder / "embedding_model.ckpt")
+    assert EcapaSpec(model=str(folder)).model_identity() != before
+
+
+def test_ecapa_offline_without_a_cached_model_is_a_clear_error() -> None:
+    with pytest.raises(BenchError, match="cannot load the ECAPA model"):
+        EcapaSpec(model="nobody/no-such-ecapa", device="cpu").build()
