@@ -57,7 +57,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def save_tiny_wavlm(folder: Path, norm: str) -> Path:
-    """A ~20k-parameter random WavLM with its feature extractor, as ``save_pretrained``."""
+    """A ~10k-parameter random WavLM with its feature extractor, as ``save_pretrained``."""
     torch.manual_seed(0)
     config = WavLMConfig(
         hidden_size=16,
