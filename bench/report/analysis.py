@@ -1,0 +1,54 @@
+"""Everything a report shows, computed from the results store in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bench.report.stats import compare_to_reference
+from bench.report.summary import fold_summary, trial_metrics, variant_summary
+from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table
+
+
+@dataclass(frozen=True)
+class Report:
+    """The numbers behind every table, plot and the terminal summary of one protocol."""
+
+    protocol: str
+    reference: str
+    trials: pd.DataFrame  # one row per trial (summary.trial_metrics)
+    variants: pd.DataFrame  # one row per variant, indexed by name (summary.variant_summary)
+    folds: pd.DataFrame  # one row per variant x fold (summary.fold_summary)
+    comparisons: pd.DataFrame  # one row per variant x dimension (stats.compare_to_reference)
+    history: pd.DataFrame  # per-epoch validation scores with variant, fold, seed
+    n_boot: int
+    seed: int
+
+
+def build_report(
+    results: str | Path,
+    protocol: str,
+    reference: str = "mamba_ema",
+    n_boot: int = 10_000,
+    seed: int = 0,
+) -> Report:
+    """Load every complete trial of ``protocol`` under ``results`` and compute the report.
+
+    ``build_report(...).comparisons`` is the stats table (see
+    :func:`bench.report.stats.compare_to_reference`).
+    """
+    predictions = load_table(results, protocol, PREDICTIONS_FILE)
+    trials = trial_metrics(predictions)
+    return Report(
+        protocol=protocol,
+        reference=reference,
+        trials=trials,
+        variants=variant_summary(trials),
+        folds=fold_summary(trials),
+        comparisons=compare_to_reference(predictions, trials, reference, n_boot, seed),
+        history=load_table(results, protocol, HISTORY_FILE),
+        n_boot=n_boot,
+        seed=seed,
+    )

@@ -1,0 +1,135 @@
+"""Paired hierarchical bootstrap of the CCC difference between a variant and the reference.
+
+Notation. Fold ``k`` (one test session, a fixed stratum) has test dialogs ``d = 1..D_k`` and
+the seeds ``s = 1..S_k`` that both variants have finished. A trial's CCC is pooled over
+its fold's test utterances, so the statistic is
+
+    Delta = (1 / sum_k S_k) * sum_k sum_s [CCC_var(k, s) - CCC_ref(k, s)]
+
+for valence and arousal, and ``Delta_avg = (Delta_v + Delta_a) / 2``: the mean over the
+paired trials of the per-trial CCC differences (what the tables show).
+
+One bootstrap replicate ``b``, for every fold ``k`` independently:
+
+1. draw ``D_k`` dialogs of the fold with replacement (utterances stay with their dialog);
+   the same draw serves both variants and every seed, which keeps the comparison paired;
+2. draw ``S_k`` of the fold's seeds with replacement (each (fold, seed) trial is its own
+   training run, so seeds are resampled within the fold);
+3. for every drawn seed, recompute both variants' pooled CCC on the drawn dialogs (a dialog
+   drawn twice counts twice) and take the difference.
+
+``Delta*_b`` is then the same mean over all drawn (fold, seed) trials. With ``B`` replicates
+(those whose CCC is undefined, e.g. constant labels in every drawn dialog, are dropped):
+
+- the 95% CI is the percentile interval ``[q_0.025, q_0.975]`` of ``Delta*``;
+- the two-sided p-value inverts that percentile interval (the smallest level at which the
+  interval excludes 0), with the usual +1 so that it is never 0:
+  ``p = min(1, 2 * min(1 + #{Delta* <= 0}, 1 + #{Delta* >= 0}) / (B + 1))``.
+
+A trial's CCC is recomputed from per-dialog sufficient statistics (count, sums, sums of
+squares and cross products), so a replicate costs one matrix product per fold instead of
+a pass over the utterances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DIMENSIONS = ("v", "a", "avg")
+MOMENTS = 6  # n, sum t, sum p, sum t^2, sum p^2, sum t*p
+CHUNK = 1000  # replicates drawn at a time, to bound memory on corpora with many dialogs
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Per dimension (v, a, avg): estimate, percentile CI, two-sided p, valid replicates."""
+
+    estimate: np.ndarray  # [3]
+    ci_low: np.ndarray  # [3]
+    ci_high: np.ndarray  # [3]
+    p_value: np.ndarray  # [3]
+    n_valid: np.ndarray  # [3] replicates with a defined CCC
+    fold_deltas: np.ndarray  # [K, 3] mean over the fold's seeds of the per-trial differences
+
+
+def moments(true: np.ndarray, pred: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sufficient statistics of CCC per group: ``[n_groups, 6]`` (n, St, Sp, Stt, Spp, Stp).
+
+    ``groups`` holds integer codes ``0 .. n_groups - 1``. Centre ``true`` and ``pred`` by one
+    common constant first for accuracy: CCC does not change when both are shifted alike.
+    """
+    columns = [np.ones_like(true), true, pred, true * true, pred * pred, true * pred]
+    return np.stack(
+        [np.bincount(groups, weights=c, minlength=n_groups) for c in columns], axis=-1
+    )  # [n_groups, 6]
+
+
+def ccc_from_moments(m: np.ndarray) -> np.ndarray:
+    """Lin's CCC from summed moments ``[..., 6]`` (the formula of :func:`bench.metrics.ccc`).
+
+    With ``m_t = St / n``, ``s_t^2 = Stt / n - m_t^2`` (and alike for p) and
+    ``s_tp = Stp / n - m_t m_p``: ``CCC = 2 s_tp / (s_t^2 + s_p^2 + (m_t - m_p)^2)``;
+    NaN where ``n`` or the denominator is 0.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = m[..., 0]
+        mt, mp = m[..., 1] / n, m[..., 2] / n
+        vt, vp = m[..., 3] / n - mt**2, m[..., 4] / n - mp**2
+        cov = m[..., 5] / n - mt * mp
+        denominator = vt + vp + (mt - mp) ** 2
+        return np.where(denominator > 0, 2.0 * cov / denominator, np.nan)
+
+
+def _trial_deltas(fold: np.ndarray, dialog_counts: np.ndarray) -> np.ndarray:
+    """Per drawn dialog multiset ``[B, D]``, the per-seed CCC differences ``[B, S, 3]``."""
+    pooled = np.einsum("bd,dsvjm->bsvjm", dialog_counts, fold)  # [B, S, 2, 2, 6]
+    scores = ccc_from_moments(pooled)  # [B, S, 2 variants, 2 dims]
+    delta = scores[:, :, 0] - scores[:, :, 1]  # [B, S, 2] variant - reference
+    return np.concatenate([delta, delta.mean(axis=-1, keepdims=True)], axis=-1)  # [B, S, 3]
+
+
+def _replicates(folds: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``Delta*`` of ``n_boot`` hierarchical replicates: ``[n_boot, 3]``."""
+    n_trials = sum(f.shape[1] for f in folds)
+    out = []
+    for start in range(0, n_boot, CHUNK):
+        size = min(CHUNK, n_boot - start)
+        total = np.zeros((size, len(DIMENSIONS)))
+        for fold in folds:
+            n_dialogs, n_seeds = fold.shape[:2]
+            dialogs = rng.multinomial(n_dialogs, np.full(n_dialogs, 1 / n_dialogs), size)
+            seeds = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size)  # [B, S]
+            total += np.einsum("bs,bsj->bj", seeds, _trial_deltas(fold, dialogs))
+        out.append(total / n_trials)
+    return np.concatenate(out)
+
+
+def paired_bootstrap(
+    folds: list[np.ndarray], n_boot: int, rng: np.random.Generator, confidence: float = 0.95
+) -> BootstrapResult:
+    """Estimate, percentile CI and two-sided p of ``Delta`` (see the module docstring).
+
+    Args:
+        folds: one array per fold, ``[D_k dialogs, S_k seeds, 2 (variant, reference),
+            2 (valence, arousal), 6 moments]`` as built by :func:`moments`.
+        n_boot: number of bootstrap replicates ``B``.
+        rng: the generator that draws them (seed it for a reproducible report).
+        confidence: coverage of the percentile interval.
+    """
+    per_fold = [_trial_deltas(f, np.ones((1, f.shape[0])))[0] for f in folds]  # [S_k, 3] each
+    estimate = np.concatenate(per_fold).mean(axis=0)
+    fold_deltas = np.stack([d.mean(axis=0) for d in per_fold])
+    replicates = _replicates(folds, n_boot, rng)
+    tail = (1 - confidence) / 2
+    low, high, p, n_valid = (np.full(len(DIMENSIONS), np.nan) for _ in range(4))
+    for j in range(len(DIMENSIONS)):
+        r = replicates[:, j][np.isfinite(replicates[:, j])]
+        n_valid[j] = r.size
+        if r.size == 0 or not np.isfinite(estimate[j]):
+            continue
+        low[j], high[j] = np.quantile(r, [tail, 1 - tail])
+        extreme = min(np.sum(r <= 0), np.sum(r >= 0)) + 1
+        p[j] = min(1.0, 2 * extreme / (r.size + 1))
+    return BootstrapResult(estimate, low, high, p, n_valid, fold_deltas)

@@ -1,0 +1,79 @@
+"""Per-trial metrics from stored predictions, and their summaries per variant and per fold.
+
+Every score is recomputed from ``predictions.parquet`` with :mod:`bench.metrics`:
+
+- ``ccc_v, ccc_a, ccc_avg, rmse_v, rmse_a``: pooled over all test utterances of the trial's
+  fold (the primary metrics);
+- ``dialog_ccc_v, dialog_ccc_a, dialog_ccc_avg``: the *mean of per-dialog CCCs* (CCC within
+  each test dialog, then the mean over dialogs where it is defined), a secondary view that
+  ignores differences between dialogs' label means.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.metrics import ccc, va_scores
+
+TRIAL = ["variant", "fold", "seed"]
+METRICS = ["ccc_v", "ccc_a", "ccc_avg", "rmse_v", "rmse_a"]
+DIALOG_METRICS = ["dialog_ccc_v", "dialog_ccc_a", "dialog_ccc_avg"]
+TRUE = ["valence_true", "arousal_true"]
+PRED = ["valence_pred", "arousal_pred"]
+
+
+def _dialog_means(trial: pd.DataFrame) -> dict[str, float]:
+    """Mean over dialogs of the per-dialog CCC of valence and arousal (NaN dialogs skipped)."""
+    per_dialog = np.array(
+        [
+            [ccc(d[t].to_numpy(), d[p].to_numpy()) for t, p in zip(TRUE, PRED, strict=True)]
+            for _, d in trial.groupby("dialog", sort=True)
+        ]
+    )  # [n_dialogs, 2]
+    v, a = (float(np.nanmean(c)) if np.isfinite(c).any() else np.nan for c in per_dialog.T)
+    return {"dialog_ccc_v": v, "dialog_ccc_a": a, "dialog_ccc_avg": 0.5 * (v + a)}
+
+
+def trial_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial: variant, fold, seed, n_utts, n_dialogs, METRICS, DIALOG_METRICS."""
+    rows = []
+    for (variant, fold, seed), trial in predictions.groupby(TRIAL, sort=True):
+        scores = va_scores(trial[TRUE].to_numpy(), trial[PRED].to_numpy())
+        rows.append(
+            {"variant": variant, "fold": fold, "seed": seed, "n_utts": len(trial),
+             "n_dialogs": trial["dialog"].nunique(), **scores, **_dialog_means(trial)}
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=[*TRIAL, "n_utts", "n_dialogs", *METRICS, *DIALOG_METRICS])
+
+
+def expected_trials(trials: pd.DataFrame) -> set[tuple[int, int]]:
+    """The (fold, seed) grid: every pair that any variant has finished."""
+    return set(zip(trials["fold"], trials["seed"], strict=True))
+
+
+def format_trials(pairs: set[tuple[int, int]]) -> str:
+    """``fold2/seed1 fold3/seed0``: a readable list of (fold, seed) pairs."""
+    return " ".join(f"fold{f}/seed{s}" for f, s in sorted(pairs))
+
+
+def variant_summary(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: ``n`` trials of ``n_expected``, the ``missing`` ones, and for every metric
+    ``<metric>_mean`` and ``<metric>_std`` (sample std, ddof 1) over its folds x seeds."""
+    grid = expected_trials(trials)
+    rows = []
+    for variant, group in trials.groupby("variant", sort=True):
+        row = {"variant": variant, "n": len(group), "n_expected": len(grid)}
+        row["missing"] = format_trials(grid - expected_trials(group))
+        for metric in METRICS + DIALOG_METRICS:
+            row[f"{metric}_mean"] = group[metric].mean()
+            row[f"{metric}_std"] = group[metric].std(ddof=1)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def fold_summary(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per variant x fold: ``n_seeds`` and the mean over seeds of every metric."""
+    grouped = trials.groupby(["variant", "fold"], sort=True)
+    means = grouped[METRICS + DIALOG_METRICS].mean()
+    return means.assign(n_seeds=grouped.size()).reset_index()

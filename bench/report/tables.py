@@ -1,0 +1,292 @@
+"""The ablation and per-fold tables, each rendered as GitHub Markdown or as booktabs LaTeX.
+
+A table is built once, as cells that know their numbers, boldness and significance marker;
+:func:`render` turns it into either format. Text may hold the tokens ``{pm} {dagger}
+{Delta} {times}``, which become the symbol in Markdown and the math command in LaTeX; all
+other text is escaped for LaTeX, so names like ``no_film`` are safe and the output is ASCII.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from tabulate import tabulate
+
+from bench.report.analysis import Report
+
+Format = Literal["md", "tex"]
+Kind = Literal["text", "pm", "ci", "num"]
+DIGITS = 3
+TOKENS = {
+    "pm": ("±", r"$\pm$"),
+    "dagger": ("†", r"$^\dagger$"),
+    "Delta": ("Δ", r"$\Delta$"),
+    "times": ("×", r"$\times$"),
+}
+METRIC_COLUMNS = [  # summary metric, header, dimension whose test marks the cell
+    ("ccc_v", "CCC-V", "v"), ("ccc_a", "CCC-A", "a"), ("ccc_avg", "CCC-avg", "avg"),
+    ("rmse_v", "RMSE-V", None), ("rmse_a", "RMSE-A", None),
+    ("dialog_ccc_avg", "Dialog\nCCC-avg", None),
+]  # fmt: skip
+LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table entry: text, ``mean ± std``, ``estimate [low, high]``, a p-value or a number.
+
+    For the numeric kinds, ``text`` is a note shown after the number.
+    """
+
+    kind: Kind
+    text: str = ""
+    numbers: tuple[float, ...] = ()
+    bold: bool = False
+    marker: bool = False  # significant after correction
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    align: list[str]  # "left" or "right", per column
+    rows: list[list[Cell]]
+    legend: str
+    label: str  # LaTeX label suffix
+
+
+def latex_escape(text: str) -> str:
+    r"""Escape LaTeX's special characters.
+
+    >>> print(latex_escape("no_film & 50% {x}"))
+    no\_film \& 50\% \{x\}
+    """
+    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def _text(text: str, fmt: Format) -> str:
+    """Text with ``{token}`` symbols, escaped for LaTeX outside the tokens."""
+    parts = re.split(r"\{(" + "|".join(TOKENS) + r")\}", text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:  # a token name
+            out.append(TOKENS[part][fmt == "tex"])
+        else:
+            out.append(part if fmt == "md" else latex_escape(part))
+    return "".join(out)
+
+
+def _number(x: float, signed: bool = False) -> str:
+    return f"{x:+.{DIGITS}f}" if signed else f"{x:.{DIGITS}f}"
+
+
+def _md_numbers(cell: Cell) -> str:
+    """``0.704 ± 0.052``, ``-0.116 [-0.154, -0.087]`` or ``0.704``."""
+    x = cell.numbers
+    if cell.kind == "pm":
+        return _number(x[0]) + (f" ± {_number(x[1])}" if math.isfinite(x[1]) else "")
+    if cell.kind == "ci":
+        return f"{_number(x[0], True)} [{_number(x[1])}, {_number(x[2])}]"
+    return _number(x[0])
+
+
+def _tex_numbers(cell: Cell) -> str:
+    """The same in LaTeX math mode, compact for a paper: the std as a subscript, a small CI."""
+    x = cell.numbers
+    if cell.kind == "pm":
+        return _number(x[0]) + (f"_{{\\pm {_number(x[1])}}}" if math.isfinite(x[1]) else "")
+    if cell.kind == "ci":
+        ci = f"[{_number(x[1])}, {_number(x[2])}]"
+        return f"{_number(x[0], True)}\\ {{\\scriptstyle {ci}}}"
+    return _number(x[0])
+
+
+def _cell(cell: Cell, fmt: Format) -> str:
+    """One cell in Markdown or LaTeX (numbers in math mode there, so minus signs are right)."""
+    if cell.kind == "text":
+        body = _text(cell.text, fmt)
+        if not cell.bold:
+            return body
+        return f"**{body}**" if fmt == "md" else f"\\textbf{{{body}}}"
+    if not cell.numbers or not math.isfinite(cell.numbers[0]):
+        return "–" if fmt == "md" else "--"
+    note = _text(cell.text, fmt)
+    if fmt == "md":
+        body = _md_numbers(cell)
+        return (f"**{body}**" if cell.bold else body) + ("†" if cell.marker else "") + note
+    body = _tex_numbers(cell)
+    body = f"\\mathbf{{{body}}}" if cell.bold else f"{{{body}}}"
+    marker = r"^\dagger" if cell.marker else ""
+    return f"${body}{marker}${note}"
+
+
+def _header(text: str, fmt: Format) -> str:
+    """A column header; a newline in it breaks the line in LaTeX (a space in Markdown)."""
+    lines = [_text(line, fmt) for line in text.split("\n")]
+    if fmt == "md" or len(lines) == 1:
+        return " ".join(lines)
+    braced = (f"{{{line}}}" for line in lines)  # so "\\" never reads a "[" as its argument
+    return r"\begin{tabular}[b]{@{}c@{}}" + r" \\ ".join(braced) + r"\end{tabular}"
+
+
+def render(table: Table, fmt: Format) -> str:
+    """The table as a GitHub Markdown table plus legend, or a booktabs LaTeX ``table*``.
+
+    The LaTeX float spans the page width (``table*``, the full text width in a two-column
+    paper) and needs only the booktabs package.
+    """
+    rows = [[_cell(c, fmt) for c in row] for row in table.rows]
+    headers = [_header(h, fmt) for h in table.headers]
+    if fmt == "md":
+        body = tabulate(
+            rows, headers, tablefmt="github", colalign=table.align, disable_numparse=True
+        )
+        return f"{body}\n\n{_text(table.legend, fmt)}\n"
+    spec = "".join(a[0] for a in table.align)
+    lines = [
+        r"\begin{table*}[htbp]",
+        r"  \centering",
+        r"  \footnotesize",
+        r"  \setlength{\tabcolsep}{3pt}",
+        f"  \\caption{{{_text(table.legend, fmt)}}}",
+        f"  \\label{{tab:{re.sub(r'[^A-Za-z0-9]+', '-', table.label)}}}",
+        f"  \\begin{{tabular}}{{{spec}}}",
+        r"    \toprule",
+        "    " + " & ".join(headers) + r" \\",
+        r"    \midrule",
+        *("    " + " & ".join(row) + r" \\" for row in rows),
+        r"    \bottomrule",
+        r"  \end{tabular}",
+        r"\end{table*}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _bold_best(cells: list[Cell], lower_is_better: bool = False) -> list[Cell]:
+    """Bold every cell whose displayed first number is the best of the column."""
+    shown = [
+        round(c.numbers[0], DIGITS) if c.numbers and math.isfinite(c.numbers[0]) else None
+        for c in cells
+    ]
+    finite = [x for x in shown if x is not None]
+    if not finite:
+        return cells
+    best = min(finite) if lower_is_better else max(finite)
+    return [replace(c, bold=True) if x == best else c for c, x in zip(cells, shown, strict=True)]
+
+
+def _variant_order(report: Report) -> list[str]:
+    """The reference first, then the other variants by name."""
+    others = sorted(v for v in report.variants.index if v != report.reference)
+    return [report.reference, *others]
+
+
+def _name(variant: str, reference: str) -> Cell:
+    return Cell("text", f"{variant} (ref.)" if variant == reference else variant)
+
+
+def ablation_table(report: Report) -> Table:
+    """Variants x metrics (mean {pm} std) and {Delta}CCC-avg with its CI; markers where the
+    Holm-corrected p < 0.05 (per dimension); the best value of each column in bold."""
+    order = _variant_order(report)
+    variants = report.variants.loc[order]
+    comparisons = report.comparisons.set_index(["variant", "dimension"])
+    significant = {key: bool(v) for key, v in comparisons["significant"].items()}
+    columns: list[tuple[str, list[Cell]]] = []
+    for metric, header, dimension in METRIC_COLUMNS:
+        cells = [
+            Cell(
+                "pm",
+                numbers=(row[f"{metric}_mean"], row[f"{metric}_std"]),
+                marker=significant.get((variant, dimension), False),
+            )
+            for variant, row in variants.iterrows()
+        ]
+        columns.append((header, _bold_best(cells, lower_is_better=metric.startswith("rmse"))))
+    delta = [Cell("text", "reference")]
+    for variant in order[1:]:
+        row = comparisons.loc[(variant, "avg")]
+        numbers = (row["delta"], row["ci_low"], row["ci_high"])
+        delta.append(Cell("ci", numbers=numbers, marker=bool(row["significant"])))
+    columns.append(("{Delta}CCC-avg\n[95% CI]", _bold_best(delta)))
+    n = [
+        Cell("text", str(r.n) if r.n == r.n_expected else f"{r.n}/{r.n_expected}")
+        for r in variants.itertuples()
+    ]
+    names = [_name(v, report.reference) for v in order]
+    headers = ["Variant", "n", *(h for h, _ in columns)]
+    rows = [list(r) for r in zip(names, n, *(c for _, c in columns), strict=True)]
+    align = ["left", *["right"] * (len(headers) - 1)]
+    return Table(headers, align, rows, _legend(report), f"{report.protocol}-ablations")
+
+
+def _legend(report: Report) -> str:
+    """Protocol, n, the test and the correction, and every missing or unpaired trial."""
+    v = report.variants
+    c = report.comparisons
+    n_tests = int(c["p"].notna().sum())
+    sentences = [
+        f"Protocol {report.protocol}. Mean {{pm}} std over folds {{times}} seeds; "
+        f"n = trials per variant (k/N: only k of the N = {v['n_expected'].max()} "
+        "fold-seed trials finished).",
+        "CCC and RMSE are pooled over each fold's test utterances; Dialog CCC-avg is the "
+        "mean of per-dialog CCCs (secondary).",
+        f"{{Delta}}CCC-avg: variant minus {report.reference}, mean over the trials both "
+        "finished, with a 95% percentile CI and two-sided p from a paired hierarchical "
+        "bootstrap (test dialogs resampled within each test session, seeds within each "
+        f"fold; {report.n_boot} replicates, seed {report.seed}).",
+        f"{{dagger}}: p < 0.05 for that dimension after Holm's correction over the family of "
+        f"{n_tests} tests ({c['variant'].nunique()} variants {{times}} CCC-V, CCC-A, CCC-avg); "
+        "every p-value is in stats.csv. Bold: best in column.",
+    ]
+    missing = [f"{name}: {r.missing}" for name, r in v.iterrows() if r.missing]
+    if missing:
+        sentences.append("Missing trials: " + "; ".join(missing) + ".")
+    unpaired = c.drop_duplicates("variant")
+    for r in unpaired.itertuples():
+        if r.only_reference or r.only_variant or r.unpaired_utts:
+            sentences.append(
+                f"{r.variant} vs {report.reference}: {r.n_pairs} paired trials"
+                + (f"; only the reference has {r.only_reference}" if r.only_reference else "")
+                + (f"; only {r.variant} has {r.only_variant}" if r.only_variant else "")
+                + (f"; {r.unpaired_utts} unpaired utterances" if r.unpaired_utts else "")
+                + "."
+            )
+    return " ".join(sentences)
+
+
+def per_fold_table(report: Report) -> Table:
+    """Variants x folds: CCC-avg, mean over seeds; best per fold in bold."""
+    order = _variant_order(report)
+    folds = report.folds.set_index(["variant", "fold"])
+    fold_ids = sorted(report.folds["fold"].unique())
+    n_seeds = report.folds.groupby("fold")["n_seeds"].max()
+    columns = []
+    for fold in fold_ids:
+        cells = []
+        for variant in order:
+            if (variant, fold) not in folds.index:
+                cells.append(Cell("num"))
+                continue
+            row = folds.loc[(variant, fold)]
+            short = row["n_seeds"] < n_seeds[fold]
+            note = f" (n={int(row['n_seeds'])})" if short else ""
+            cells.append(Cell("num", note, (row["ccc_avg"],)))
+        columns.append(_bold_best(cells))
+    legend = (
+        f"Protocol {report.protocol}. CCC-avg per test fold (pooled over the fold's test "
+        "utterances), mean over seeds. (n=k): only k seeds finished; a dash: none. "
+        "Bold: best in column."
+    )
+    names = [_name(v, report.reference) for v in order]
+    headers = ["Variant", *(f"Fold {f}" for f in fold_ids)]
+    rows = [list(r) for r in zip(names, *columns, strict=True)]
+    return Table(
+        headers, ["left", *["right"] * len(fold_ids)], rows, legend, f"{report.protocol}-folds"
+    )
