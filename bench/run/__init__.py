@@ -1,0 +1,1 @@
+"""``bench run``: plan the variant x fold x seed trials, execute them, store the results."""

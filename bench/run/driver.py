@@ -1,0 +1,177 @@
+"""The driver: claims the trials, hands them to an executor, and stores what comes back.
+
+Only the driver writes ``results/``. Each finished trial is written the moment it arrives,
+atomically, so a run killed half-way keeps every trial that finished and a rerun runs
+exactly the missing ones.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from bench.errors import BenchError
+from bench.results import TrialKey, claim, write_trial
+from bench.run.plan import PlannedTrial
+from bench.run.worker import SharedInputs
+from bench.train.trial import TrialResult
+
+Executor = Callable[[list[dict], SharedInputs, Callable, Callable, Callable], None]
+VERSIONED = ("torch", "numpy", "pandas", "transformers", "speechbrain", "opensmile", "ray")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def git_commit() -> str:
+    """The checkout's commit, with ``+dirty`` when it has uncommitted changes."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def versions() -> dict[str, str]:
+    found = {"python": sys.version.split()[0]}
+    for package in ("bench", *VERSIONED):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "absent"
+    return found
+
+
+@dataclass
+class RunSummary:
+    """What a run did: trials skipped as done, finished, failed (with errors), busy."""
+
+    skipped: list[TrialKey] = field(default_factory=list)
+    finished: list[TrialKey] = field(default_factory=list)
+    failed: dict[TrialKey, str] = field(default_factory=dict)
+    busy: list[TrialKey] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.busy
+
+
+class Progress:
+    """A live line: trials done, running, left and failed, with the ETA (tqdm)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.bar = tqdm(total=total, desc="trials", unit="trial", disable=not enabled)
+        self.running = 0
+        self.failures = 0
+
+    def _show(self) -> None:
+        left = self.bar.total - self.bar.n - self.running
+        self.bar.set_postfix(running=self.running, left=left, failed=self.failures)
+
+    def start(self) -> None:
+        self.running += 1
+        self._show()
+
+    def finish(self, failed: bool) -> None:
+        self.running = max(0, self.running - 1)
+        self.failures += failed
+        self.bar.update(1)
+        self._show()
+
+    def say(self, message: str) -> None:
+        self.bar.write(message, file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def result_record(trial: PlannedTrial, result: TrialResult, worker: dict) -> dict[str, Any]:
+    """The ``result.json`` of a trial."""
+    key = trial.key
+    return {
+        "protocol": key.protocol,
+        "variant": key.variant,
+        "fold": key.fold,
+        "seed": key.seed,
+        "config": trial.config,
+        "config_hash": trial.config_hash,
+        "git_commit": git_commit(),
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "timings": result.timings,
+        "metrics": {"val": result.val_metrics, "test": result.test_metrics},
+        "best_epoch": result.best_epoch,
+        "counts": result.counts,
+        "worker": worker,
+    }
+
+
+def run_planned(
+    plan: list[PlannedTrial],
+    inputs: SharedInputs,
+    executor: Executor,
+    results_root: Path,
+    progress: bool = True,
+) -> RunSummary:
+    """Run every trial of ``plan`` that needs it and store each result as it arrives."""
+    began = time.perf_counter()
+    summary = RunSummary(skipped=[t.key for t in plan if not t.needs_run])
+    todo = [t for t in plan if t.needs_run]
+    by_id = {str(t.key): t for t in todo}
+    if len(by_id) != len(todo):
+        raise BenchError("the plan names a trial twice")
+    bar = Progress(len(todo), progress)
+
+    def on_start(work: dict) -> None:
+        bar.start()
+
+    def on_done(work: dict, payload: dict) -> None:
+        trial = by_id[work["trial_id"]]
+        result = TrialResult.from_json(payload["result"])
+        history = pd.DataFrame(result.history)
+        write_trial(
+            results_root, trial.key, result_record(trial, result, payload["worker"]),
+            result.predictions, history,
+        )  # fmt: skip
+        summary.finished.append(trial.key)
+        bar.finish(failed=False)
+
+    def on_fail(work: dict, error: str) -> None:
+        key = by_id[work["trial_id"]].key
+        summary.failed[key] = error
+        last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
+        bar.say(f"FAILED {key}: {last}")
+        bar.finish(failed=True)
+
+    with ExitStack() as locks:
+        specs = []
+        for trial in todo:
+            try:
+                locks.enter_context(claim(results_root, trial.key))
+            except BenchError as exc:
+                summary.busy.append(trial.key)
+                bar.say(f"skipped: {exc}")
+                continue
+            specs.append(trial.work())
+        try:
+            if specs:
+                executor(specs, inputs, on_start, on_done, on_fail)
+        finally:
+            bar.close()
+    summary.seconds = time.perf_counter() - began
+    return summary

@@ -1,0 +1,118 @@
+"""The ``ray`` executor. This is the only module that imports Ray.
+
+Trials run as Ray Tune trials of one ``Tuner`` over the grid. The shared inputs go to the
+object store once (``tune.with_parameters``); each trial reserves ``cpus`` CPUs and a
+fraction ``gpus`` of a GPU (``0.25`` packs four trials per GPU); torch in a trial uses as
+many threads as it has CPUs. A trial's result travels back to the driver in its report, so
+a multi-node cluster needs no shared filesystem; the driver alone writes ``results/``.
+Tune's own files go under ``<results>/.ray/``, not the home directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.run.worker import SharedInputs, execute
+
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no per-trial CSV/JSON logs
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+import ray
+from ray import tune
+
+PAYLOAD = "bench_payload"
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Resources per trial and where the cluster is.
+
+    address: an existing cluster (``auto``, ``ray://host:10001``); None starts a local one,
+    unless ``RAY_ADDRESS`` is set. init_kwargs: extra ``ray.init`` arguments for a local
+    cluster (tests declare GPUs with ``{"num_gpus": 4}``).
+    """
+
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    address: str | None = None
+    init_kwargs: dict[str, Any] | None = None
+
+
+def _trainable(config: dict[str, Any], inputs: SharedInputs, threads: int) -> None:
+    payload = execute(config["trial"], inputs, threads=threads)
+    payload["worker"]["ray_gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
+    tune.report({PAYLOAD: json.dumps(payload)})
+
+
+class _Relay(tune.Callback):
+    """Passes trial events to the driver's handlers as they happen."""
+
+    def __init__(self, on_start: Callable, on_done: Callable, on_fail: Callable):
+        self.on_start, self.on_done, self.on_fail = on_start, on_done, on_fail
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.on_start(trial.config["trial"])
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info):
+        if PAYLOAD in result:
+            self.on_done(trial.config["trial"], json.loads(result[PAYLOAD]))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error = Path(trial.error_file).read_text() if trial.error_file else "unknown error"
+        self.on_fail(trial.config["trial"], error)
+
+
+def _connect(options: RayOptions) -> bool:
+    """Join or start a cluster; True when this call started it (and must shut it down)."""
+    if ray.is_initialized():
+        return False
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    if address:
+        ray.init(address=address, **common)
+    else:
+        ray.init(**common, **(options.init_kwargs or {}))
+    return True
+
+
+def run_ray(
+    works: list[dict[str, Any]],
+    inputs: SharedInputs,
+    on_start: Callable[[dict], None],
+    on_done: Callable[[dict, dict], None],
+    on_fail: Callable[[dict, str], None],
+    options: RayOptions,
+    storage: Path,
+) -> None:
+    """Run every trial spec under Ray Tune; failures are reported, never raised."""
+    started = _connect(options)
+    try:
+        threads = max(1, int(options.cpus_per_trial))
+        trainable = tune.with_resources(
+            tune.with_parameters(_trainable, inputs=inputs, threads=threads),
+            {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
+        )
+        storage.mkdir(parents=True, exist_ok=True)
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"trial": tune.grid_search(works)},
+            tune_config=tune.TuneConfig(reuse_actors=True),
+            run_config=tune.RunConfig(
+                name="bench",
+                storage_path=str(storage.resolve()),
+                verbose=0,
+                callbacks=[_Relay(on_start, on_done, on_fail)],
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            ),
+        )
+        tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()

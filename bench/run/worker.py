@@ -1,0 +1,47 @@
+"""What runs on a worker: one trial on one fold, from inputs shared by every trial."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.train.data import TrialData
+from bench.train.trial import run_trial
+
+
+@dataclass
+class SharedInputs:
+    """Everything every trial needs, sent to the workers once.
+
+    table: the utterance table; features: role -> ``[N, d]`` rows aligned with it;
+    folds: fold number -> ``{"train", "val", "test"}`` row indices; label_scale: (lo, hi).
+    """
+
+    table: pd.DataFrame
+    features: dict[str, np.ndarray]
+    folds: dict[int, dict[str, np.ndarray]]
+    label_scale: tuple[float, float]
+
+    def trial_data(self, fold: int) -> TrialData:
+        return TrialData(self.table, self.features, self.folds[fold], self.label_scale)
+
+
+def execute(work: dict[str, Any], inputs: SharedInputs, threads: int | None = None) -> dict:
+    """Run one trial (``PlannedTrial.work()``) and return a JSON-ready payload: the result
+    and where it ran."""
+    if threads:
+        torch.set_num_threads(threads)
+    result = run_trial(work["spec"], inputs.trial_data(work["fold"]))
+    worker = {
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+    return {"result": result.to_json(), "worker": worker}
