@@ -11,8 +11,12 @@ from bench.train.data import DialogSet
 
 
 def observe(model: StreamingModel, batch: Batch) -> torch.Tensor:
-    """The observation ``z [B, T, Dz]`` of a batch's utterances."""
-    return model.observe(batch.speech, batch.prosody, batch.speaker)
+    """The observation ``z [B, T, Dz]`` of a batch's utterances, computed at valid positions
+    only (the padding, which can be a third of a batch, stays 0)."""
+    m = batch.mask  # [B, T]
+    z = batch.speech.new_zeros(*m.shape, model.observe.d_out)  # [B, T, Dz]
+    z[m] = model.observe(batch.speech[m], batch.prosody[m], batch.speaker[m])  # [n, Dz]
+    return z
 
 
 @torch.no_grad()
