@@ -13,6 +13,7 @@ ground truth); ``rollout`` runs it step by step, feeding back the model's own pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -35,7 +36,7 @@ class ModelState(NamedTuple):
     y: Tensor  # [B, 2], the last prediction
 
 
-def map_state(fn, state: Any) -> Any:
+def map_state(fn: Callable[[Tensor], Any], state: Any) -> Any:
     """Apply ``fn`` to every tensor of a (nested tuple) state, e.g. ``Tensor.detach``."""
     if isinstance(state, Tensor):
         return fn(state)
