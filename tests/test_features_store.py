@@ -15,7 +15,7 @@ from bench.audio import SAMPLE_RATE, load_audio
 from bench.errors import BenchError
 from bench.features import extract_features, load_features
 from bench.features.egemaps import EgemapsSpec
-from bench.features.extract import Task, run_tasks
+from bench.features.extract import Task, Workers
 from bench.features.logmel import LogMel, LogMelSpec
 from bench.features.store import FeatureStore, corpus_identity
 
@@ -196,8 +196,12 @@ def test_worker_processes_give_the_numbers_of_one_process(table) -> None:
     ordered = table.sort_values("utt_id")
     ids, paths = ordered["utt_id"].tolist(), ordered["audio_path"].tolist()
     tasks = [Task(i, ids[2 * i : 2 * i + 2], paths[2 * i : 2 * i + 2]) for i in range(3)]
-    pooled = sorted(run_tasks(EgemapsSpec(), tasks, workers=2), key=lambda s: s.index)
-    alone = list(run_tasks(EgemapsSpec(), tasks, workers=1))
+    with Workers(2) as pool:
+        pooled = sorted(pool.run(EgemapsSpec(), tasks), key=lambda s: s.index)
+        assert pool.pool is not None
+    with Workers(1) as alone_pool:
+        alone = list(alone_pool.run(EgemapsSpec(), tasks))
+        assert alone_pool.pool is None
     for a, b in zip(pooled, alone, strict=True):
         assert a.utt_ids == b.utt_ids and a.reasons == b.reasons
         np.testing.assert_array_equal(a.values, b.values)

@@ -26,10 +26,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_protocol_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON list of summaries")
     parser.add_argument(
-        "--workers", type=int, default=None, help="CPU worker processes (default: all cores)"
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="CPU worker processes (default: the usable cores)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_features)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text}")
+    return value
 
 
 def run_features(args: argparse.Namespace) -> int:

@@ -14,9 +14,10 @@ non_finite     the extractor returned NaN or infinity
 =============  =================================================================
 
 Work is split into shards of ``shard_size`` utterances (in utt_id order). With more than
-one shard to do and no GPU, shards run in ``workers`` spawned processes; otherwise in this
-process. Either way torch uses one thread per process: openSMILE and the CPU models scale
-per process, while torch's own threads on a shared 2-core machine oversubscribe.
+one shard to do and no GPU, shards run in ``workers`` spawned processes (one pool for all
+extractors); otherwise in this process. Either way torch uses one thread per process:
+openSMILE and the CPU models scale per process, while torch's own threads on a shared
+2-core machine oversubscribe.
 """
 
 from __future__ import annotations
@@ -127,24 +128,55 @@ class ShardWorker:
         return reason, None if reason else wave
 
 
-_WORKER: ShardWorker | None = None  # a pool process's worker, built once by _init_worker
+_WORKER: ShardWorker | None = None  # a pool process's worker for the spec it last ran
 
 
-def _init_worker(spec: ExtractorSpec, threads: int) -> None:
+def _run_task(spec: ExtractorSpec, task: Task) -> Shard:
+    """Extract one shard in a pool process; a failed build reaches the caller as raised."""
     global _WORKER
-    limit_threads(threads)
-    _WORKER = ShardWorker(spec)
-    limit_threads(threads)  # again: building imported torch
-
-
-def _run_task(task: Task) -> Shard:
-    assert _WORKER is not None
+    if _WORKER is None or _WORKER.spec != spec:
+        _WORKER = ShardWorker(spec)
     return _WORKER(task)
 
 
-def default_workers() -> int:
-    """The CPU cores this process may use."""
-    return len(os.sched_getaffinity(0))
+class Workers:
+    """Spawned single-threaded worker processes, started on first use, shared by extractors.
+
+    Spawning and importing cost seconds per process, so one pool serves every extractor
+    of a call; each process keeps the runner of the extractor it ran last.
+    """
+
+    def __init__(self, count: int | None = None):
+        self.count = count or len(os.sched_getaffinity(0))
+        self.pool: ProcessPoolExecutor | None = None
+
+    def run(self, spec: ExtractorSpec, todo: list[Task]) -> Iterator[Shard]:
+        """Yield the extracted shards of ``todo`` (in completion order)."""
+        if not todo:
+            return
+        if spec.wants_gpu() or min(self.count, len(todo)) == 1:
+            with torch_threads(1):
+                yield from map(ShardWorker(spec), todo)
+            return
+        if self.pool is None:
+            context = get_context("spawn")
+            self.pool = ProcessPoolExecutor(
+                self.count, mp_context=context, initializer=limit_threads, initargs=(1,)
+            )
+        futures = [self.pool.submit(_run_task, spec, task) for task in todo]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 def extract_features(
@@ -177,28 +209,29 @@ def extract_features(
         for i in range(0, len(utt_ids), shard_size)
     ]
     summaries = []
-    for role, spec in config.extractors.items():
-        start = time.perf_counter()
-        store = FeatureStore(config.cache_dir, spec, identity)
-        stored, computed = open_or_extract(store, tasks, workers, progress, desc=role)
-        summaries.append(
-            ExtractionSummary(
-                role=role,
-                name=spec.name,
-                dim=int(stored.values.shape[1]),
-                utterances=len(stored.utt_ids),
-                computed=computed,
-                seconds=time.perf_counter() - start,
-                cached=computed == 0,
-                failed=stored.failed,
-                store=str(store.array_path),
+    with Workers(workers) as pool:
+        for role, spec in config.extractors.items():
+            start = time.perf_counter()
+            store = FeatureStore(config.cache_dir, spec, identity)
+            stored, computed = open_or_extract(store, tasks, pool, progress, desc=role)
+            summaries.append(
+                ExtractionSummary(
+                    role=role,
+                    name=spec.name,
+                    dim=int(stored.values.shape[1]),
+                    utterances=len(stored.utt_ids),
+                    computed=computed,
+                    seconds=time.perf_counter() - start,
+                    cached=computed == 0,
+                    failed=stored.failed,
+                    store=str(store.array_path),
+                )
             )
-        )
     return summaries
 
 
 def open_or_extract(
-    store: FeatureStore, tasks: list[Task], workers: int | None, progress: bool, desc: str
+    store: FeatureStore, tasks: list[Task], pool: Workers, progress: bool, desc: str
 ) -> tuple[StoredFeatures, int]:
     """The finished store (rebuilt if corrupt) and how many utterances this call extracted."""
     try:
@@ -220,27 +253,8 @@ def open_or_extract(
         unit="utt",
         disable=not progress,
     ) as bar:
-        for shard in run_tasks(store.spec, todo, workers):
+        for shard in pool.run(store.spec, todo):
             store.write_shard(shard)
             shards[shard.index] = shard
             bar.update(len(shard.utt_ids))
     return store.finish([shards[t.index] for t in tasks]), computed
-
-
-def run_tasks(spec: ExtractorSpec, todo: list[Task], workers: int | None) -> Iterator[Shard]:
-    """Yield the extracted shards of ``todo`` (in completion order)."""
-    if not todo:
-        return
-    n = 1 if spec.wants_gpu() else min(workers or default_workers(), len(todo))
-    if n == 1:
-        with torch_threads(1):
-            yield from map(ShardWorker(spec), todo)
-        return
-    pool = ProcessPoolExecutor(
-        n, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(spec, 1)
-    )
-    try:
-        for future in as_completed([pool.submit(_run_task, task) for task in todo]):
-            yield future.result()
-    finally:
-        pool.shutdown(cancel_futures=True)

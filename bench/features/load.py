@@ -56,6 +56,9 @@ def load_features(
 ) -> FeatureSet:
     """Features of every role for ``table``'s rows, from finished stores.
 
+    ``table`` is the corpus table that was extracted (its utterances and audio files are
+    the store's identity); a fold selects its rows from the returned arrays.
+
     The speaker role follows ``features.speaker.level``: each utterance's own embedding,
     or its speaker's mean (:func:`speaker_means`) over the rows of ``table``.
 
