@@ -11,9 +11,10 @@ from bench import __version__
 from bench.corpus import commands as corpus_commands
 from bench.errors import BenchError
 from bench.features import command as features_commands
+from bench.report import command as report_commands
 from bench.run import command as run_commands
 
-COMMAND_MODULES = [corpus_commands, features_commands, run_commands]
+COMMAND_MODULES = [corpus_commands, features_commands, run_commands, report_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

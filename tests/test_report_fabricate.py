@@ -75,6 +75,16 @@ def write_results(root: Path, predictions: pd.DataFrame, protocol: str = "synthe
     return root
 
 
+PLANTED = {"mamba_ema": REFERENCE_NOISE, "no_film": REFERENCE_NOISE, "worse": 0.8, "better": 0.45}
+
+
+def planted_results(root: Path) -> Path:
+    """A store with a better, a worse and a null variant; no_film lacks fold3/seed2."""
+    predictions = fabricate(PLANTED)
+    lost = (predictions["variant"] == "no_film") & (predictions["fold"] == 3)
+    return write_results(root, predictions[~(lost & (predictions["seed"] == 2))])
+
+
 def test_fabricated_results_round_trip(tmp_path: Path) -> None:
     predictions = fabricate({"mamba_ema": REFERENCE_NOISE, "no_film": 1.2}, seeds=(0, 1))
     loaded = load_table(write_results(tmp_path, predictions), "synthetic", PREDICTIONS_FILE)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
-from test_report_fabricate import REFERENCE_NOISE, fabricate
+from test_report_fabricate import PLANTED, REFERENCE_NOISE, fabricate
 
 from bench.errors import BenchError
 from bench.metrics import ccc
@@ -41,9 +41,7 @@ def test_ccc_from_moments_matches_bench_metrics(true: np.ndarray, pred: np.ndarr
 
 
 def test_planted_effects_are_detected_and_the_null_variant_is_not() -> None:
-    predictions = fabricate({"mamba_ema": REFERENCE_NOISE, "no_film": REFERENCE_NOISE,
-                             "worse": 0.8, "better": 0.45})  # fmt: skip
-    table = compare(predictions)
+    table = compare(fabricate(PLANTED))
     for dimension in ("v", "a", "avg"):
         worse = row(table, "worse", dimension)
         assert worse["significant"] and worse["p_holm"] < 0.05

@@ -26,6 +26,27 @@ class Report:
     n_boot: int
     seed: int
 
+    def order(self) -> list[str]:
+        """The variants to show: the reference first, then the others by name."""
+        others = sorted(v for v in self.variants.index if v != self.reference)
+        return [self.reference, *others]
+
+    def missing_notes(self) -> list[str]:
+        """``variant: fold3/seed2 ...`` for every variant that lacks trials of the grid."""
+        return [f"{name}: {r.missing}" for name, r in self.variants.iterrows() if r.missing]
+
+    def pairing_notes(self) -> list[str]:
+        """For every comparison that could not pair everything: what was left out."""
+        notes = []
+        for r in self.comparisons.drop_duplicates("variant").itertuples():
+            parts = [f"only the reference has {r.only_reference}"] if r.only_reference else []
+            parts += [f"only {r.variant} has {r.only_variant}"] if r.only_variant else []
+            parts += [f"{r.unpaired_utts} unpaired utterances"] if r.unpaired_utts else []
+            if parts:
+                notes.append(f"{r.variant} vs {self.reference}: {r.n_pairs} paired trials; "
+                             + "; ".join(parts))  # fmt: skip
+        return notes
+
 
 def build_report(
     results: str | Path,

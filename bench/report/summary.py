@@ -23,12 +23,12 @@ TRUE = ["valence_true", "arousal_true"]
 PRED = ["valence_pred", "arousal_pred"]
 
 
-def _dialog_means(trial: pd.DataFrame) -> dict[str, float]:
+def _dialog_means(dialogs: np.ndarray, true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """Mean over dialogs of the per-dialog CCC of valence and arousal (NaN dialogs skipped)."""
     per_dialog = np.array(
         [
-            [ccc(d[t].to_numpy(), d[p].to_numpy()) for t, p in zip(TRUE, PRED, strict=True)]
-            for _, d in trial.groupby("dialog", sort=True)
+            [ccc(true[rows, j], pred[rows, j]) for j in range(2)]
+            for rows in (dialogs == d for d in np.unique(dialogs))
         ]
     )  # [n_dialogs, 2]
     v, a = (float(np.nanmean(c)) if np.isfinite(c).any() else np.nan for c in per_dialog.T)
@@ -37,12 +37,15 @@ def _dialog_means(trial: pd.DataFrame) -> dict[str, float]:
 
 def trial_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
     """One row per trial: variant, fold, seed, n_utts, n_dialogs, METRICS, DIALOG_METRICS."""
+    true, pred = predictions[TRUE].to_numpy(float), predictions[PRED].to_numpy(float)  # [N, 2]
+    dialogs = predictions["dialog"].to_numpy()
     rows = []
-    for (variant, fold, seed), trial in predictions.groupby(TRIAL, sort=True):
-        scores = va_scores(trial[TRUE].to_numpy(), trial[PRED].to_numpy())
+    for (variant, fold, seed), index in sorted(predictions.groupby(TRIAL).indices.items()):
+        d = dialogs[index]
         rows.append(
-            {"variant": variant, "fold": fold, "seed": seed, "n_utts": len(trial),
-             "n_dialogs": trial["dialog"].nunique(), **scores, **_dialog_means(trial)}
+            {"variant": variant, "fold": fold, "seed": seed, "n_utts": len(index),
+             "n_dialogs": len(np.unique(d)), **va_scores(true[index], pred[index]),
+             **_dialog_means(d, true[index], pred[index])}
         )  # fmt: skip
     return pd.DataFrame(rows, columns=[*TRIAL, "n_utts", "n_dialogs", *METRICS, *DIALOG_METRICS])
 

@@ -181,12 +181,6 @@ def _bold_best(cells: list[Cell], lower_is_better: bool = False) -> list[Cell]:
     return [replace(c, bold=True) if x == best else c for c, x in zip(cells, shown, strict=True)]
 
 
-def _variant_order(report: Report) -> list[str]:
-    """The reference first, then the other variants by name."""
-    others = sorted(v for v in report.variants.index if v != report.reference)
-    return [report.reference, *others]
-
-
 def _name(variant: str, reference: str) -> Cell:
     return Cell("text", f"{variant} (ref.)" if variant == reference else variant)
 
@@ -194,7 +188,7 @@ def _name(variant: str, reference: str) -> Cell:
 def ablation_table(report: Report) -> Table:
     """Variants x metrics (mean {pm} std) and {Delta}CCC-avg with its CI; markers where the
     Holm-corrected p < 0.05 (per dimension); the best value of each column in bold."""
-    order = _variant_order(report)
+    order = report.order()
     variants = report.variants.loc[order]
     comparisons = report.comparisons.set_index(["variant", "dimension"])
     significant = {key: bool(v) for key, v in comparisons["significant"].items()}
@@ -245,25 +239,16 @@ def _legend(report: Report) -> str:
         f"{n_tests} tests ({c['variant'].nunique()} variants {{times}} CCC-V, CCC-A, CCC-avg); "
         "every p-value is in stats.csv. Bold: best in column.",
     ]
-    missing = [f"{name}: {r.missing}" for name, r in v.iterrows() if r.missing]
+    missing = report.missing_notes()
     if missing:
         sentences.append("Missing trials: " + "; ".join(missing) + ".")
-    unpaired = c.drop_duplicates("variant")
-    for r in unpaired.itertuples():
-        if r.only_reference or r.only_variant or r.unpaired_utts:
-            sentences.append(
-                f"{r.variant} vs {report.reference}: {r.n_pairs} paired trials"
-                + (f"; only the reference has {r.only_reference}" if r.only_reference else "")
-                + (f"; only {r.variant} has {r.only_variant}" if r.only_variant else "")
-                + (f"; {r.unpaired_utts} unpaired utterances" if r.unpaired_utts else "")
-                + "."
-            )
+    sentences += [f"{note}." for note in report.pairing_notes()]
     return " ".join(sentences)
 
 
 def per_fold_table(report: Report) -> Table:
     """Variants x folds: CCC-avg, mean over seeds; best per fold in bold."""
-    order = _variant_order(report)
+    order = report.order()
     folds = report.folds.set_index(["variant", "fold"])
     fold_ids = sorted(report.folds["fold"].unique())
     n_seeds = report.folds.groupby("fold")["n_seeds"].max()

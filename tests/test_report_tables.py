@@ -1,0 +1,91 @@
+"""The ablation and per-fold tables: content, n, markers, escaping, and LaTeX that compiles."""
+
+from __future__ import annotations
+
+import doctest
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_report_fabricate import planted_results
+
+import bench.report.tables
+from bench.report.analysis import Report, build_report
+from bench.report.tables import ablation_table, latex_escape, per_fold_table, render
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    root = planted_results(tmp_path_factory.mktemp("results"))
+    return build_report(root, "synthetic", n_boot=400)
+
+
+def md_rows(text: str) -> dict[str, list[str]]:
+    """The body rows of a GitHub Markdown table, by their first cell."""
+    lines = [line for line in text.splitlines() if line.startswith("|")][2:]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    return {row[0]: row[1:] for row in cells}
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(bench.report.tables).failed == 0
+
+
+def test_latex_escape_covers_every_special_character() -> None:
+    assert latex_escape("a_b&c%d$e#f{g}h~i^j\\k<l>m|n") == (
+        r"a\_b\&c\%d\$e\#f\{g\}h\textasciitilde{}i\textasciicircum{}j\textbackslash{}k"
+        r"\textless{}l\textgreater{}m\textbar{}n"
+    )
+
+
+def test_markdown_ablation_table(report: Report) -> None:
+    text = render(ablation_table(report), "md")
+    rows = md_rows(text)
+    assert list(rows) == ["mamba_ema (ref.)", "better", "no_film", "worse"]
+    assert rows["no_film"][0] == "14/15" and rows["worse"][0] == "15"
+    assert rows["worse"][2].endswith("†") and rows["worse"][7].endswith("†")  # CCC-avg, delta
+    assert "†" not in "".join(rows["no_film"])
+    assert rows["better"][2].startswith("**") and rows["better"][3].startswith("**")  # best
+    assert rows["worse"][3].startswith("**") is False
+    assert rows["mamba_ema (ref.)"][7] == "reference"
+    for fact in ["Protocol synthetic", "n = trials per variant", "N = 15",
+                 "paired hierarchical bootstrap", "Holm", "Missing trials: no_film: fold3/seed2",
+                 "only the reference has fold3/seed2", "400 replicates"]:  # fmt: skip
+        assert fact in text
+
+
+def test_lower_rmse_is_best(report: Report) -> None:
+    rows = md_rows(render(ablation_table(report), "md"))
+    assert rows["better"][4].startswith("**") and not rows["worse"][4].startswith("**")
+
+
+def test_latex_table_is_escaped_ascii_booktabs(report: Report) -> None:
+    text = render(ablation_table(report), "tex")
+    assert text.isascii()
+    assert r"no\_film" in text and "no_film" not in text.replace(r"no\_film", "")
+    for command in [r"\toprule", r"\midrule", r"\bottomrule", r"\pm", r"\mathbf{", r"^\dagger"]:
+        assert command in text
+    assert r"\label{tab:synthetic-ablations}" in text
+
+
+def test_per_fold_table_shows_short_seed_counts(report: Report) -> None:
+    rows = md_rows(render(per_fold_table(report), "md"))
+    assert rows["no_film"][2].endswith("(n=2)") and "(n=" not in rows["no_film"][0]
+    assert all(cell.startswith("**") for cell in rows["better"])  # best on every fold
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_compiles_in_a_minimal_document(report: Report, tmp_path: Path) -> None:
+    (tmp_path / "ablations.tex").write_text(render(ablation_table(report), "tex"))
+    (tmp_path / "per_fold.tex").write_text(render(per_fold_table(report), "tex"))
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+        "\\input{ablations.tex}\n\\input{per_fold.tex}\n\\end{document}\n"
+    )
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 0
