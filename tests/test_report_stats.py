@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 from test_report_fabricate import PLANTED, REFERENCE_NOISE, fabricate
 
+import bench.report.bootstrap
 from bench.errors import BenchError
 from bench.metrics import ccc
-from bench.report.bootstrap import ccc_from_moments, moments, paired_bootstrap
+from bench.report.bootstrap import ccc_from_moments, moments, paired_bootstrap, percentile_summary
 from bench.report.stats import compare_to_reference
 from bench.report.summary import trial_metrics, variant_summary
 
@@ -159,6 +162,20 @@ def test_dialog_mean_ccc_is_the_mean_over_dialogs() -> None:
     metrics = trial_metrics(predictions).set_index("fold").loc[2]
     assert metrics["dialog_ccc_avg"] == pytest.approx(np.mean(per_dialog))
     assert metrics["n_dialogs"] == 6 and metrics["n_utts"] == 72
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(bench.report.bootstrap).failed == 0
+
+
+def test_percentile_summary_p_value_and_interval() -> None:
+    replicates = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, np.nan])
+    low, high, p, n = percentile_summary(replicates, confidence=0.5)
+    assert (low, high, n) == (-0.25, 3.25, 8)  # numpy's linear quantiles of the finite 8
+    assert p == pytest.approx(2 * (3 + 1) / 9)  # three replicates <= 0
+    assert percentile_summary(np.full(5, 0.0))[2] == 1.0
+    assert percentile_summary(-np.arange(1.0, 20.0))[2] == pytest.approx(2 / 20)
+    assert np.isnan(percentile_summary(np.array([np.nan]))[2])
 
 
 def test_paired_bootstrap_rejects_nothing_it_cannot_compute() -> None:

@@ -106,6 +106,27 @@ def _replicates(folds: list[np.ndarray], n_boot: int, rng: np.random.Generator) 
     return np.concatenate(out)
 
 
+def percentile_summary(
+    replicates: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float, int]:
+    """Percentile CI, two-sided p and count of the finite replicates of one statistic.
+
+    ``p = min(1, 2 * min(1 + #{r <= 0}, 1 + #{r >= 0}) / (B + 1))``; all NaN without any
+    finite replicate.
+
+    >>> low, high, p, n = percentile_summary(np.arange(1.0, 100.0))  # 99 replicates, all > 0
+    >>> round(low, 2), round(high, 2), p, n  # p = 2 * (0 + 1) / (99 + 1)
+    (3.45, 96.55, 0.02, 99)
+    """
+    r = replicates[np.isfinite(replicates)]
+    if r.size == 0:
+        return np.nan, np.nan, np.nan, 0
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(r, [tail, 1 - tail])
+    extreme = min(np.sum(r <= 0), np.sum(r >= 0)) + 1
+    return float(low), float(high), float(min(1.0, 2 * extreme / (r.size + 1))), int(r.size)
+
+
 def paired_bootstrap(
     folds: list[np.ndarray], n_boot: int, rng: np.random.Generator, confidence: float = 0.95
 ) -> BootstrapResult:
@@ -122,14 +143,7 @@ def paired_bootstrap(
     estimate = np.concatenate(per_fold).mean(axis=0)
     fold_deltas = np.stack([d.mean(axis=0) for d in per_fold])
     replicates = _replicates(folds, n_boot, rng)
-    tail = (1 - confidence) / 2
-    low, high, p, n_valid = (np.full(len(DIMENSIONS), np.nan) for _ in range(4))
-    for j in range(len(DIMENSIONS)):
-        r = replicates[:, j][np.isfinite(replicates[:, j])]
-        n_valid[j] = r.size
-        if r.size == 0 or not np.isfinite(estimate[j]):
-            continue
-        low[j], high[j] = np.quantile(r, [tail, 1 - tail])
-        extreme = min(np.sum(r <= 0), np.sum(r >= 0)) + 1
-        p[j] = min(1.0, 2 * extreme / (r.size + 1))
+    summaries = [percentile_summary(replicates[:, j], confidence) for j in range(len(DIMENSIONS))]
+    low, high, p, n_valid = (np.array(column) for column in zip(*summaries, strict=True))
+    p[~np.isfinite(estimate)] = np.nan
     return BootstrapResult(estimate, low, high, p, n_valid, fold_deltas)
