@@ -106,8 +106,8 @@ class SelfSupervised:
         if isinstance(spec.layer, int) and not -(layers + 1) <= spec.layer <= layers:
             raise BenchError(f"transformers: {spec.model} has no layer {spec.layer} (0..{layers})")
         self.dim = config.hidden_size
-        self.masked = bool(getattr(self.processor, "return_attention_mask", False))
-        self.batchable = self.masked and getattr(config, "feat_extract_norm", "") == "layer"
+        masked = bool(getattr(self.processor, "return_attention_mask", False))
+        self.batchable = masked and getattr(config, "feat_extract_norm", "") == "layer"
 
     def __call__(self, waves: list[np.ndarray]) -> np.ndarray:
         import torch
@@ -138,7 +138,7 @@ class SelfSupervised:
             chunks,
             sampling_rate=SAMPLE_RATE,
             padding=True,
-            return_attention_mask=self.masked,
+            return_attention_mask=self.batchable,  # only batches have padding to mask
             return_tensors="pt",
         ).to(self.device)
         with torch.inference_mode():
