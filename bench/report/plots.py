@@ -26,9 +26,11 @@ def _label(variant: str, report: Report) -> str:
 
 
 def _palette(report: Report) -> dict[str, object]:
-    """Black for the reference, distinct colours for the others."""
+    """Black for the reference, distinct colours (no grey) for the others."""
     others = report.order()[1:]
-    colors = sns.color_palette("tab10" if len(others) <= 10 else "husl", len(others))
+    tab10 = sns.color_palette("tab10")
+    distinct = [c for i, c in enumerate(tab10) if i != 7]  # tab10's grey reads as the reference
+    colors = distinct[: len(others)] if len(others) <= 9 else sns.color_palette("husl", len(others))
     return {report.reference: REFERENCE_COLOR, **dict(zip(others, colors, strict=True))}
 
 
