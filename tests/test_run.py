@@ -1,0 +1,162 @@
+"""The run driver with the local executor: skipping, staleness, failures, locks, kill+resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.corpus.iemocap import read_iemocap
+from bench.protocol import load_protocol, make_folds
+from bench.results import PREDICTION_COLUMNS, RESULT_FILE, claim, load_table, read_record
+from bench.run import local, worker
+from bench.run.driver import run_planned
+from bench.run.local import run_local
+from bench.run.plan import plan_trials
+from bench.run.worker import SharedInputs
+
+FAST = [
+    "train.epochs=1", "train.chunk_len=8", "model.d_model=8", "model.d_c=8", "model.d_p2=8",
+    "model.film_hidden=8", "model.head_hidden=8", "model.mamba.d_state=4",
+]  # fmt: skip
+
+
+def fake_inputs(table: pd.DataFrame, protocol: dict) -> SharedInputs:
+    """Random features with the arousal label planted in one speech column."""
+    rng = np.random.default_rng(0)
+    n = len(table)
+    speech = rng.standard_normal((n, 6)).astype(np.float32)
+    speech[:, 0] += 3 * table["arousal"].to_numpy()
+    features = {
+        "speech": speech,
+        "prosody": rng.standard_normal((n, 4)).astype(np.float32),
+        "speaker": rng.standard_normal((n, 3)).astype(np.float32),
+    }
+    folds = {
+        f.number: {"train": f.train, "val": f.val, "test": f.test}
+        for f in make_folds(table, protocol)
+    }
+    return SharedInputs(table, features, folds, (1.0, 5.0))
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_corpus_root: Path):
+    protocol = load_protocol("synthetic")
+    table = read_iemocap(tiny_corpus_root).table
+    return protocol, fake_inputs(table, protocol)
+
+
+def plan(protocol, results, variants=("mamba_ema", "stateless"), overrides=FAST, force=False):
+    return plan_trials(protocol, list(variants), [0], [1, 2], results, list(overrides), force)
+
+
+def test_runs_stores_and_skips(setup, tmp_path: Path):
+    protocol, inputs = setup
+    first = plan(protocol, tmp_path)
+    assert {t.status for t in first} == {"missing"}
+    summary = run_planned(first, inputs, run_local, tmp_path, progress=False)
+    assert len(summary.finished) == 4 and summary.ok
+    record = read_record(first[0].key.folder(tmp_path))
+    assert record["variant"] == "mamba_ema" and record["fold"] == 1 and record["seed"] == 0
+    assert record["config_hash"] == first[0].config_hash and record["git_commit"]
+    assert set(record["metrics"]) == {"val", "test"} and "ccc_avg" in record["metrics"]["test"]
+    assert record["versions"]["torch"].startswith("2.")
+    predictions = load_table(tmp_path, "synthetic", "predictions.parquet")
+    assert set(PREDICTION_COLUMNS) <= set(predictions.columns)
+    fold1 = inputs.folds[1]["test"]
+    stored = predictions.query("variant == 'stateless' and fold == 1")
+    assert sorted(stored["utt_id"]) == sorted(inputs.table["utt_id"].iloc[fold1])
+    history = load_table(tmp_path, "synthetic", "history.csv")
+    assert {"epoch", "train_loss", "val_ccc_avg"} <= set(history.columns)
+
+    again = plan(protocol, tmp_path)
+    assert {t.status for t in again} == {"done"}
+    assert run_planned(again, inputs, run_local, tmp_path, progress=False).skipped == [
+        t.key for t in again
+    ]
+    changed = plan(protocol, tmp_path, overrides=[*FAST, "train.lr=0.002"])
+    assert {t.status for t in changed} == {"stale"}
+    assert {t.status for t in plan(protocol, tmp_path, force=True)} == {"forced"}
+
+
+def test_same_seed_reproduces_the_predictions(setup, tmp_path: Path):
+    protocol, inputs = setup
+    for root in (tmp_path / "a", tmp_path / "b"):
+        run_planned(plan(protocol, root, ["no_film"]), inputs, run_local, root, progress=False)
+    a = load_table(tmp_path / "a", "synthetic", "predictions.parquet")
+    b = load_table(tmp_path / "b", "synthetic", "predictions.parquet")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_failing_trial_leaves_no_result_and_reruns(setup, tmp_path: Path, monkeypatch):
+    protocol, inputs = setup
+    real = worker.execute
+
+    def flaky(work: dict, shared: SharedInputs, threads=None) -> dict:
+        if work["trial_id"].endswith("stateless/fold2/seed0"):
+            raise RuntimeError("out of cheese")
+        return real(work, shared, threads)
+
+    monkeypatch.setattr(local, "execute", flaky)
+    summary = run_planned(plan(protocol, tmp_path), inputs, run_local, tmp_path, progress=False)
+    assert len(summary.finished) == 3 and not summary.ok
+    [(key, error)] = summary.failed.items()
+    assert str(key) == "synthetic/stateless/fold2/seed0" and "out of cheese" in error
+    assert not (key.folder(tmp_path) / RESULT_FILE).exists()
+
+    monkeypatch.setattr(local, "execute", real)
+    retry = plan(protocol, tmp_path)
+    assert [str(t.key) for t in retry if t.needs_run] == ["synthetic/stateless/fold2/seed0"]
+    assert run_planned(retry, inputs, run_local, tmp_path, progress=False).ok
+
+
+def test_a_trial_held_by_another_run_is_not_written(setup, tmp_path: Path):
+    protocol, inputs = setup
+    trials = plan(protocol, tmp_path, ["no_prosody"])
+    with claim(tmp_path, trials[0].key):
+        summary = run_planned(trials, inputs, run_local, tmp_path, progress=False)
+    assert summary.busy == [trials[0].key] and len(summary.finished) == 1
+    assert read_record(trials[0].key.folder(tmp_path)) is None
+
+
+def _bench(*args: str, env: dict) -> subprocess.Popen:
+    command = [sys.executable, "-m", "bench.cli", "run", "--executor", "local", "--quiet", *args]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def test_killed_run_resumes_with_exactly_the_missing_trials(tmp_path: Path):
+    env = {**os.environ, "BENCH_DATA": str(tmp_path / "data")}
+    results = tmp_path / "results"
+    args = ["--variant", "stateless", "no_film", "--seeds", "0,1", "--results", str(results)]
+    args += ["corpus.synth.size=tiny", "train.epochs=1", *FAST[1:]]
+    first = _bench(*args, env=env)
+    deadline = time.time() + 300
+    while len(list(results.glob(f"**/{RESULT_FILE}"))) < 2 and time.time() < deadline:
+        assert first.poll() is None, first.communicate()[0]
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    done_before = {p: p.stat().st_mtime_ns for p in results.glob(f"**/{RESULT_FILE}")}
+    assert 2 <= len(done_before) < 20
+    for path in done_before:  # nothing half-written looks finished
+        json.loads(path.read_text())
+
+    second = _bench(*args, env=env)
+    out, _ = second.communicate(timeout=600)
+    assert second.returncode == 0, out
+    expected_new = 20 - len(done_before)
+    assert f"{expected_new} trials finished, {len(done_before)} skipped" in out
+    after = {p: p.stat().st_mtime_ns for p in results.glob(f"**/{RESULT_FILE}")}
+    assert len(after) == 20
+    assert all(after[p] == t for p, t in done_before.items())  # finished ones untouched
+    assert not list(results.glob("**/.*.tmp-*"))  # no temporary files left behind

@@ -1,0 +1,109 @@
+"""Variant files and grids: explicit base, small diffs, loud errors."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from bench import variants
+from bench.errors import BenchError
+from bench.protocol import load_protocol
+from bench.train.config import TrialSpec
+from bench.variants import config_hash, load_grid, resolve_variant, variant_names
+
+ABLATIONS = [
+    "mamba_ema", "stateless", "gru_ema", "no_prosody", "no_film", "learnable_alpha",
+    "teacher_forcing", "autoregressive", "no_feedback",
+]  # fmt: skip
+
+
+def keys(tree: dict, prefix: str = "") -> set[str]:
+    found = set()
+    for key, value in tree.items():
+        found |= keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}
+    return found
+
+
+@pytest.fixture(scope="module")
+def protocol() -> dict:
+    return load_protocol("synthetic")
+
+
+def test_base_lists_every_field_of_the_trial_config():
+    base = variants.load_yaml(variants.VARIANT_DIR / "base.yaml")
+    defaults = asdict(TrialSpec())
+    for section in ("model", "train"):
+        assert keys(base[section]) == keys(defaults[section]), section
+
+
+def test_grids_name_the_issue_variants_and_three_seeds():
+    grid = load_grid("ablations")
+    assert list(grid.variants) == ABLATIONS and grid.seeds == (0, 1, 2)
+    assert grid.reference == "mamba_ema"
+    extended = load_grid("extended")
+    assert set(extended.variants) == {*ABLATIONS, "mlp_ema", "mamba_no_ema", "per_channel_alpha"}
+    assert set(variant_names()) == set(extended.variants)
+
+
+def test_each_variant_changes_what_its_name_says(protocol: dict):
+    resolved = {name: resolve_variant(name, protocol) for name in variant_names()}
+    reference = resolved["mamba_ema"]
+    assert reference["model"]["updater"] == "mamba" and reference["model"]["ema"]["alpha"] == 0.8
+
+    def differences(name: str) -> set[str]:
+        flat = keys(resolved[name])
+        return {
+            k for k in flat if _get(resolved[name], k) != _get(reference, k)
+        }  # fmt: skip
+
+    assert differences("stateless") == {"model.updater", "model.feedback"}
+    assert differences("gru_ema") == {"model.updater"}
+    assert differences("no_film") == {"model.film"}
+    assert differences("no_prosody") == {"model.prosody"}
+    assert differences("learnable_alpha") == {"model.ema.mode"}
+    assert differences("mamba_no_ema") == {"model.ema.alpha"}
+    assert resolved["teacher_forcing"]["model"]["feedback"] == "teacher"
+    assert resolved["autoregressive"]["model"]["feedback"] == "autoregressive"
+
+
+def _get(tree: dict, dotted: str):
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
+def test_overrides_and_protocol_train_section_apply_in_order(protocol: dict):
+    with_protocol = {**protocol, "train": {"epochs": 7}}
+    config = resolve_variant("no_film", with_protocol, ["train.lr=0.01"])
+    assert config["train"]["epochs"] == 7 and config["train"]["lr"] == 0.01
+    assert config_hash(config, protocol) != config_hash(
+        resolve_variant("no_film", protocol), protocol
+    )
+    assert config_hash(config, protocol) == config_hash(dict(config), dict(protocol))
+    changed_corpus = {**protocol, "corpus": {**protocol["corpus"], "synth": {"seed": 3}}}
+    assert config_hash(config, changed_corpus) != config_hash(config, protocol)
+
+
+def test_invalid_combination_and_unknown_keys_fail_with_a_message(
+    tmp_path: Path, monkeypatch, protocol
+):
+    with pytest.raises(BenchError, match="variant stateless .*stateless: set model.feedback"):
+        resolve_variant("stateless", protocol, ["model.feedback=scheduled"])
+    with pytest.raises(BenchError, match="no key 'epoch' under train"):
+        resolve_variant("mamba_ema", protocol, ["train.epoch=3"])
+    folder = shutil.copytree(variants.VARIANT_DIR, tmp_path / "variants")
+    monkeypatch.setattr(variants, "VARIANT_DIR", folder)
+    (folder / "typo.yaml").write_text("model:\n  ema:\n    alfa: 0.5\n")
+    with pytest.raises(BenchError, match=r"typo.yaml: model.ema.: unknown key 'alfa'"):
+        resolve_variant("typo", protocol)
+    (folder / "extra.yaml").write_text("optimiser: sgd\n")
+    with pytest.raises(BenchError, match="extra.yaml: unknown top-level key"):
+        resolve_variant("extra", protocol)
+    (folder / "grids" / "bad.yaml").write_text("variants: [mamba_ema, nope]\n")
+    with pytest.raises(BenchError, match="unknown variant 'nope'"):
+        load_grid("bad")
+    with pytest.raises(BenchError, match="unknown grid"):
+        load_grid("missing")
