@@ -1,0 +1,73 @@
+"""The Ray Tune executor on a local cluster that declares GPUs it does not have."""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bench.corpus.iemocap import read_iemocap
+from bench.protocol import load_protocol
+from bench.results import load_table, read_record
+from bench.run.driver import run_planned
+from bench.run.plan import plan_trials
+from tests.test_run import FAST, fake_inputs
+
+ray = pytest.importorskip("ray")
+from bench.run.ray_adapter import RayOptions, run_ray  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=8, num_gpus=4, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_corpus_root: Path):
+    protocol = load_protocol("synthetic")
+    return protocol, fake_inputs(read_iemocap(tiny_corpus_root).table, protocol)
+
+
+def run_grid(setup, root: Path, seeds: list[int], gpus: float):
+    protocol, inputs = setup
+    plan = plan_trials(protocol, ["stateless"], seeds, [1], root, FAST)
+    options = RayOptions(cpus_per_trial=1, gpus_per_trial=gpus)
+    executor = functools.partial(run_ray, options=options, storage=root / ".ray")
+    summary = run_planned(plan, inputs, executor, root, progress=False)
+    workers = [read_record(t.key.folder(root))["worker"] for t in plan]
+    return summary, workers
+
+
+def test_whole_gpu_trials_get_distinct_devices(cluster, setup, tmp_path: Path):
+    summary, workers = run_grid(setup, tmp_path, [0, 1, 2, 3], gpus=1)
+    assert summary.ok and len(summary.finished) == 4
+    devices = [tuple(w["ray_gpu_ids"]) for w in workers]
+    assert all(len(d) == 1 for d in devices)
+    assert len(set(devices)) == 4  # four concurrent trials, four different GPUs
+    assert all(w["cuda_visible_devices"] == d[0] for w, d in zip(workers, devices, strict=True))
+    assert all(w["torch_threads"] == 1 for w in workers)  # threads follow the trial's CPUs
+    # Tune's own files stay under the results folder; the results came back to the driver.
+    assert (tmp_path / ".ray").is_dir()
+    assert len(load_table(tmp_path, "synthetic", "predictions.parquet")) > 0
+
+
+def test_quarter_gpus_pack_four_trials_per_device(cluster, setup, tmp_path: Path):
+    summary, workers = run_grid(setup, tmp_path, list(range(8)), gpus=0.25)
+    assert summary.ok
+    per_device = Counter(w["ray_gpu_ids"][0] for w in workers)
+    assert max(per_device.values()) <= 4 and sum(per_device.values()) == 8
+    assert max(per_device.values()) > 1  # several trials share one GPU
+
+
+def test_a_failing_trial_is_reported_and_the_others_finish(cluster, setup, tmp_path: Path):
+    protocol, inputs = setup
+    plan = plan_trials(protocol, ["stateless"], [0, 1], [1, 99], tmp_path, FAST)
+    options = RayOptions(cpus_per_trial=1)
+    executor = functools.partial(run_ray, options=options, storage=tmp_path / ".ray")
+    summary = run_planned(plan, inputs, executor, tmp_path, progress=False)
+    assert len(summary.finished) == 2 and len(summary.failed) == 2
+    assert all(key.fold == 99 and "KeyError" in error for key, error in summary.failed.items())
