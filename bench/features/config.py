@@ -93,6 +93,17 @@ def as_features_config(cfg: FeaturesConfig | Mapping[str, Any] | None) -> Featur
     return cfg if isinstance(cfg, FeaturesConfig) else parse_features_config(cfg)
 
 
+def features_block(config: FeaturesConfig) -> dict[str, Any]:
+    """The plain ``features:`` block that parses back to ``config`` (less ``cache_dir``): every
+    role's extractor with all of its parameters, and the speaker level."""
+    block = {
+        role: {"extractor": spec.name, **dataclasses.asdict(spec)}
+        for role, spec in config.extractors.items()
+    }
+    block["speaker"]["level"] = config.speaker_level
+    return block
+
+
 def make_spec(cls: type[ExtractorSpec], options: dict[str, Any], where: str) -> ExtractorSpec:
     """Build ``cls(**options)`` after checking every key and value type against its fields."""
     fields = {f.name: f for f in dataclasses.fields(cls)}

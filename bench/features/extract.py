@@ -100,32 +100,38 @@ class ShardWorker:
         self.runner = spec.build()
 
     def __call__(self, task: Task) -> Shard:
-        reasons: list[str | None] = []
-        waves: list[np.ndarray] = []
-        for path in task.paths:
-            reason, wave = self.load(path)
-            reasons.append(reason)
-            if wave is not None:
-                waves.append(wave)
-        values = np.zeros((len(task.paths), self.runner.dim), dtype=np.float32)  # [k, dim]
+        values, reasons = self.extract([self.load(path) for path in task.paths])
+        return Shard(task.index, task.utt_ids, values, reasons)
+
+    def extract(
+        self, loaded: list[tuple[str | None, np.ndarray | None]]
+    ) -> tuple[np.ndarray, list[str | None]]:
+        """Features ``[k, dim]`` and outcomes (None: ok) of ``(outcome, wave)`` pairs.
+
+        A wave with no outcome yet is screened, then extracted; every other row is zeros.
+        """
+        reasons = [
+            reason if wave is None else screen(wave, self.spec.min_seconds)
+            for reason, wave in loaded
+        ]
+        waves = [wave for (_, wave), reason in zip(loaded, reasons, strict=True) if not reason]
+        values = np.zeros((len(loaded), self.runner.dim), dtype=np.float32)  # [k, dim]
         ok = np.array([r is None for r in reasons], dtype=bool)  # [k]
         if waves:
             values[ok] = self.runner(waves)  # [k_ok, dim]
         for row in np.flatnonzero(ok & ~np.isfinite(values).all(axis=1)):
             reasons[row] = "non_finite"
             values[row] = 0.0
-        return Shard(task.index, task.utt_ids, values, reasons)
+        return values, reasons
 
     def load(self, path: str) -> tuple[str | None, np.ndarray | None]:
-        """``(None, wave)`` for usable audio, else ``(outcome, None)``."""
+        """``(None, wave)`` for readable audio, else ``(outcome, None)``."""
         if not Path(path).is_file():
             return "missing", None
         try:
-            wave = load_audio(path)  # [t]
+            return None, load_audio(path)  # [t]
         except InputError:
             return "unreadable", None
-        reason = screen(wave, self.spec.min_seconds)
-        return reason, None if reason else wave
 
 
 _WORKER: ShardWorker | None = None  # a pool process's worker for the spec it last ran
