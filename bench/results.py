@@ -5,6 +5,8 @@
 - ``predictions.parquet``: one row per test utterance: utt_id, dialog, speaker, session,
   valence_true, valence_pred, arousal_true, arousal_pred (on the corpus's label scale);
 - ``history.csv``: per epoch, train_loss, val_ccc_v, val_ccc_a, val_ccc_avg;
+- ``checkpoint.pt`` (only from ``bench run --save-checkpoints``): the evaluated model, see
+  :mod:`bench.train.checkpoint`;
 - ``result.json``: identity, resolved config and its hash, git commit, versions, timings,
   validation and test metrics, counts. It is written last and marks the trial complete.
 
@@ -31,6 +33,7 @@ from bench.errors import BenchError
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "predictions.parquet"
 HISTORY_FILE = "history.csv"
+CHECKPOINT_FILE = "checkpoint.pt"
 LOCK_FILE = ".lock"
 PREDICTION_COLUMNS = [
     "utt_id", "dialog", "speaker", "session",
@@ -71,13 +74,21 @@ def write_trial(
     record: dict[str, Any],
     predictions: pd.DataFrame,
     history: pd.DataFrame,
+    checkpoint: bytes | None = None,
 ) -> Path:
-    """Store one finished trial; ``result.json`` goes last and marks it complete."""
+    """Store one finished trial; ``result.json`` goes last and marks it complete.
+
+    ``checkpoint`` (``torch.save`` bytes) becomes ``checkpoint.pt``; without one, a
+    checkpoint left by an earlier run of the trial is removed (it no longer matches).
+    """
     missing = set(PREDICTION_COLUMNS) - set(predictions.columns)
     if missing:
         raise BenchError(f"{key}: predictions lack column(s) {', '.join(sorted(missing))}")
     folder = key.folder(root)
     (folder / RESULT_FILE).unlink(missing_ok=True)  # an older result is no longer valid
+    (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
+    if checkpoint is not None:
+        atomic_write(folder / CHECKPOINT_FILE, lambda tmp: tmp.write_bytes(checkpoint))
     atomic_write(
         folder / PREDICTIONS_FILE,
         lambda tmp: predictions[PREDICTION_COLUMNS].to_parquet(tmp, index=False),

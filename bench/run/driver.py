@@ -127,8 +127,13 @@ def run_planned(
     executor: Executor,
     results_root: Path,
     progress: bool = True,
+    save_checkpoints: bool = False,
 ) -> RunSummary:
-    """Run every trial of ``plan`` that needs it and store each result as it arrives."""
+    """Run every trial of ``plan`` that needs it and store each result as it arrives.
+
+    ``save_checkpoints`` stores each trial's model as ``checkpoint.pt``; it changes neither
+    ``result.json`` nor the config hash, so it never makes a stored trial stale.
+    """
     began = time.perf_counter()
     summary = RunSummary(skipped=[t.key for t in plan if not t.needs_run])
     todo = [t for t in plan if t.needs_run]
@@ -146,7 +151,7 @@ def run_planned(
         history = pd.DataFrame(result.history)
         write_trial(
             results_root, trial.key, result_record(trial, result, payload["worker"]),
-            result.predictions, history,
+            result.predictions, history, result.checkpoint,
         )  # fmt: skip
         summary.finished.append(trial.key)
         bar.finish(failed=False)
@@ -167,7 +172,7 @@ def run_planned(
                 summary.busy.append(trial.key)
                 bar.say(f"skipped: {exc}")
                 continue
-            specs.append(trial.work())
+            specs.append(trial.work() | ({"checkpoint": True} if save_checkpoints else {}))
         try:
             if specs:
                 executor(specs, inputs, on_start, on_done, on_fail)

@@ -20,24 +20,29 @@ class SharedInputs:
     """Everything every trial needs, sent to the workers once.
 
     table: the utterance table; features: role -> ``[N, d]`` rows aligned with it;
-    folds: fold number -> ``{"train", "val", "test"}`` row indices; label_scale: (lo, hi).
+    folds: fold number -> ``{"train", "val", "test"}`` row indices; label_scale: (lo, hi);
+    features_config: the plain features block the features came from (for checkpoints).
     """
 
     table: pd.DataFrame
     features: dict[str, np.ndarray]
     folds: dict[int, dict[str, np.ndarray]]
     label_scale: tuple[float, float]
+    features_config: dict[str, Any] | None = None
 
     def trial_data(self, fold: int) -> TrialData:
-        return TrialData(self.table, self.features, self.folds[fold], self.label_scale)
+        return TrialData(
+            self.table, self.features, self.folds[fold], self.label_scale, self.features_config
+        )
 
 
 def execute(work: dict[str, Any], inputs: SharedInputs, threads: int | None = None) -> dict:
-    """Run one trial (``PlannedTrial.work()``) and return a JSON-ready payload: the result
-    and where it ran."""
+    """Run one trial (``PlannedTrial.work()``, plus ``"checkpoint": True`` to keep the
+    model's checkpoint) and return a JSON-ready payload: the result and where it ran."""
     if threads:
         torch.set_num_threads(threads)
-    result = run_trial(work["spec"], inputs.trial_data(work["fold"]))
+    data = inputs.trial_data(work["fold"])
+    result = run_trial(work["spec"], data, keep_checkpoint=work.get("checkpoint", False))
     worker = {
         "host": platform.node(),
         "pid": os.getpid(),

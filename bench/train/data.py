@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,12 +29,16 @@ class TrialData:
         normalised (the trial fits z-scoring on its training rows).
     splits: ``train``/``val``/``test`` -> integer row indices into ``table``.
     label_scale: the corpus scale ``(lo, hi)``; a label on it is ``lo + y (hi - lo)``.
+    features_config: the parsed ``features:`` block the features came from, as plain values
+        (``bench.features.config.features_block``); checkpoints keep it so that online
+        inference extracts the same features. None: not known.
     """
 
     table: pd.DataFrame
     features: dict[str, np.ndarray]
     splits: dict[str, np.ndarray]
     label_scale: tuple[float, float] = (1.0, 5.0)
+    features_config: dict[str, Any] | None = None
 
     def validate(self) -> None:
         """Raise ``BenchError`` naming every inconsistency between table, features, splits."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -13,6 +14,7 @@ import torch
 
 from bench.metrics import va_scores
 from bench.model import StreamingModel
+from bench.train.checkpoint import checkpoint_bytes, make_checkpoint
 from bench.train.config import TrialSpec
 from bench.train.data import FEATURES, DialogSet, TrialData, dialog_set, fit_standardisers
 from bench.train.evaluate import predict
@@ -33,7 +35,9 @@ class TrialResult:
         ccc_avg, rmse_v, rmse_a`` (RMSE on the corpus scale). history: per epoch
         ``epoch, train_loss, val_ccc_v, val_ccc_a, val_ccc_avg, seconds``. best_epoch: the
         epoch whose weights were evaluated. timings: seconds. counts: utterances and
-        dialogs per split, parameters, optimiser steps, epochs run.
+        dialogs per split, parameters, optimiser steps, epochs run. checkpoint: the
+        ``torch.save`` bytes of ``bench.train.checkpoint`` when asked for, else None
+        (base64 text in ``to_json``).
     """
 
     spec: dict[str, Any]
@@ -44,16 +48,21 @@ class TrialResult:
     best_epoch: int
     timings: dict[str, float]
     counts: dict[str, int]
+    checkpoint: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         values = asdict(self)
         values["predictions"] = self.predictions.to_dict(orient="list")
+        if self.checkpoint is not None:
+            values["checkpoint"] = base64.b64encode(self.checkpoint).decode("ascii")
         return values
 
     @classmethod
     def from_json(cls, values: Mapping[str, Any]) -> TrialResult:
         values = dict(values)
         values["predictions"] = pd.DataFrame(values["predictions"], columns=PREDICTION_COLUMNS)
+        if values.get("checkpoint") is not None:
+            values["checkpoint"] = base64.b64decode(values["checkpoint"])
         return cls(**values)
 
 
@@ -79,12 +88,15 @@ def predictions_table(
     return table[PREDICTION_COLUMNS], va_scores(true, pred)
 
 
-def run_trial(spec: Mapping[str, Any], data: TrialData) -> TrialResult:
+def run_trial(
+    spec: Mapping[str, Any], data: TrialData, keep_checkpoint: bool = False
+) -> TrialResult:
     """Train and evaluate one configuration on one fold.
 
     Feature standardisers are fitted on the training rows. The seed fixes initialisation,
     batch order, dropout and scheduled-sampling draws (a CPU run is reproducible); the
-    caller's global torch RNG state is left as it was.
+    caller's global torch RNG state is left as it was. ``keep_checkpoint`` puts the
+    evaluated model's checkpoint in the result (``TrialResult.checkpoint``).
     """
     began = time.perf_counter()
     resolved = TrialSpec.from_dict(spec)
@@ -128,4 +140,9 @@ def run_trial(spec: Mapping[str, Any], data: TrialData) -> TrialResult:
             "total_s": finished - began,
         },
         counts=counts,
+        checkpoint=(
+            checkpoint_bytes(make_checkpoint(model, resolved, standardisers, data))
+            if keep_checkpoint
+            else None
+        ),
     )

@@ -1,0 +1,163 @@
+"""Online inference: the valence and arousal of each new utterance of a dialog, from a checkpoint.
+
+>>> predictor = StreamingPredictor.from_checkpoint("checkpoint.pt")  # doctest: +SKIP
+>>> for wave in dialog:  # 16 kHz mono float32 waveforms, in order  # doctest: +SKIP
+...     valence, arousal = predictor.step(wave)
+>>> predictor.reset()  # the next dialog starts from the initial state  # doctest: +SKIP
+
+Checkpoints come from ``bench run --save-checkpoints`` (``checkpoint.pt`` in a trial's
+results folder); their format is :mod:`bench.train.checkpoint`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.audio import SAMPLE_RATE, to_mono_16k
+from bench.errors import BenchError, InputError
+from bench.features.base import torch_threads
+from bench.features.config import parse_features_config
+from bench.features.extract import ShardWorker
+from bench.features.load import speaker_means
+from bench.model import ModelState, StreamingModel
+from bench.train.checkpoint import checkpoint_model, checkpoint_standardisers, load_checkpoint
+from bench.train.data import FEATURES, Standardiser
+
+
+class StreamingPredictor:
+    """A trained model run one utterance at a time, carrying only the model state.
+
+    For utterance ``t`` with waveform ``x_t``, each role's extractor gives ``f_r = E_r(x_t)``,
+    z-scored with the training fold's statistics, ``f'_r = (f_r - mean_r) / std_r``; then
+    ``(y_t, S_t) = model.step(Observation(f'_speech, f'_prosody, f'_speaker), S_{t-1})`` and
+    the prediction is ``lo + y_t (hi - lo)`` on the corpus label scale. ``S`` (updater state,
+    EMA ``c`` and the last ``y``, which feedback variants feed back as ``y_{t-1}``) is all
+    that passes from one step to the next, so the predictions equal the trial's streaming
+    evaluation of the same dialog.
+
+    Extraction is the feature store's: audio that is too short or silent, or an extractor
+    output that is not finite, gives the same zeros row. A role the model ignores (the
+    speaker without FiLM, prosody without its branch) is not extracted.
+
+    The speaker vector is ``step``'s ``speaker`` if given, else the enrolled one
+    (:meth:`enroll`), else the utterance's own embedding. A checkpoint trained with
+    ``features.speaker.level: speaker`` saw speaker means: enroll, or pass
+    :meth:`embed_speaker` of each speaker's utterances, to give it the same.
+    """
+
+    def __init__(
+        self,
+        model: StreamingModel,
+        extractors: dict[str, ShardWorker],
+        standardisers: dict[str, Standardiser],
+        dims: dict[str, int],
+        label_scale: tuple[float, float],
+        speaker_level: str = "utterance",
+    ):
+        self.model = model.eval()
+        self.extractors = extractors
+        self.standardisers = standardisers
+        self.dims = dims
+        self.label_scale = label_scale
+        self.speaker_level = speaker_level
+        self.enrolled: np.ndarray | None = None
+        self.state: ModelState | None = None
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> StreamingPredictor:
+        """Rebuild the extractors and the model of a checkpoint (the model on ``device``).
+
+        Raises:
+            InputError: the file is not a readable checkpoint, or has no features block.
+        """
+        checkpoint = load_checkpoint(path)
+        if checkpoint["features"] is None:
+            raise InputError(
+                "the checkpoint does not say how its features were extracted (its trial "
+                "was given no features block)",
+                path=path,
+            )
+        config = parse_features_config(checkpoint["features"])
+        model = checkpoint_model(checkpoint).to(device)
+        used = {"speech": True, "prosody": model.config.prosody, "speaker": model.config.film}
+        extractors = {
+            role: ShardWorker(spec) for role, spec in config.extractors.items() if used[role]
+        }
+        lo, hi = checkpoint["label_scale"]
+        return cls(
+            model,
+            extractors,
+            checkpoint_standardisers(checkpoint),
+            checkpoint["dims"],
+            (lo, hi),
+            config.speaker_level,
+        )
+
+    def reset(self) -> None:
+        """Start a new dialog: the next step starts from the model's initial state."""
+        self.state = None
+
+    def embed_speaker(
+        self, waveforms: Sequence[np.ndarray], sample_rate: int = SAMPLE_RATE
+    ) -> np.ndarray:
+        """A speaker-level embedding ``[Ds]`` of one speaker's utterances: the normalised sum
+        ``s = m / (||m|| + 1e-8)``, ``m = sum_i e_i`` over utterances the extractor could
+        process (:func:`bench.features.load.speaker_means`)."""
+        if "speaker" not in self.extractors:
+            raise BenchError("this model has no speaker FiLM: it takes no speaker embedding")
+        waves = [to_mono_16k(w, sample_rate) for w in waveforms]
+        values, reasons = self._extract("speaker", waves)  # [n, Ds]
+        valid = np.array([reason is None for reason in reasons], dtype=bool)  # [n]
+        means, _ = speaker_means(values, pd.Series(np.zeros(len(waves))), valid)  # [n, Ds]
+        return means[0]
+
+    def enroll(self, waveforms: Sequence[np.ndarray], sample_rate: int = SAMPLE_RATE) -> None:
+        """Use :meth:`embed_speaker` of ``waveforms`` as the speaker of every later step."""
+        self.enrolled = self.embed_speaker(waveforms, sample_rate)
+
+    @torch.no_grad()
+    def step(
+        self,
+        waveform: np.ndarray,
+        sample_rate: int = SAMPLE_RATE,
+        speaker: np.ndarray | None = None,
+    ) -> tuple[float, float]:
+        """The next utterance of the dialog -> ``(valence, arousal)`` on the label scale.
+
+        Args:
+            waveform: ``[n]`` or ``[n, channels]`` samples (averaged, resampled to 16 kHz).
+            sample_rate: their rate in Hz.
+            speaker: the raw speaker embedding ``[Ds]`` (as the feature store holds it) to
+                use instead of the enrolled one or the utterance's own.
+        """
+        wave = to_mono_16k(waveform, sample_rate)  # [t]
+        speaker = speaker if speaker is not None else self.enrolled
+        device = self.model.head.out.weight.device
+        x = {}
+        for role in FEATURES:
+            if role == "speaker" and speaker is not None and role in self.extractors:
+                raw = np.asarray(speaker, dtype=np.float32).reshape(1, -1)  # [1, Ds]
+            elif role in self.extractors:
+                raw = self._extract(role, [wave])[0]  # [1, D]
+            else:
+                raw = np.zeros((1, self.dims[role]), dtype=np.float32)  # [1, D], unused
+            if raw.shape[1] != self.dims[role]:
+                raise BenchError(
+                    f"{role} features have {raw.shape[1]} values; the model takes {self.dims[role]}"
+                )
+            x[role] = torch.from_numpy(self.standardisers[role](raw)).to(device)  # [1, D]
+        z = self.model.observe(x["speech"], x["prosody"], x["speaker"])  # [1, Dz]
+        y, self.state = self.model.step(z, self.state)  # [1, 2]
+        lo, hi = self.label_scale
+        valence, arousal = lo + y[0].double().cpu().numpy() * (hi - lo)  # [2]
+        return float(valence), float(arousal)
+
+    def _extract(self, role: str, waves: list[np.ndarray]) -> tuple[np.ndarray, list[str | None]]:
+        """Features ``[n, D]`` of 16 kHz waves and their outcomes, as the feature store."""
+        with torch_threads(1):
+            return self.extractors[role].extract([(None, wave) for wave in waves])
