@@ -4,7 +4,8 @@ A variant's configuration is resolved in this order, each step changing only key
 already exist (a typo fails loudly, naming the file):
 
 1. ``variants/base.yaml``: the full model, every field explicit;
-2. the protocol's ``train:`` section (e.g. fewer epochs for the synthetic corpus);
+2. the protocol's ``model:`` and ``train:`` sections: corpus-specific defaults for every
+   variant (e.g. a smaller model for the small synthetic corpus);
 3. ``variants/<name>.yaml``: only what the variant changes;
 4. ``model.*`` / ``train.*`` overrides from the command line.
 
@@ -71,7 +72,8 @@ def resolve_variant(name: str, protocol: dict, overrides: list[str] = ()) -> dic
     """The full ``{"model": ..., "train": ...}`` configuration of a variant, checked."""
     base_path = VARIANT_DIR / "base.yaml"
     base = {key: load_yaml(base_path)[key] for key in TRIAL_SECTIONS}
-    config = merge_known(base, {"train": protocol.get("train") or {}}, "protocol: ")
+    corpus_defaults = {section: protocol.get(section) or {} for section in TRIAL_SECTIONS}
+    config = merge_known(base, corpus_defaults, f"protocol {protocol['name']}: ")
     path = _variant_file(name)
     change = {k: v for k, v in _read_variant(path).items() if k in TRIAL_SECTIONS}
     config = merge_known(config, change, f"{path}: ")

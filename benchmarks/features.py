@@ -32,9 +32,9 @@ import yaml
 from scipy.stats import spearmanr
 
 from bench.audio import duration_seconds, load_audio
-from bench.features import load_features
 from bench.features.base import resolve_device
 from bench.features.egemaps import EgemapsSpec
+from bench.features.load import load_features
 from bench.features.speaker import EcapaSpec
 from bench.features.ssl import TransformersSpec
 from bench.protocol import load_protocol, prepare_corpus, synthetic_root

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError
-from bench.features import parse_features_config
+from bench.features.config import parse_features_config
 from bench.features.egemaps import EgemapsSpec
 from bench.features.logmel import LogMelSpec
 from bench.features.speaker import EcapaSpec, ResemblyzerSpec

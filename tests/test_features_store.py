@@ -13,9 +13,9 @@ import soundfile as sf
 
 from bench.audio import SAMPLE_RATE, load_audio
 from bench.errors import BenchError
-from bench.features import extract_features, load_features
 from bench.features.egemaps import EgemapsSpec
-from bench.features.extract import Task, Workers
+from bench.features.extract import Task, Workers, extract_features
+from bench.features.load import load_features
 from bench.features.logmel import LogMel, LogMelSpec
 from bench.features.store import FeatureStore, corpus_identity
 

@@ -5,24 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench.corpus.describe import describe, format_description
-from bench.corpus.synth import SIZES, SynthConfig, generate
-from bench.protocol import load_protocol, prepare_corpus
-
-
-def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--protocol P`` and trailing ``key=value`` overrides, shared by every command."""
-    parser.add_argument(
-        "--protocol",
-        default="synthetic",
-        help="protocol name in protocols/ or a YAML path (default: synthetic)",
-    )
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="dotted overrides of the protocol, e.g. corpus.root=/data/IEMOCAP_full_release",
-    )
+from bench.cli_args import add_protocol_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("out", help="output folder (must not exist or be empty)")
     synth.add_argument(
         "--size",
-        choices=sorted(SIZES),
         default="small",
         help="tiny: 120 utterances (tests); small: ~1,000 (default); iemocap: IEMOCAP's counts",
     )
@@ -74,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    from bench.corpus.synth import SynthConfig, generate  # heavy imports only when run
+
     config = SynthConfig(
         size=args.size,
         seed=args.seed,
@@ -86,6 +70,9 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_describe(args: argparse.Namespace) -> int:
+    from bench.corpus.describe import describe, format_description
+    from bench.protocol import load_protocol, prepare_corpus
+
     protocol = load_protocol(args.protocol, args.overrides)
     summary = describe(prepare_corpus(protocol, progress=not args.json))
     print(json.dumps(summary, indent=2) if args.json else format_description(summary))

@@ -3,7 +3,7 @@
 Planted effects (latent units are roughly standard normal):
 
 - **Mood with context.** Each dialog carries a latent mood ``m_t = (v_t, a_t)`` that drifts as
-  AR(1), ``m_t = rho m_{t-1} + sqrt(1 - rho^2) e_t`` with ``rho = 0.9``; the emotion of turn t
+  AR(1), ``m_t = rho m_{t-1} + sqrt(1 - rho^2) e_t`` with ``rho = 0.97``; the emotion of turn t
   is ``m_t`` plus a small turn-level deviation. With ``context=False``, ``rho = 0``: moods are
   independent draws and history carries no information.
 - **Arousal drives the acoustics strongly:** F0 level and range, loudness, speaking rate and
@@ -12,7 +12,8 @@ Planted effects (latent units are roughly standard normal):
 - **Speakers** differ in voice (F0, vocal tract length), and with ``speaker_effect=True``
   also in an acoustic baseline and an expressiveness: ``A = b_s + g_s a + n``.
 - **Nuisance:** every acoustic parameter has utterance-level noise ``n`` that is unrelated to
-  the labels, so one utterance is an imperfect cue.
+  the labels (sd ``NUISANCE = 1.2`` on the arousal drive), so one utterance is an imperfect
+  cue and the recent history of a dialog adds information about its current mood.
 - **Raters:** labels are the mean of 2 or 3 simulated raters on the 1..5 integer scale,
   ``r = round(clip(3 + 1.1 e + N(0, 0.45^2), 1, 5))``.
 
@@ -40,7 +41,7 @@ IEMOCAP_UTTERANCES = (1819, 1811, 2136, 2103, 2170)
 IEMOCAP_DIALOGS = (28, 30, 32, 30, 31)
 SIZES = {
     "tiny": ((24, 24, 24, 24, 24), (2, 2, 2, 2, 2)),  # 120 utterances, for tests
-    "small": ((200, 200, 200, 200, 200), (4, 4, 4, 4, 4)),
+    "small": ((200, 200, 200, 200, 200), (8, 8, 8, 8, 8)),
     "iemocap": (IEMOCAP_UTTERANCES, IEMOCAP_DIALOGS),
 }
 DIALOG_NAMES = [
@@ -49,7 +50,9 @@ DIALOG_NAMES = [
     "script02_1", "script02_2", "script03_1", "script03_2",
 ]  # fmt: skip
 META_FILE = "synth_meta.json"
-RHO = 0.9
+RHO = 0.97  # persistence of the dialog mood
+NUISANCE = 1.2  # sd of the utterance-level noise on the arousal drive (latent units)
+WEAK_NUISANCE = 1.4  # sd of the noise on the valence cues
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,8 @@ def _speakers(session: int, config: SynthConfig, rng: np.random.Generator) -> di
             speaker_id=f"Ses{session:02d}_{letter}",
             f0_hz=f0 * float(np.exp(rng.normal(0, 0.08))),
             formant_scale=scale * float(np.exp(rng.normal(0, 0.03))),
-            baseline=float(rng.normal(0, 0.6)) if effect else 0.0,
-            expressiveness=float(np.exp(rng.normal(0, 0.3))) if effect else 1.0,
+            baseline=float(rng.normal(0, 0.4)) if effect else 0.0,
+            expressiveness=float(np.exp(rng.normal(0, 0.25))) if effect else 1.0,
         )
     return speakers
 
@@ -105,14 +108,14 @@ def _moods(n: int, context: bool, rng: np.random.Generator) -> np.ndarray:
     mood[0] = innovations[0]
     for t in range(1, n):
         mood[t] = rho * mood[t - 1] + np.sqrt(1 - rho**2) * innovations[t]
-    return mood + 0.35 * rng.standard_normal((n, 2))  # turn-level deviation
+    return mood + 0.25 * rng.standard_normal((n, 2))  # turn-level deviation
 
 
 def _prosody(emotion: np.ndarray, speaker: Speaker, rng: np.random.Generator) -> Prosody:
     """Acoustic settings for latent ``emotion = (v, a)``: arousal strong, valence weak."""
     valence, arousal = emotion
-    drive = speaker.baseline + speaker.expressiveness * arousal + rng.normal(0, 0.6)
-    weak = valence + rng.normal(0, 0.8)
+    drive = speaker.baseline + speaker.expressiveness * arousal + rng.normal(0, NUISANCE)
+    weak = valence + rng.normal(0, WEAK_NUISANCE)
     return Prosody(
         f0_hz=speaker.f0_hz * 2 ** (0.22 * drive + rng.normal(0, 0.05)),
         f0_range_st=float(np.clip(3.0 * np.exp(0.3 * drive + rng.normal(0, 0.2)), 0.3, 14)),

@@ -1,23 +1,10 @@
 """Frozen per-utterance features (speech, prosody, speaker), extracted once and cached.
 
->>> from bench.features import extract_features, load_features
->>> summaries = extract_features(table, protocol["features"])   # doctest: +SKIP
->>> features = load_features(table, protocol["features"])       # doctest: +SKIP
->>> features["prosody"].shape, features.valid["prosody"].shape  # doctest: +SKIP
-((N, 88), (N,))
+- :mod:`bench.features.extract`: ``extract_features(table, features_cfg)`` fills the stores;
+- :mod:`bench.features.load`: ``load_features(table, features_cfg)`` reads them as a
+  ``FeatureSet`` (role -> ``[N, d]`` float32 plus ``.valid[role]`` masks);
+- :mod:`bench.features.config`: the protocol's ``features:`` block (``parse_features_config``);
+- :mod:`bench.features.store`: the cache; one module per extractor.
+
+The package itself imports nothing heavy, so ``bench --help`` stays fast.
 """
-
-from bench.features.config import EXTRACTORS, ROLES, FeaturesConfig, parse_features_config
-from bench.features.extract import ExtractionSummary, extract_features
-from bench.features.load import FeatureSet, load_features
-
-__all__ = [
-    "EXTRACTORS",
-    "ROLES",
-    "ExtractionSummary",
-    "FeatureSet",
-    "FeaturesConfig",
-    "extract_features",
-    "load_features",
-    "parse_features_config",
-]

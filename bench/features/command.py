@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from bench.corpus.commands import add_protocol_arguments
-from bench.features.extract import ExtractionSummary, extract_features
-from bench.protocol import load_protocol, prepare_corpus
+from bench.cli_args import add_protocol_arguments, positive_int
+
+if TYPE_CHECKING:
+    from bench.features.extract import ExtractionSummary
 
 SHOWN_FAILURES = 20
 
@@ -35,15 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_features)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text}")
-    return value
-
-
 def run_features(args: argparse.Namespace) -> int:
+    from bench.features.extract import extract_features  # heavy imports only when run
+    from bench.protocol import load_protocol, prepare_corpus
+
     protocol = load_protocol(args.protocol, args.overrides)
     corpus = prepare_corpus(protocol, progress=not args.quiet)
     summaries = extract_features(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -147,12 +148,16 @@ def run_planned(
 
     def on_done(work: dict, payload: dict) -> None:
         trial = by_id[work["trial_id"]]
-        result = TrialResult.from_json(payload["result"])
-        history = pd.DataFrame(result.history)
-        write_trial(
-            results_root, trial.key, result_record(trial, result, payload["worker"]),
-            result.predictions, history, result.checkpoint,
-        )  # fmt: skip
+        try:
+            result = TrialResult.from_json(payload["result"])
+            record = result_record(trial, result, payload["worker"])
+            history = pd.DataFrame(result.history)
+            write_trial(
+                results_root, trial.key, record, result.predictions, history, result.checkpoint
+            )
+        except Exception:  # a result that cannot be stored fails its trial, not the run
+            on_fail(work, traceback.format_exc())
+            return
         summary.finished.append(trial.key)
         bar.finish(failed=False)
 
