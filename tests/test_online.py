@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from bench.audio import load_audio
+from bench.cli import build_parser
 from bench.corpus.iemocap import read_iemocap
 from bench.errors import BenchError
 from bench.features.config import features_block, parse_features_config
@@ -181,3 +182,9 @@ def test_driver_saves_checkpoints_without_changing_the_trial(tiny_corpus_root, t
     forced = plan_trials(protocol, ["mamba_ema"], [0], [1], tmp_path, FAST, force=True)
     assert run_planned(forced, inputs, run_local, tmp_path, False).ok
     assert not (folder / CHECKPOINT_FILE).exists()  # a rerun without the flag drops it
+
+
+def test_run_command_has_the_flag() -> None:
+    args = build_parser().parse_args(["run", "--save-checkpoints"])
+    assert args.save_checkpoints
+    assert not build_parser().parse_args(["run"]).save_checkpoints
