@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.atomic import atomic_write
 from bench.errors import BenchError
 
 RESULT_FILE = "result.json"
@@ -57,17 +57,6 @@ class TrialKey:
         return f"{self.protocol}/{self.variant}/fold{self.fold}/seed{self.seed}"
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_trial(
     root: str | Path,
     key: TrialKey,
@@ -88,14 +77,14 @@ def write_trial(
     (folder / RESULT_FILE).unlink(missing_ok=True)  # an older result is no longer valid
     (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
     if checkpoint is not None:
-        atomic_write(folder / CHECKPOINT_FILE, lambda tmp: tmp.write_bytes(checkpoint))
+        atomic_write(folder / CHECKPOINT_FILE, lambda f: f.write(checkpoint))
     atomic_write(
         folder / PREDICTIONS_FILE,
-        lambda tmp: predictions[PREDICTION_COLUMNS].to_parquet(tmp, index=False),
+        lambda f: predictions[PREDICTION_COLUMNS].to_parquet(f, index=False),
     )
-    atomic_write(folder / HISTORY_FILE, lambda tmp: history.to_csv(tmp, index=False))
+    atomic_write(folder / HISTORY_FILE, lambda f: history.to_csv(f, index=False))
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
-    atomic_write(folder / RESULT_FILE, lambda tmp: tmp.write_text(text))
+    atomic_write(folder / RESULT_FILE, lambda f: f.write(text.encode()))
     return folder
 
 

@@ -25,14 +25,15 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bench.atomic import atomic_write
 from bench.errors import BenchError
 from bench.features.base import ExtractorSpec
 
@@ -104,16 +105,6 @@ class StoredFeatures:
         rows = np.fromiter((index[u] for u in utt_ids), dtype=np.int64, count=len(utt_ids))
         valid = np.array([u not in self.failed for u in utt_ids], dtype=bool)  # [N]
         return np.asarray(self.values[rows], dtype=np.float32), valid  # [N, dim]
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder, then rename it."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def array_digest(values: np.ndarray) -> str:

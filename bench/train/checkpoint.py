@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 
+from bench.atomic import atomic_write
 from bench.errors import InputError
 from bench.model import StreamingModel
-from bench.results import atomic_write
 from bench.train.config import TrialSpec
 from bench.train.data import FEATURES, Standardiser, TrialData
 
@@ -65,7 +65,7 @@ def save_checkpoint(path: str | Path, checkpoint: dict[str, Any] | bytes) -> Pat
     """Write a checkpoint (or its bytes) to ``path`` atomically: a temporary file, renamed."""
     path = Path(path)
     data = checkpoint if isinstance(checkpoint, bytes) else checkpoint_bytes(checkpoint)
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    atomic_write(path, lambda f: f.write(data))
     return path
 
 

@@ -14,16 +14,12 @@ import torch
 
 from bench.metrics import va_scores
 from bench.model import StreamingModel
+from bench.results import PREDICTION_COLUMNS
 from bench.train.checkpoint import checkpoint_bytes, make_checkpoint
 from bench.train.config import TrialSpec
 from bench.train.data import FEATURES, DialogSet, TrialData, dialog_set, fit_standardisers
 from bench.train.evaluate import predict
 from bench.train.trainer import fit
-
-PREDICTION_COLUMNS = [
-    "utt_id", "dialog", "speaker", "session",
-    "valence_true", "valence_pred", "arousal_true", "arousal_pred",
-]  # fmt: skip
 
 
 @dataclass
