@@ -7,8 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from bench.corpus.synth import SynthConfig, generate
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest (and least disturbed by other jobs) on one torch thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

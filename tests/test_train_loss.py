@@ -16,14 +16,7 @@ from bench.train.loss import masked_ccc, va_loss
 from bench.train.toy import toy_trial_data
 from bench.train.trainer import feed_probability
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest (and least disturbed by other jobs) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_masked_ccc_matches_metric_and_ignores_padding() -> None:

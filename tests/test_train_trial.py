@@ -15,13 +15,7 @@ from bench.train.trial import PREDICTION_COLUMNS, TrialResult, run_trial
 TINY = {"d_model": 16, "d_c": 8, "d_p2": 8, "film_hidden": 16, "head_hidden": 16}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest (and least disturbed by other jobs) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
