@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/bench corpus describe --protocol synthetic
+	$(VENV)/bin/bench run --grid ablations
+	$(VENV)/bin/bench report
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

@@ -70,8 +70,10 @@ def test_arousal_drives_measured_f0_and_loudness(small_corpus_root: Path):
     table = table.assign(log_f0=np.log([m[0] for m in measured]), level=[m[1] for m in measured])
     # F0 differs by voice; compare within speaker.
     centred = table.groupby("speaker")[["log_f0", "level"]].transform(lambda x: x - x.mean())
-    assert np.corrcoef(table["arousal"], centred["log_f0"])[0, 1] > 0.4
-    assert np.corrcoef(table["arousal"], centred["level"])[0, 1] > 0.4
+    # Nuisance noise (synth.NUISANCE) keeps single utterances weak cues; with ~330
+    # utterances a correlation of 0.2 is about four standard errors from none.
+    assert np.corrcoef(table["arousal"], centred["log_f0"])[0, 1] > 0.2
+    assert np.corrcoef(table["arousal"], centred["level"])[0, 1] > 0.2
     # Female voices are higher: the voice is real, not only the labels.
     f0_by_letter = table.groupby(table["speaker"].str[-1])["log_f0"].mean()
     assert np.exp(f0_by_letter["F"]) > 1.4 * np.exp(f0_by_letter["M"])
@@ -111,8 +113,8 @@ def _largest_speaker_offset(config: SynthConfig) -> float:
 
 
 def test_speaker_switch_controls_speaker_baselines():
-    assert _largest_speaker_offset(SynthConfig()) > 2.0
-    assert _largest_speaker_offset(SynthConfig(speaker_effect=False)) < 1.0
+    assert _largest_speaker_offset(SynthConfig(size="iemocap")) > 1.5
+    assert _largest_speaker_offset(SynthConfig(size="iemocap", speaker_effect=False)) < 0.6
 
 
 def test_refuses_to_overwrite_and_rejects_unknown_size(tmp_path: Path):

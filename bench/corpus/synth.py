@@ -41,7 +41,7 @@ IEMOCAP_UTTERANCES = (1819, 1811, 2136, 2103, 2170)
 IEMOCAP_DIALOGS = (28, 30, 32, 30, 31)
 SIZES = {
     "tiny": ((24, 24, 24, 24, 24), (2, 2, 2, 2, 2)),  # 120 utterances, for tests
-    "small": ((200, 200, 200, 200, 200), (8, 8, 8, 8, 8)),
+    "small": ((200, 200, 200, 200, 200), (10, 10, 10, 10, 10)),
     "iemocap": (IEMOCAP_UTTERANCES, IEMOCAP_DIALOGS),
 }
 DIALOG_NAMES = [
@@ -50,9 +50,9 @@ DIALOG_NAMES = [
     "script02_1", "script02_2", "script03_1", "script03_2",
 ]  # fmt: skip
 META_FILE = "synth_meta.json"
-RHO = 0.97  # persistence of the dialog mood
-NUISANCE = 1.2  # sd of the utterance-level noise on the arousal drive (latent units)
-WEAK_NUISANCE = 1.4  # sd of the noise on the valence cues
+RHO = 0.95  # persistence of the dialog mood
+NUISANCE = 1.6  # sd of the utterance-level noise on the arousal drive (latent units)
+WEAK_NUISANCE = 1.2  # sd of the noise on the valence cues
 
 
 @dataclass(frozen=True)
