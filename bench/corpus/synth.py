@@ -3,16 +3,16 @@
 Planted effects (latent units are roughly standard normal):
 
 - **Mood with context.** Each dialog carries a latent mood ``m_t = (v_t, a_t)`` that drifts as
-  AR(1), ``m_t = rho m_{t-1} + sqrt(1 - rho^2) e_t`` with ``rho = 0.97``; the emotion of turn t
-  is ``m_t`` plus a small turn-level deviation. With ``context=False``, ``rho = 0``: moods are
-  independent draws and history carries no information.
+  AR(1), ``m_t = rho m_{t-1} + sqrt(1 - rho^2) e_t`` with ``rho = RHO = 0.95``; the emotion of
+  turn t is ``m_t`` plus a small turn-level deviation. With ``context=False``, ``rho = 0``:
+  moods are independent draws and history carries no information.
 - **Arousal drives the acoustics strongly:** F0 level and range, loudness, speaking rate and
   spectral tilt all move with the arousal drive ``A``.
 - **Valence has weak cues:** F0 slope, a small formant shift and less jitter when positive.
 - **Speakers** differ in voice (F0, vocal tract length), and with ``speaker_effect=True``
   also in an acoustic baseline and an expressiveness: ``A = b_s + g_s a + n``.
 - **Nuisance:** every acoustic parameter has utterance-level noise ``n`` that is unrelated to
-  the labels (sd ``NUISANCE = 1.2`` on the arousal drive), so one utterance is an imperfect
+  the labels (sd ``NUISANCE = 1.6`` on the arousal drive), so one utterance is an imperfect
   cue and the recent history of a dialog adds information about its current mood.
 - **Raters:** labels are the mean of 2 or 3 simulated raters on the 1..5 integer scale,
   ``r = round(clip(3 + 1.1 e + N(0, 0.45^2), 1, 5))``.
