@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ def execute(work: dict[str, Any], inputs: SharedInputs, threads: int | None = No
     model's checkpoint) and return a JSON-ready payload: the result and where it ran."""
     if threads:
         torch.set_num_threads(threads)
+    started = time.time()
     data = inputs.trial_data(work["fold"])
     result = run_trial(work["spec"], data, keep_checkpoint=work.get("checkpoint", False))
     worker = {
@@ -48,5 +50,7 @@ def execute(work: dict[str, Any], inputs: SharedInputs, threads: int | None = No
         "pid": os.getpid(),
         "torch_threads": torch.get_num_threads(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "started": started,  # wall clock (s since the epoch): when trials overlapped
+        "finished": time.time(),
     }
     return {"result": result.to_json(), "worker": worker}
