@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.cli import main
 from bench.corpus.iemocap import read_iemocap
 from bench.protocol import load_protocol, make_folds
 from bench.results import PREDICTION_COLUMNS, RESULT_FILE, claim, load_table, read_record
@@ -118,6 +120,23 @@ def test_a_failing_trial_leaves_no_result_and_reruns(setup, tmp_path: Path, monk
     assert run_planned(retry, inputs, run_local, tmp_path, progress=False).ok
 
 
+def test_a_result_that_cannot_be_stored_fails_only_its_trial(setup, tmp_path, monkeypatch):
+    protocol, inputs = setup
+    real = worker.execute
+
+    def broken(work: dict, shared: SharedInputs, threads=None) -> dict:
+        payload = real(work, shared, threads)
+        if "mamba_ema/fold1" in work["trial_id"]:
+            payload["result"]["predictions"]["valence_pred"].pop()  # ragged columns
+        return payload
+
+    monkeypatch.setattr(local, "execute", broken)
+    summary = run_planned(plan(protocol, tmp_path), inputs, run_local, tmp_path, progress=False)
+    assert [str(k) for k in summary.failed] == ["synthetic/mamba_ema/fold1/seed0"]
+    assert "ValueError" in next(iter(summary.failed.values())) and len(summary.finished) == 3
+    assert read_record(plan(protocol, tmp_path)[0].key.folder(tmp_path)) is None
+
+
 def test_a_trial_held_by_another_run_is_not_written(setup, tmp_path: Path):
     protocol, inputs = setup
     trials = plan(protocol, tmp_path, ["no_prosody"])
@@ -160,3 +179,18 @@ def test_killed_run_resumes_with_exactly_the_missing_trials(tmp_path: Path):
     assert len(after) == 20
     assert all(after[p] == t for p, t in done_before.items())  # finished ones untouched
     assert not list(results.glob("**/.*.tmp-*"))  # no temporary files left behind
+
+
+def test_dry_run_and_ls_show_the_plan(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    results = tmp_path / "results"
+    args = ["--variant", "stateless", "no_film", "--seeds", "0", "--folds", "2,4"]
+    args += ["--results", str(results), "corpus.synth.size=tiny", *FAST]
+    assert main(["run", "--dry-run", *args]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"synthetic/no_film/fold4/seed0 +run +missing", out)
+    assert "4 to run, 0 to skip" in out and not results.exists()
+    assert main(["ls", *args]) == 0
+    assert "0 done, 0 stale, 4 missing of 4 trials" in capsys.readouterr().out
+    assert main(["run", "--dry-run", *args[: -len(FAST)], "--folds", "9"]) == 2
+    assert "no fold(s) [9]" in capsys.readouterr().err
