@@ -10,7 +10,7 @@ from test_report_fabricate import REFERENCE_NOISE, fabricate, planted_results, w
 
 from bench.cli import main
 from bench.report.analysis import build_report
-from bench.report.plots import write_plots
+from bench.report.plots import still_training, write_plots
 
 PLOTS = ["ccc_avg_per_variant", "delta_forest", "per_fold", "learning_curves"]
 
@@ -88,3 +88,13 @@ def test_plots_without_history_or_other_variants(tmp_path: Path) -> None:
     assert sorted(p.name for p in paths) == [
         "ccc_avg_per_variant.pdf", "ccc_avg_per_variant.png", "per_fold.pdf", "per_fold.png",
     ]  # fmt: skip
+
+
+def test_learning_curves_stop_where_most_trials_stopped():
+    rows = [
+        {"variant": "a", "fold": 1, "seed": seed, "epoch": epoch, "val_ccc_avg": 0.1}
+        for seed, last in enumerate([2, 3, 9])
+        for epoch in range(last + 1)
+    ]
+    kept = still_training(pd.DataFrame(rows))
+    assert sorted(kept["epoch"].unique()) == [0, 1, 2, 3]  # epochs >= 2 of the 3 trials reached

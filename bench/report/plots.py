@@ -126,12 +126,28 @@ def plot_folds(report: Report) -> Figure:
     return fig
 
 
+def still_training(history: pd.DataFrame, share: float = 0.5) -> pd.DataFrame:
+    """The epochs that at least ``share`` of a variant's trials reached.
+
+    Early stopping ends trials at different epochs; past the point where most have stopped,
+    a mean over the few survivors would jump about and mislead.
+    """
+    trials = history.groupby("variant")[["fold", "seed"]].apply(lambda g: len(g.drop_duplicates()))
+    reached = history.groupby(["variant", "epoch"])["epoch"].transform("size")
+    return history[reached >= share * history["variant"].map(trials)]
+
+
 def plot_learning_curves(report: Report) -> Figure:
-    """Validation CCC-avg per epoch: mean and ± 1 std band over folds × seeds."""
+    """Validation CCC-avg per epoch: mean and ± 1 std band over folds × seeds, drawn for the
+    epochs that at least half of a variant's trials reached (:func:`still_training`)."""
     fig, (ax,) = _figure(7.5, 4.0)
-    _lines(ax, report.history, "epoch", "val_ccc_avg", report, errorbar="sd")
+    _lines(ax, still_training(report.history), "epoch", "val_ccc_avg", report, errorbar="sd")
     ax.set(xlabel="epoch", ylabel="validation CCC-avg")
-    ax.set_title(f"{report.protocol}: learning curves (mean ± std over folds × seeds)", fontsize=11)
+    ax.set_title(
+        f"{report.protocol}: learning curves (mean ± std over folds × seeds; "
+        "epochs that half the trials reached)",
+        fontsize=10,
+    )
     return fig
 
 
