@@ -33,37 +33,12 @@ from scipy.stats import spearmanr
 
 from bench.audio import duration_seconds, load_audio
 from bench.features.base import resolve_device
+from bench.features.ecapa_folder import write_random_ecapa
 from bench.features.egemaps import EgemapsSpec
 from bench.features.load import load_features
 from bench.features.speaker import EcapaSpec
 from bench.features.ssl import TransformersSpec
 from bench.protocol import load_protocol, prepare_corpus, synthetic_root
-
-ECAPA_YAML = """\
-n_mels: 80
-pretrained_path: speechbrain/spkrec-ecapa-voxceleb
-compute_features: !new:speechbrain.lobes.features.Fbank
-    n_mels: !ref <n_mels>
-mean_var_norm: !new:speechbrain.processing.features.InputNormalization
-    norm_type: sentence
-    std_norm: False
-embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
-    input_size: !ref <n_mels>
-    channels: [1024, 1024, 1024, 1024, 3072]
-    kernel_sizes: [5, 3, 3, 3, 1]
-    dilations: [1, 2, 3, 4, 1]
-    attention_channels: 128
-    lin_neurons: 192
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-    paths:
-        embedding_model: !ref <pretrained_path>/embedding_model.ckpt
-"""
 
 
 def bench_features(protocol: Path, workers: int) -> tuple[float, list[dict]]:
@@ -77,15 +52,11 @@ def bench_features(protocol: Path, workers: int) -> tuple[float, list[dict]]:
 
 def random_models(folder: Path) -> dict[str, TransformersSpec | EcapaSpec]:
     """WavLM base-plus and ECAPA-TDNN architectures, random weights, saved as released."""
-    from hyperpyyaml import load_hyperpyyaml
     from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMModel
 
     WavLMModel(WavLMConfig()).save_pretrained(folder / "wavlm")
     Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(folder / "wavlm")
-    (folder / "ecapa").mkdir()
-    (folder / "ecapa" / "hyperparams.yaml").write_text(ECAPA_YAML)
-    ecapa = load_hyperpyyaml(ECAPA_YAML)["embedding_model"]
-    torch.save(ecapa.state_dict(), folder / "ecapa" / "embedding_model.ckpt")
+    write_random_ecapa(folder / "ecapa")
     return {
         "transformers (WavLM base-plus size)": TransformersSpec(model=str(folder / "wavlm")),
         "ecapa (C=1024)": EcapaSpec(model=str(folder / "ecapa")),

@@ -12,41 +12,18 @@ import huggingface_hub.constants
 import numpy as np
 import pytest
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from transformers import AutoModel, Wav2Vec2FeatureExtractor, WavLMConfig, WavLMModel
 
 from bench.audio import SAMPLE_RATE
 from bench.errors import BenchError
+from bench.features.ecapa_folder import write_random_ecapa
 from bench.features.speaker import EcapaSpec
 from bench.features.ssl import TransformersSpec
 
-TINY_ECAPA_YAML = """\
-n_mels: 20
-pretrained_path: speechbrain/spkrec-ecapa-voxceleb   # as in the released model
-compute_features: !new:speechbrain.lobes.features.Fbank
-    n_mels: !ref <n_mels>
-mean_var_norm: !new:speechbrain.processing.features.InputNormalization
-    norm_type: sentence
-    std_norm: False
-embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
-    input_size: !ref <n_mels>
-    channels: [16, 16, 16, 16, 48]
-    kernel_sizes: [5, 3, 3, 3, 1]
-    dilations: [1, 2, 3, 4, 1]
-    attention_channels: 8
-    res2net_scale: 2
-    se_channels: 8
-    lin_neurons: 12
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-    paths:
-        embedding_model: !ref <pretrained_path>/embedding_model.ckpt
-"""
+TINY_ECAPA = {
+    "n_mels": 20, "channels": [16, 16, 16, 16, 48], "attention_channels": 8,
+    "res2net_scale": 2, "se_channels": 8, "lin_neurons": 12,
+}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -142,11 +119,7 @@ def test_transformers_errors_are_clear(wavlm_dir: Path) -> None:
 def save_tiny_ecapa(folder: Path) -> Path:
     """``hyperparams.yaml`` + ``embedding_model.ckpt``: the released model's layout."""
     folder.mkdir(parents=True)
-    (folder / "hyperparams.yaml").write_text(TINY_ECAPA_YAML)
-    torch.manual_seed(0)
-    model = load_hyperpyyaml(TINY_ECAPA_YAML)["embedding_model"]
-    torch.save(model.state_dict(), folder / "embedding_model.ckpt")
-    return folder
+    return write_random_ecapa(folder, **TINY_ECAPA)
 
 
 def test_ecapa_loads_the_saved_weights_and_normalises(tmp_path: Path) -> None:
