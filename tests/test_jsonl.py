@@ -105,3 +105,9 @@ def test_empty_manifest_and_missing_audio(tmp_path: Path):
         read_jsonl(manifest)
     with pytest.raises(InputError, match="manifest not found"):
         read_jsonl(tmp_path / "none.jsonl")
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path: Path):
+    manifest = write_manifest(tmp_path, [record("u1")])
+    manifest.write_bytes(b"\xef\xbb\xbf" + manifest.read_bytes())
+    assert read_jsonl(manifest).table["utt_id"].tolist() == ["u1"]

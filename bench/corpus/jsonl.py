@@ -99,7 +99,7 @@ def read_jsonl(
     name = name or path.stem
     rows: list[dict] = []
     first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:  # a BOM is not part of line 1
         for number, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
