@@ -165,3 +165,9 @@ def test_missing_wavs_are_listed_together_in_one_error(release: Path):
 def test_folder_without_labels_says_where_to_point(tmp_path: Path):
     with pytest.raises(InputError, match="corpus.root"):
         read_iemocap(tmp_path)
+
+
+def test_crlf_line_ends_and_a_byte_order_mark_are_read(tmp_path: Path):
+    text = "\ufeff" + IMPRO.replace("\n", "\r\n")
+    root = make_release(tmp_path, {"Ses01F_impro05a": text}, wavs=False)
+    assert len(read_iemocap(root, check_audio=False).table) == 4

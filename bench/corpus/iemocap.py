@@ -45,7 +45,7 @@ def parse_label_file(path: Path, clipper: LabelClipper) -> list[dict]:
     """
     dialog = path.stem
     rows = []
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")  # BOM-tolerant
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("%") or RATER.match(line):
