@@ -140,17 +140,21 @@ class StreamingPredictor:
         device = self.model.head.out.weight.device
         x = {}
         for role in FEATURES:
+            outcome = None  # why the extractor could not use this utterance, if it could not
             if role == "speaker" and speaker is not None and role in self.extractors:
                 raw = np.asarray(speaker, dtype=np.float32).reshape(1, -1)  # [1, Ds]
             elif role in self.extractors:
-                raw = self._extract(role, [wave])[0]  # [1, D]
+                raw, [outcome] = self._extract(role, [wave])  # [1, D]
             else:
                 raw = np.zeros((1, self.dims[role]), dtype=np.float32)  # [1, D], unused
             if raw.shape[1] != self.dims[role]:
                 raise BenchError(
                     f"{role} features have {raw.shape[1]} values; the model takes {self.dims[role]}"
                 )
-            x[role] = torch.from_numpy(self.standardisers[role](raw)).to(device)  # [1, D]
+            standardised = self.standardisers[role](raw)  # [1, D]
+            if outcome is not None:
+                standardised[:] = 0.0  # an unusable utterance: the training mean, as in trials
+            x[role] = torch.from_numpy(standardised).to(device)  # [1, D]
         z = self.model.observe(x["speech"], x["prosody"], x["speaker"])  # [1, Dz]
         y, self.state = self.model.step(z, self.state)  # [1, 2]
         lo, hi = self.label_scale

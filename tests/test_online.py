@@ -25,7 +25,7 @@ from bench.run.local import run_local
 from bench.run.plan import plan_trials
 from bench.run.worker import SharedInputs
 from bench.train.checkpoint import FORMAT, load_checkpoint, save_checkpoint
-from bench.train.data import TrialData
+from bench.train.data import FEATURES, TrialData
 from bench.train.trial import TrialResult, run_trial
 
 TINY = {"d_model": 8, "d_c": 8, "d_p2": 8, "film_hidden": 8, "head_hidden": 8}
@@ -183,3 +183,15 @@ def test_run_command_has_the_flag() -> None:
     args = build_parser().parse_args(["run", "--save-checkpoints"])
     assert args.save_checkpoints
     assert not build_parser().parse_args(["run"]).save_checkpoints
+
+
+def test_an_unusable_utterance_stands_in_as_the_training_mean(corpus, tmp_path) -> None:
+    _, path = trained(corpus, tmp_path, "utterance", TINY_MAMBA)
+    predictor = StreamingPredictor.from_checkpoint(path)
+    got = predictor.step(np.zeros(400, dtype=np.float32))  # 25 ms of silence: no extractor's
+    zeros = {role: torch.zeros(1, predictor.dims[role]) for role in FEATURES}  # z-scored mean
+    with torch.no_grad():
+        z = predictor.model.observe(zeros["speech"], zeros["prosody"], zeros["speaker"])
+        y, _ = predictor.model.step(z, None)  # [1, 2]
+    lo, hi = predictor.label_scale
+    np.testing.assert_allclose(got, lo + y[0].double().numpy() * (hi - lo), atol=1e-6)

@@ -41,6 +41,22 @@ def test_standardisers_use_training_rows_only(data) -> None:
     np.testing.assert_allclose(scaled.std(axis=0), 1, atol=1e-4)
 
 
+def test_fallback_rows_neither_shift_the_standardiser_nor_reach_the_model() -> None:
+    data = toy_trial_data(sessions=3, dialogs_per_session=3, utterances=(3, 9), seed=1)
+    train, test = data.splits["train"], data.splits["test"]
+    bad = [train[0], test[0]]
+    data.features["prosody"][bad] = 0.0  # an extractor's zero fallback
+    data.valid = {"prosody": np.ones(len(data.table), dtype=bool)}
+    data.valid["prosody"][bad] = False
+    fitted = fit_standardisers(data)["prosody"]
+    expected = data.features["prosody"][train[1:]].mean(axis=0)
+    np.testing.assert_allclose(fitted.mean, expected, rtol=1e-5)  # fitted without the fallback
+    split = dialog_set(data, "test", fit_standardisers(data))
+    position = int(np.flatnonzero(split.rows == test[0])[0])
+    assert not split.features["prosody"][position].any()  # the training mean: 0 after z-scoring
+    assert split.features["prosody"][:-1].abs().sum(dim=1).gt(0).sum() == len(split.rows) - 1
+
+
 def test_dialog_set_orders_by_dialog_and_start(data) -> None:
     shuffled = data.splits["test"][::-1].copy()
     data.splits["test"] = shuffled

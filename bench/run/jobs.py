@@ -116,9 +116,11 @@ def run_trials(args: argparse.Namespace) -> int:
         return 0
     features_cfg = parse_features_config(protocol.get("features"))
     extract_features(corpus.table, features_cfg, progress=progress)
+    features = load_features(corpus.table, features_cfg)
     inputs = SharedInputs(
         table=corpus.table,
-        features=dict(load_features(corpus.table, features_cfg)),
+        features=dict(features),
+        valid=features.valid,
         folds={n: {"train": f.train, "val": f.val, "test": f.test} for n, f in folds.items()},
         label_scale=corpus.label_scale,
         features_config=features_block(features_cfg),

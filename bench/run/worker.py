@@ -22,7 +22,8 @@ class SharedInputs:
 
     table: the utterance table; features: role -> ``[N, d]`` rows aligned with it;
     folds: fold number -> ``{"train", "val", "test"}`` row indices; label_scale: (lo, hi);
-    features_config: the plain features block the features came from (for checkpoints).
+    features_config: the plain features block the features came from (for checkpoints);
+    valid: role -> ``[N]`` bool, False for an extractor's zero fallback.
     """
 
     table: pd.DataFrame
@@ -30,10 +31,16 @@ class SharedInputs:
     folds: dict[int, dict[str, np.ndarray]]
     label_scale: tuple[float, float]
     features_config: dict[str, Any] | None = None
+    valid: dict[str, np.ndarray] | None = None
 
     def trial_data(self, fold: int) -> TrialData:
         return TrialData(
-            self.table, self.features, self.folds[fold], self.label_scale, self.features_config
+            self.table,
+            self.features,
+            self.folds[fold],
+            self.label_scale,
+            self.features_config,
+            self.valid,
         )
 
 

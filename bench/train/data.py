@@ -32,6 +32,9 @@ class TrialData:
     features_config: the parsed ``features:`` block the features came from, as plain values
         (``bench.features.config.features_block``); checkpoints keep it so that online
         inference extracts the same features. None: not known.
+    valid: role -> ``[N]`` bool, False where the extractor fell back to zeros (bad audio).
+        Standardisers are fitted on valid training rows, and an invalid row becomes the
+        training mean (0 after z-scoring). None: every row is valid.
     """
 
     table: pd.DataFrame
@@ -39,6 +42,13 @@ class TrialData:
     splits: dict[str, np.ndarray]
     label_scale: tuple[float, float] = (1.0, 5.0)
     features_config: dict[str, Any] | None = None
+    valid: dict[str, np.ndarray] | None = None
+
+    def is_valid(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """``[len(rows)]`` bool: which of ``rows`` hold real ``name`` features."""
+        if self.valid is None or name not in self.valid:
+            return np.ones(len(rows), dtype=bool)
+        return np.asarray(self.valid[name], dtype=bool)[rows]
 
     def validate(self) -> None:
         """Raise ``BenchError`` naming every inconsistency between table, features, splits."""
@@ -84,9 +94,12 @@ class Standardiser:
 
 
 def fit_standardisers(data: TrialData) -> dict[str, Standardiser]:
-    """One standardiser per feature, fitted on the training rows only."""
+    """One standardiser per feature, fitted on the valid training rows only."""
     train = np.asarray(data.splits["train"])
-    return {name: Standardiser.fit(data.features[name][train]) for name in FEATURES}
+    return {
+        name: Standardiser.fit(data.features[name][train[data.is_valid(name, train)]])
+        for name in FEATURES
+    }
 
 
 @dataclass
@@ -122,7 +135,11 @@ def dialog_set(data: TrialData, split: str, standardisers: dict[str, Standardise
 
     return DialogSet(
         features={
-            name: padded(standardisers[name](data.features[name][rows])) for name in FEATURES
+            name: padded(
+                standardisers[name](data.features[name][rows])  # [n, D]
+                * data.is_valid(name, rows)[:, None]  # invalid rows -> the training mean, 0
+            )
+            for name in FEATURES
         },
         labels=padded(order[LABELS].to_numpy(np.float32)),
         rows=rows,
