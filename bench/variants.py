@@ -64,10 +64,6 @@ def _read_variant(path: Path) -> dict[str, Any]:
     return data
 
 
-def describe_variant(name: str) -> str:
-    return str(_read_variant(_variant_file(name)).get("description", ""))
-
-
 def resolve_variant(name: str, protocol: dict, overrides: list[str] = ()) -> dict[str, Any]:
     """The full ``{"model": ..., "train": ...}`` configuration of a variant, checked."""
     base_path = VARIANT_DIR / "base.yaml"
