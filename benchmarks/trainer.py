@@ -3,32 +3,40 @@
 For each updater and feedback mode, prints training utterance-steps per second (forward,
 backward and optimiser step) of
 
-- fast: the trainer's loop, ``B`` dialogs per batch, chunks of ``T`` run in parallel where
-  the fed-back values are known in advance, else step by step batched across dialogs;
+- fast: the trainer's loop, ``B`` dialogs of similar length per batch, chunks of ``T`` run
+  in parallel where the fed-back values are known in advance, else step by step batched
+  across dialogs;
 - naive: seed section 9.3 literally, one dialog at a time and one utterance per step
   (``z_t``, scheduled-sampling draw, updater step, EMA, head), the same loss on each chunk,
 
-with the same model and math, measured in one run. Then the Mamba updater's forward +
-backward time at ``(B, T, d) = (16, 30, 128)`` against mambapy's parallel scan.
+with the same model and math, measured in one run, alternating, at 1 thread (what a grid
+trial gets) and at all cores (a lone run). ``ceiling`` is the roofline bound on the ratio.
+Then the Mamba updater's forward + backward time at ``(B, T, d) = (16, 30, 128)`` against
+mambapy's parallel scan.
 
-    python benchmarks/trainer.py [--threads 1]
+    python benchmarks/trainer.py [--threads 1,2] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from mambapy.mamba import MambaBlock as MambapyBlock
 from mambapy.mamba import MambaConfig as MambapyConfig
+from torch.utils.flop_counter import FlopCounterMode
 
+from bench.cli_args import int_list
 from bench.model import ModelConfig, StreamingModel, map_state
 from bench.model.mamba import MambaBlock
 from bench.model.model import INITIAL_Y
-from bench.train.batching import Batch, make_batch
+from bench.train.batching import Batch, make_batch, shuffled_groups
 from bench.train.data import DialogSet, dialog_set, fit_standardisers
 from bench.train.evaluate import observe
 from bench.train.loss import va_loss
@@ -40,19 +48,20 @@ TARGETS = {"none": 20, "teacher": 20, "scheduled": 5, "autoregressive": 5}
 P_TRUE = 0.5  # scheduled sampling mid-schedule: the step-by-step case
 
 
-def fast_epoch(model: StreamingModel, batch: Batch, optimizer, feedback: str) -> int:
-    """The trainer's inner loop over one batch; returns the utterances trained on."""
+def fast_epoch(model: StreamingModel, batches: list[Batch], optimizer, feedback: str) -> int:
+    """The trainer's inner loop over its batches; returns the utterances trained on."""
     p_true = {"teacher": 1.0, "scheduled": P_TRUE}.get(feedback, 0.0)
-    state = None
-    for chunk in batch.chunks(CHUNK):
-        y, state = model.run_chunk(observe(model, chunk), state, chunk.labels_prev, p_true)
-        loss = va_loss(y, chunk.labels, chunk.mask)  # [B, T, 2] -> []
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        state = map_state(torch.Tensor.detach, state)
-    return int(batch.mask.sum())
+    for batch in batches:
+        state = None
+        for chunk in batch.chunks(CHUNK):
+            y, state = model.run_chunk(observe(model, chunk), state, chunk.labels_prev, p_true)
+            loss = va_loss(y, chunk.labels, chunk.mask)  # [B, T, 2] -> []
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            state = map_state(torch.Tensor.detach, state)
+    return sum(int(batch.mask.sum()) for batch in batches)
 
 
 def naive_epoch(model: StreamingModel, dialogs: DialogSet, optimizer, feedback: str) -> int:
@@ -86,24 +95,53 @@ def naive_epoch(model: StreamingModel, dialogs: DialogSet, optimizer, feedback: 
     return count
 
 
-def rate(run: Callable[..., int], repeats: int, *args) -> float:
-    """Utterance-steps per second of ``run(*args)`` (after one warm-up call)."""
-    run(*args)
-    began, count = time.perf_counter(), 0
+def seconds_per_utterance(run: Callable[..., int], *args) -> float:
+    """Wall seconds per utterance-step of one ``run(*args)`` call."""
+    began = time.perf_counter()
+    count = run(*args)
+    return (time.perf_counter() - began) / count
+
+
+def sgemm_peak(size: int = 1024, repeats: int = 10) -> float:
+    """This machine's fp32 matmul rate (FLOP/s) at the current thread count."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    began = time.perf_counter()
     for _ in range(repeats):
-        count += run(*args)
-    return count / (time.perf_counter() - began)
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - began)
 
 
-def throughput(batch_dialogs: int) -> None:
+def flops_per_utterance(
+    model: StreamingModel, batch: list[Batch], optimizer, feedback: str
+) -> float:
+    """Matmul/conv FLOPs of one fast training pass per utterance (torch's flop counter)."""
+    with FlopCounterMode(display=False) as counter:
+        count = fast_epoch(model, batch, optimizer, feedback)
+    return counter.get_total_flops() / count
+
+
+def throughput(batch_dialogs: int, rounds: int) -> None:
+    """Alternate fast and naive passes ``rounds`` times; report median rates and ratio.
+
+    ``ceiling`` is the ratio the fast path would reach running its counted FLOPs at this
+    machine's matmul peak with zero other cost: a bound no implementation of the same
+    math on this CPU can beat.
+    """
     data = toy_trial_data(
-        sessions=2, dialogs_per_session=batch_dialogs + 1, utterances=(30, 60), dims=DIMS
+        sessions=5, dialogs_per_session=batch_dialogs + 1, utterances=(30, 60), dims=DIMS
     )
     train = dialog_set(data, "train", fit_standardisers(data))
-    few = DialogSet(train.features, train.labels, train.rows, train.dialogs[:2])
-    batch = make_batch(train, list(range(batch_dialogs)))
-    print(f"training utterance-steps/s: fast = {batch_dialogs} dialogs per batch, T = {CHUNK}")
-    print(f"{'updater':8} {'feedback':15} {'fast':>9} {'naive':>8} {'ratio':>7}  target")
+    few = DialogSet(train.features, train.labels, train.rows, train.dialogs[:4])
+    lengths = [len(dialog) for dialog in train.dialogs]
+    groups = shuffled_groups(lengths, batch_dialogs, np.random.default_rng(0))
+    batch = [make_batch(train, ids) for ids in groups]  # the trainer's length-sorted batches
+    peak = sgemm_peak()
+    print(f"fp32 matmul peak: {peak / 1e9:.0f} GFLOP/s on {torch.get_num_threads()} thread(s)")
+    print(f"training utterance-steps/s, median of {rounds} alternating rounds: "
+          f"fast = {batch_dialogs} dialogs per batch, T = {CHUNK}")  # fmt: skip
+    print(f"{'updater':8} {'feedback':15} {'fast':>7} {'naive':>6} {'ratio':>6} "
+          f"{'ceiling':>8}  target")  # fmt: skip
     cases = [("none", "none")] + [
         (u, f) for u in ("mlp", "gru", "mamba") for f in ("none", "teacher", "scheduled",
                                                            "autoregressive")
@@ -112,12 +150,17 @@ def throughput(batch_dialogs: int) -> None:
         torch.manual_seed(0)
         model = StreamingModel(ModelConfig(updater=updater, feedback=feedback), *DIMS)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        fast = rate(fast_epoch, 2, model, batch, optimizer, feedback)
-        naive = rate(naive_epoch, 1, model, few, optimizer, feedback)
-        ratio = fast / naive
+        flops = flops_per_utterance(model, batch, optimizer, feedback)  # also the warm-up
+        naive_epoch(model, few, optimizer, feedback)
+        fast, naive = [], []
+        for _ in range(rounds):
+            fast.append(seconds_per_utterance(fast_epoch, model, batch, optimizer, feedback))
+            naive.append(seconds_per_utterance(naive_epoch, model, few, optimizer, feedback))
+        fast_s, naive_s = statistics.median(fast), statistics.median(naive)
+        ratio, ceiling = naive_s / fast_s, naive_s * peak / flops
         mark = "ok" if ratio >= TARGETS[feedback] else "BELOW"
-        print(f"{updater:8} {feedback:15} {fast:9.0f} {naive:8.0f} {ratio:6.1f}x  "
-              f">= {TARGETS[feedback]}x {mark}")  # fmt: skip
+        print(f"{updater:8} {feedback:15} {1 / fast_s:7.0f} {1 / naive_s:6.0f} {ratio:5.1f}x "
+              f"{ceiling:7.1f}x  >= {TARGETS[feedback]}x {mark}")  # fmt: skip
 
 
 def mamba_fwd_bwd(repeats: int = 20) -> None:
@@ -143,13 +186,22 @@ def mamba_fwd_bwd(repeats: int = 20) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--threads",
+        type=int_list,
+        default=sorted({1, os.cpu_count() or 1}),
+        help="comma-separated torch thread counts, one table each (default: 1 and all cores; "
+        "a grid trial gets 1 thread, a lone run the machine)",
+    )
     parser.add_argument("--batch-dialogs", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    random.seed(0)
-    throughput(args.batch_dialogs)
-    mamba_fwd_bwd()
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        random.seed(0)
+        throughput(args.batch_dialogs, args.rounds)
+        mamba_fwd_bwd()
+        print()
 
 
 if __name__ == "__main__":

@@ -48,23 +48,22 @@ def selective_scan(
 ) -> tuple[Tensor, Tensor]:
     """``h_t = exp(Δ_t A) ⊙ h_{t-1} + (Δ_t x_t) B_t^T``, ``y_t = h_t C_t``; returns (y, h_T).
 
-    The discretisation runs in parallel over the chunk; only the elementwise recurrence is
-    a loop over time (one fused multiply-add per step), which on CPU beats a log-depth
-    parallel scan at TBPTT lengths.
+    One step at a time: each step's tensors are ``[B, d_inner, d_state]`` and stay in cache,
+    which on CPU beats both discretising the whole chunk at once (``[B, T, d_inner,
+    d_state]`` tensors) and a log-depth parallel scan at TBPTT lengths.
 
     Args:
         x, delta: ``[B, T, d_inner]``; A: ``[d_inner, d_state]``; B, C: ``[B, T, d_state]``;
         h0: ``[B, d_inner, d_state]``.
     """
-    decay = torch.exp(delta.unsqueeze(-1) * A)  # [B, T, Di, N]
-    drive = (delta * x).unsqueeze(-1) * B.unsqueeze(2)  # [B, T, Di, N]
     h = h0  # [B, Di, N]
-    states = []
-    for decay_t, drive_t in zip(decay.unbind(1), drive.unbind(1), strict=True):
-        h = torch.addcmul(drive_t, decay_t, h)  # [B, Di, N]
-        states.append(h)
-    y = torch.einsum("btdn,btn->btd", torch.stack(states, dim=1), C)  # [B, T, Di]
-    return y, h
+    ys = []
+    steps = zip(delta.unbind(1), (delta * x).unbind(1), B.unbind(1), C.unbind(1), strict=True)
+    for delta_t, drive_t, B_t, C_t in steps:  # [B, Di], [B, Di], [B, N], [B, N]
+        decay = torch.exp(delta_t.unsqueeze(-1) * A)  # [B, Di, N]
+        h = torch.addcmul(drive_t.unsqueeze(-1) * B_t.unsqueeze(1), decay, h)  # [B, Di, N]
+        ys.append(torch.bmm(h, C_t.unsqueeze(-1)).squeeze(-1))  # [B, Di]
+    return torch.stack(ys, dim=1), h  # [B, T, Di], [B, Di, N]
 
 
 class MambaBlock(nn.Module):
