@@ -21,7 +21,7 @@ import pandas as pd
 from bench.config import apply_overrides, load_yaml
 from bench.corpus.iemocap import read_iemocap
 from bench.corpus.jsonl import read_jsonl
-from bench.corpus.synth import SynthConfig, generate
+from bench.corpus.synth import GENERATOR_VERSION, SynthConfig, check_version, generate
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
 
@@ -65,13 +65,15 @@ def synth_config(corpus_cfg: dict[str, Any]) -> SynthConfig:
 
 
 def synthetic_root(corpus_cfg: dict[str, Any]) -> Path:
-    """The folder of a synthetic corpus: ``corpus.root``, else one named by its arguments."""
+    """The folder of a synthetic corpus: ``corpus.root``, else one named by its arguments and
+    the generator version (so a newer generator never reads an older corpus)."""
     if corpus_cfg.get("root"):
         return Path(corpus_cfg["root"]).expanduser().resolve()
     config = synth_config(corpus_cfg)
     name = f"{config.size}-seed{config.seed}"
     name += "" if config.context else "-nocontext"
     name += "" if config.speaker_effect else "-nospeaker"
+    name += f"-v{GENERATOR_VERSION}"
     return data_dir() / "synthetic" / name
 
 
@@ -85,6 +87,7 @@ def prepare_corpus(protocol: dict, progress: bool = True) -> Corpus:
         if not root.is_dir():
             print(f"generating the synthetic corpus in {root} (first use)", file=sys.stderr)
             generate(root, synth_config(corpus_cfg), progress=progress)
+        check_version(root)
         return read_iemocap(root, name="synthetic")
     if kind == "iemocap":
         if not corpus_cfg.get("root"):

@@ -15,6 +15,7 @@ worse" there is a false claim about context. It prints every comparison of the f
 too, and the rate of false claims over the null corpora.
 
     python benchmarks/planted_effects.py --generator-seeds 0,1,2      # about 4 min per corpus
+    python benchmarks/planted_effects.py --data /tmp/cache train.lr=3e-4   # other settings
 """
 
 from __future__ import annotations
@@ -64,15 +65,20 @@ def main() -> None:
     parser.add_argument("--generator-seeds", default="0", help="corpus seeds, e.g. 0,1,2")
     parser.add_argument("--seeds", default="0,1,2", help="training seeds per trial (0,1,2)")
     parser.add_argument("--bootstrap", type=int, default=4000, help="bootstrap replicates")
+    parser.add_argument("--context", default="true,false", help="corpora: true, false or both")
+    parser.add_argument("--data", type=Path, help="corpus and feature cache (default: a temp dir)")
+    parser.add_argument("--results", type=Path, help="keep the trial results here (default: temp)")
+    parser.add_argument("overrides", nargs="*", help="protocol overrides, e.g. train.epochs=30")
     args = parser.parse_args()
     false_claims, nulls = 0, 0
     with tempfile.TemporaryDirectory(prefix="bench-planted-") as tmp:
         for generator in args.generator_seeds.split(","):
-            for context in ("true", "false"):
+            for context in args.context.split(","):
                 name = f"seed{generator}-context-{context}"
-                results = Path(tmp) / name
+                results = (args.results or Path(tmp)) / name
                 overrides = [f"corpus.synth.seed={generator}", f"corpus.synth.context={context}"]
-                run_grid(results, Path(tmp) / "data", args.seeds, overrides)
+                data = args.data or Path(tmp) / "data"
+                run_grid(results, data, args.seeds, overrides + args.overrides)
                 against_mamba = comparisons(results, "mamba_ema", args.bootstrap)
                 against_stateless = comparisons(results, "stateless", args.bootstrap)
                 print(f"\n== corpus {name}: CCC-avg differences (variant - reference)")

@@ -11,6 +11,7 @@ import pytest
 from bench.config import apply_overrides
 from bench.corpus.iemocap import read_iemocap
 from bench.corpus.jsonl import read_jsonl
+from bench.corpus.synth import GENERATOR_VERSION, META_FILE
 from bench.errors import BenchError
 from bench.protocol import Fold, check_fold, load_protocol, make_folds, prepare_corpus
 from tests.conftest import write_wav
@@ -93,8 +94,14 @@ def test_synthetic_protocol_generates_on_first_use(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("BENCH_DATA", str(tmp_path))
     protocol = load_protocol("synthetic", ["corpus.synth.size=tiny", "corpus.synth.context=false"])
     corpus = prepare_corpus(protocol, progress=False)
-    assert (tmp_path / "synthetic" / "tiny-seed0-nocontext").is_dir()
+    root = tmp_path / "synthetic" / f"tiny-seed0-nocontext-v{GENERATOR_VERSION}"
+    assert root.is_dir()
     assert corpus.name == "synthetic" and len(corpus.table) == 120
+    meta = json.loads((root / META_FILE).read_text())
+    assert meta["generator_version"] == GENERATOR_VERSION
+    (root / META_FILE).write_text(json.dumps({**meta, "generator_version": 1}))
+    with pytest.raises(BenchError, match=rf"{META_FILE}: written by .* version 1.*delete"):
+        prepare_corpus(protocol, progress=False)
 
 
 def test_unconfigured_corpora_say_what_to_set():

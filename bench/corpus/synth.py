@@ -18,7 +18,8 @@ Planted effects (latent units are roughly standard normal):
   ``r = round(clip(3 + 1.1 e + N(0, 0.45^2), 1, 5))``.
 
 The same arguments give byte-identical files. ``synth_meta.json`` at the root records the
-arguments and, per utterance, the latent emotion and the acoustic parameters used.
+arguments, the generator version and, per utterance, the latent emotion and the acoustic
+parameters used.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ DIALOG_NAMES = [
     "script02_1", "script02_2", "script03_1", "script03_2",
 ]  # fmt: skip
 META_FILE = "synth_meta.json"
+GENERATOR_VERSION = 2  # bump whenever the same arguments would give other files
 RHO = 0.95  # persistence of the dialog mood
 NUISANCE = 1.6  # sd of the utterance-level noise on the arousal drive (latent units)
 WEAK_NUISANCE = 1.2  # sd of the noise on the valence cues
@@ -237,6 +239,23 @@ def _write_dialog(root: Path, dialog: str, turns: list[dict]) -> None:
         sf.write(wav_dir / f"{turn['utt_id']}.wav", audio, FS, subtype="PCM_16")
 
 
+def check_version(root: Path) -> None:
+    """Refuse a corpus that an older generator wrote (its effects differ from the docs).
+
+    Raises:
+        BenchError: ``root``'s ``synth_meta.json`` names another generator version.
+    """
+    meta_path = root / META_FILE
+    if not meta_path.is_file():
+        raise BenchError(f"{meta_path}: missing; this is not a generated synthetic corpus")
+    version = json.loads(meta_path.read_text()).get("generator_version", 1)
+    if version != GENERATOR_VERSION:
+        raise BenchError(
+            f"{meta_path}: written by synthetic generator version {version}, this is version "
+            f"{GENERATOR_VERSION}; delete {root} to regenerate it"
+        )
+
+
 def generate(out: str | Path, config: SynthConfig, progress: bool = True) -> Path:
     """Write the synthetic corpus to ``out`` atomically and return its path.
 
@@ -259,6 +278,7 @@ def generate(out: str | Path, config: SynthConfig, progress: bool = True) -> Pat
             bar.update(len(turns))
     meta = {
         "config": asdict(config),
+        "generator_version": GENERATOR_VERSION,
         "utterances": {
             turn["utt_id"]: {"emotion": turn["emotion"], "prosody": asdict(turn["prosody"])}
             for turns in plan.values()
