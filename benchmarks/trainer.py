@@ -113,11 +113,11 @@ def sgemm_peak(size: int = 1024, repeats: int = 10) -> float:
 
 
 def flops_per_utterance(
-    model: StreamingModel, batch: list[Batch], optimizer, feedback: str
+    model: StreamingModel, batches: list[Batch], optimizer, feedback: str
 ) -> float:
     """Matmul/conv FLOPs of one fast training pass per utterance (torch's flop counter)."""
     with FlopCounterMode(display=False) as counter:
-        count = fast_epoch(model, batch, optimizer, feedback)
+        count = fast_epoch(model, batches, optimizer, feedback)
     return counter.get_total_flops() / count
 
 
@@ -135,7 +135,7 @@ def throughput(batch_dialogs: int, rounds: int) -> None:
     few = DialogSet(train.features, train.labels, train.rows, train.dialogs[:4])
     lengths = [len(dialog) for dialog in train.dialogs]
     groups = shuffled_groups(lengths, batch_dialogs, np.random.default_rng(0))
-    batch = [make_batch(train, ids) for ids in groups]  # the trainer's length-sorted batches
+    batches = [make_batch(train, ids) for ids in groups]  # the trainer's length-sorted batches
     peak = sgemm_peak()
     print(f"fp32 matmul peak: {peak / 1e9:.0f} GFLOP/s on {torch.get_num_threads()} thread(s)")
     print(f"training utterance-steps/s, median of {rounds} alternating rounds: "
@@ -150,11 +150,11 @@ def throughput(batch_dialogs: int, rounds: int) -> None:
         torch.manual_seed(0)
         model = StreamingModel(ModelConfig(updater=updater, feedback=feedback), *DIMS)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        flops = flops_per_utterance(model, batch, optimizer, feedback)  # also the warm-up
+        flops = flops_per_utterance(model, batches, optimizer, feedback)  # also the warm-up
         naive_epoch(model, few, optimizer, feedback)
         fast, naive = [], []
         for _ in range(rounds):
-            fast.append(seconds_per_utterance(fast_epoch, model, batch, optimizer, feedback))
+            fast.append(seconds_per_utterance(fast_epoch, model, batches, optimizer, feedback))
             naive.append(seconds_per_utterance(naive_epoch, model, few, optimizer, feedback))
         fast_s, naive_s = statistics.median(fast), statistics.median(naive)
         ratio, ceiling = naive_s / fast_s, naive_s * peak / flops
