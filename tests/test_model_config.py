@@ -41,3 +41,18 @@ def test_nested_values() -> None:
 def test_bad_values_fail_loudly(values: dict, message: str) -> None:
     with pytest.raises(BenchError, match=message):
         config_from_dict(ModelConfig, values, "model.")
+
+
+def test_scalar_types_are_checked_and_yaml_exponents_read_as_floats() -> None:
+    # YAML 1.1 reads "3e-4" (no dot) as a string; a float field takes it, and an int.
+    config = config_from_dict(EMAConfig, {"alpha": "5e-1", "min_alpha": 0}, "model.ema.")
+    assert (config.alpha, config.min_alpha) == (0.5, 0.0)
+    assert isinstance(config.min_alpha, float)
+    for values, message in [
+        ({"d_c": 2.5}, "model.d_c must be int, not float 2.5"),
+        ({"d_c": True}, "model.d_c must be int, not bool"),
+        ({"film": "yes"}, "model.film must be bool, not str 'yes'"),
+        ({"ema": {"alpha": "high"}}, "model.ema.alpha must be float, not str 'high'"),
+    ]:
+        with pytest.raises(BenchError, match=message):
+            config_from_dict(ModelConfig, values, "model.")

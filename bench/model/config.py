@@ -37,8 +37,26 @@ def config_from_dict(cls: type[Config], values: Mapping[str, Any], where: str) -
     for name, value in values.items():
         if dataclasses.is_dataclass(hints[name]) and isinstance(value, Mapping):
             value = config_from_dict(hints[name], value, f"{where}{name}.")
-        kwargs[name] = value
+        kwargs[name] = _checked(f"{where}{name}", hints[name], value)
     return cls(**kwargs)
+
+
+def _checked(key: str, hint: Any, value: Any) -> Any:
+    """``value`` as the scalar type ``hint`` (int, float, bool or str), else unchanged.
+
+    A float field takes an int or a number written as text: YAML reads ``3e-4`` (no dot)
+    as a string. Anything else of the wrong type is an error naming ``key``.
+    """
+    if hint is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    elif hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, bool, str) and type(value) is not hint:
+        raise BenchError(f"{key} must be {hint.__name__}, not {type(value).__name__} {value!r}")
+    return value
 
 
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
