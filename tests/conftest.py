@@ -29,8 +29,8 @@ def tiny_corpus_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_corpus_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default ~1,000-utterance synthetic corpus."""
-    return generate(tmp_path_factory.mktemp("corpus") / "small", SynthConfig(), False)
+    """The 1,000-utterance synthetic corpus (half the default size, for speed)."""
+    return generate(tmp_path_factory.mktemp("corpus") / "small", SynthConfig("small"), False)
 
 
 def write_wav(path: Path, seconds: float = 0.5, rate: int = 16_000, channels: int = 1) -> Path:

@@ -126,10 +126,17 @@ def test_refuses_to_overwrite_and_rejects_unknown_size(tmp_path: Path):
         SynthConfig(size="huge")
 
 
-def test_iemocap_size_has_the_release_counts():
-    plan = plan_corpus(SynthConfig(size="iemocap"))
-    assert len(plan) == 151
+@pytest.mark.parametrize(
+    ("config", "dialogs", "utterances"),
+    [
+        (SynthConfig(size="iemocap"), 151, [1819, 1811, 2136, 2103, 2170]),  # the release
+        (SynthConfig(), 100, [400] * 5),  # the default, medium
+    ],
+)
+def test_sizes_have_their_dialog_and_utterance_counts(config, dialogs, utterances):
+    plan = plan_corpus(config)
+    assert len(plan) == dialogs
     per_session = {}
     for dialog, turns in plan.items():
         per_session[dialog[:5]] = per_session.get(dialog[:5], 0) + len(turns)
-    assert list(per_session.values()) == [1819, 1811, 2136, 2103, 2170]
+    assert list(per_session.values()) == utterances

@@ -28,8 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("out", help="output folder (must not exist or be empty)")
     synth.add_argument(
         "--size",
-        default="small",
-        help="tiny: 120 utterances (tests); small: ~1,000 (default); iemocap: IEMOCAP's counts",
+        default="medium",
+        help=(
+            "tiny: 120 utterances (tests); small: 1,000 in 50 dialogs; medium: 2,000 in 100 "
+            "dialogs (default); iemocap: IEMOCAP's counts"
+        ),
     )
     synth.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     synth.add_argument(

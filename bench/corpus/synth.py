@@ -43,6 +43,7 @@ IEMOCAP_DIALOGS = (28, 30, 32, 30, 31)
 SIZES = {
     "tiny": ((24, 24, 24, 24, 24), (2, 2, 2, 2, 2)),  # 120 utterances, for tests
     "small": ((200, 200, 200, 200, 200), (10, 10, 10, 10, 10)),
+    "medium": ((400, 400, 400, 400, 400), (20, 20, 20, 20, 20)),  # the default
     "iemocap": (IEMOCAP_UTTERANCES, IEMOCAP_DIALOGS),
 }
 DIALOG_NAMES = [
@@ -61,7 +62,7 @@ WEAK_NUISANCE = 1.2  # sd of the noise on the valence cues
 class SynthConfig:
     """Arguments of the generator; equal configs give byte-identical corpora."""
 
-    size: str = "small"
+    size: str = "medium"
     seed: int = 0
     context: bool = True
     speaker_effect: bool = True
