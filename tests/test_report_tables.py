@@ -51,7 +51,8 @@ def test_markdown_ablation_table(report: Report) -> None:
     assert rows["mamba_ema (ref.)"][7] == "reference"
     for fact in ["Protocol synthetic", "n = trials per variant", "N = 15",
                  "paired hierarchical bootstrap", "Holm", "Missing trials: no_film: fold3/seed2",
-                 "only the reference has fold3/seed2", "400 replicates"]:  # fmt: skip
+                 "only the reference has fold3/seed2", "400 replicates",
+                 "not other sessions or speakers"]:  # fmt: skip
         assert fact in text
 
 

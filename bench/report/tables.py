@@ -234,7 +234,8 @@ def _legend(report: Report) -> str:
         f"{{Delta}}CCC-avg: variant minus {report.reference}, mean over the trials both "
         "finished, with a 95% percentile CI and two-sided p from a paired hierarchical "
         "bootstrap (test dialogs resampled within each test session, seeds within each "
-        f"fold; {report.n_boot} replicates, seed {report.seed}).",
+        f"fold; {report.n_boot} replicates, seed {report.seed}). The test sessions are fixed "
+        "strata: the CI covers other dialogs and seeds, not other sessions or speakers.",
         f"{{dagger}}: p < 0.05 for that dimension after Holm's correction over the family of "
         f"{n_tests} tests ({c['variant'].nunique()} variants {{times}} CCC-V, CCC-A, CCC-avg); "
         "every p-value is in stats.csv. Bold: best in column.",
