@@ -10,7 +10,7 @@ Ray runs ``P`` trials at once (one per CPU). Its overhead is the wall time beyon
 ``sum(trial seconds) / P``; the in-process executor runs them one after another, so its
 ideal is ``sum(trial seconds)``. Both are reported as ``wall / ideal - 1``.
 
-    python benchmarks/grid.py     # the full grid: 15 min here on size small, twice that on medium
+    python benchmarks/grid.py     # full grid: 15 min here, measured when small was the default
     python benchmarks/grid.py --seeds 0 --folds 1 --skip-iemocap   # a quick look
 """
 
