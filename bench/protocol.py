@@ -9,7 +9,6 @@ on the rest, minus a seeded, dialog-disjoint validation share of every training 
 from __future__ import annotations
 
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +23,9 @@ from bench.corpus.jsonl import read_jsonl
 from bench.corpus.synth import GENERATOR_VERSION, SynthConfig, check_version, generate
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
+from bench.paths import data_dir
 
 PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "protocols"
-
-
-def data_dir() -> Path:
-    """Where generated corpora and caches live: ``$BENCH_DATA``, else ``./data``."""
-    return Path(os.environ.get("BENCH_DATA", "data")).expanduser().resolve()
 
 
 def protocol_path(name_or_path: str) -> Path:

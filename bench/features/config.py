@@ -26,7 +26,7 @@ from bench.features.egemaps import EgemapsSpec
 from bench.features.logmel import LogMelSpec
 from bench.features.speaker import EcapaSpec, ResemblyzerSpec
 from bench.features.ssl import TransformersSpec
-from bench.protocol import data_dir
+from bench.paths import data_dir
 
 EXTRACTORS: dict[str, type[ExtractorSpec]] = {
     "logmel": LogMelSpec,
