@@ -24,8 +24,9 @@ from bench.corpus.synth import GENERATOR_VERSION, SynthConfig, check_version, ge
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
 from bench.paths import data_dir
+from bench.resources import protocols_dir
 
-PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "protocols"
+PROTOCOL_DIR = protocols_dir()
 
 
 def protocol_path(name_or_path: str) -> Path:

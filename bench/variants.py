@@ -23,9 +23,10 @@ from typing import Any
 
 from bench.config import apply_overrides, load_yaml
 from bench.errors import BenchError
+from bench.resources import variants_dir
 from bench.train.config import TrialSpec
 
-VARIANT_DIR = Path(__file__).resolve().parents[1] / "variants"
+VARIANT_DIR = variants_dir()
 TRIAL_SECTIONS = ("model", "train")
 PROTOCOL_SECTIONS_HASHED = ("corpus", "folds", "validation", "features")
 
