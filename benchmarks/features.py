@@ -33,12 +33,12 @@ from scipy.stats import spearmanr
 
 from bench.audio import duration_seconds, load_audio
 from bench.features.base import resolve_device
-from bench.features.ecapa_folder import write_random_ecapa
 from bench.features.egemaps import EgemapsSpec
 from bench.features.load import load_features
 from bench.features.speaker import EcapaSpec
 from bench.features.ssl import TransformersSpec
 from bench.protocol import load_protocol, prepare_corpus, synthetic_root
+from bench.testing.ecapa_folder import write_random_ecapa
 
 
 def bench_features(protocol: Path, workers: int) -> tuple[float, list[dict]]:

@@ -36,11 +36,11 @@ from bench.cli_args import int_list
 from bench.model import ModelConfig, StreamingModel, map_state
 from bench.model.mamba import MambaBlock
 from bench.model.model import INITIAL_Y
+from bench.testing.toy import toy_trial_data
 from bench.train.batching import Batch, make_batch, shuffled_groups
 from bench.train.data import DialogSet, dialog_set, fit_standardisers
 from bench.train.evaluate import observe
 from bench.train.loss import va_loss
-from bench.train.toy import toy_trial_data
 
 DIMS = (768, 88, 192)  # WavLM-base, eGeMAPS, ECAPA
 CHUNK = 30

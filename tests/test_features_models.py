@@ -16,9 +16,9 @@ from transformers import AutoModel, Wav2Vec2FeatureExtractor, WavLMConfig, WavLM
 
 from bench.audio import SAMPLE_RATE
 from bench.errors import BenchError
-from bench.features.ecapa_folder import write_random_ecapa
 from bench.features.speaker import EcapaSpec
 from bench.features.ssl import TransformersSpec
+from bench.testing.ecapa_folder import write_random_ecapa
 
 TINY_ECAPA = {
     "n_mels": 20, "channels": [16, 16, 16, 16, 48], "attention_channels": 8,

@@ -8,9 +8,9 @@ import torch
 
 from bench.errors import BenchError
 from bench.model.model import INITIAL_Y
+from bench.testing.toy import toy_trial_data
 from bench.train.batching import length_groups, make_batch, shuffled_groups
 from bench.train.data import dialog_set, fit_standardisers
-from bench.train.toy import toy_trial_data
 
 
 @pytest.fixture(scope="module")

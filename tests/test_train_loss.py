@@ -8,12 +8,12 @@ import torch
 
 from bench.metrics import ccc
 from bench.model import ModelConfig, StreamingModel, map_state
+from bench.testing.toy import toy_trial_data
 from bench.train.batching import make_batch
 from bench.train.config import TrainConfig, teacher_probability
 from bench.train.data import dialog_set, fit_standardisers
 from bench.train.evaluate import observe
 from bench.train.loss import masked_ccc, va_loss
-from bench.train.toy import toy_trial_data
 from bench.train.trainer import feed_probability
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench.errors import BenchError
-from bench.train.toy import toy_trial_data
+from bench.testing.toy import toy_trial_data
 from bench.train.trial import PREDICTION_COLUMNS, TrialResult, run_trial
 
 TINY = {"d_model": 16, "d_c": 8, "d_p2": 8, "film_hidden": 16, "head_hidden": 16}
