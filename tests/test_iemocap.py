@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cli import main
 from bench.corpus.iemocap import read_iemocap
 from bench.errors import InputError
 from tests.conftest import write_wav
@@ -171,3 +172,16 @@ def test_crlf_line_ends_and_a_byte_order_mark_are_read(tmp_path: Path):
     text = "\ufeff" + IMPRO.replace("\n", "\r\n")
     root = make_release(tmp_path, {"Ses01F_impro05a": text}, wavs=False)
     assert len(read_iemocap(root, check_audio=False).table) == 4
+
+
+def test_a_byte_that_is_not_utf8_is_one_error_naming_file_and_line(tmp_path: Path, capsys):
+    root = make_release(tmp_path, {"Ses01F_impro05a": IMPRO}, wavs=False)
+    path = root / "Session1" / "dialog" / "EmoEvaluation" / "Ses01F_impro05a.txt"
+    path.write_bytes(path.read_bytes().replace(b"(curious)", b"(curi\xf6us)"))  # Latin-1, line 6
+    code = main(["corpus", "describe", "--protocol", "iemocap", f"corpus.root={root}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines() == [
+        f"bench corpus: error: {path.resolve()}:6: not UTF-8 text: byte 0xf6 "
+        "(byte 21 of the line); save the file as UTF-8"
+    ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cli import main
 from bench.corpus.jsonl import read_jsonl
 from bench.errors import InputError
 from tests.conftest import write_wav
@@ -111,3 +112,27 @@ def test_a_byte_order_mark_is_not_an_error(tmp_path: Path):
     manifest = write_manifest(tmp_path, [record("u1")])
     manifest.write_bytes(b"\xef\xbb\xbf" + manifest.read_bytes())
     assert read_jsonl(manifest).table["utt_id"].tolist() == ["u1"]
+
+
+def test_a_line_that_is_not_utf8_is_one_error_naming_file_and_line(tmp_path: Path, capsys):
+    latin = json.dumps(record("u2", speaker_id="Jos\u00e9"), ensure_ascii=False)
+    column = latin.index("\u00e9") + 1
+    manifest = write_manifest(tmp_path, [record("u1"), latin])
+    manifest.write_bytes(manifest.read_bytes().replace("\u00e9".encode(), b"\xe9"))  # Latin-1
+    code = main(["corpus", "describe", "--protocol", "jsonl", f"corpus.manifest={manifest}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines() == [
+        f"bench corpus: error: {manifest.resolve()}:2: not UTF-8 text: byte 0xe9 "
+        f"(byte {column} of the line); save the file as UTF-8"
+    ]
+
+
+def test_lines_end_at_any_line_break_but_u2028_stays_inside_a_string(tmp_path: Path):
+    manifest = write_manifest(tmp_path, [record("u1", speaker_id="A\u2028B"), record("u2")])
+    text = manifest.read_text().replace("\\u2028", "\u2028")  # a raw U+2028 inside a string
+    manifest.write_text(text.replace("\n", "\r\n", 1)[:-1] + "\r{")  # lines 1 and 2 end
+    with pytest.raises(InputError, match=r"corpus.jsonl:3: malformed JSON"):  # in \r\n and \r
+        read_jsonl(manifest)
+    manifest.write_text(text)
+    assert read_jsonl(manifest).table["speaker"].tolist() == ["A\u2028B", "A"]

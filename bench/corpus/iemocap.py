@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.corpus.labels import LabelClipper
 from bench.corpus.table import Corpus, check_audio_exists, finish_table, normalise
+from bench.corpus.text import read_text
 from bench.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,12 @@ def parse_label_file(path: Path, clipper: LabelClipper) -> list[dict]:
     """Parse one EmoEvaluation file into rows (without audio paths).
 
     Raises:
-        InputError: a malformed summary line or utterance id, naming the file and line.
+        InputError: a byte that is not UTF-8, a malformed summary line or utterance id,
+            naming the file and line.
     """
     dialog = path.stem
     rows = []
-    text = path.read_text(encoding="utf-8-sig", errors="replace")  # BOM-tolerant
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(read_text(path).splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("%") or RATER.match(line):
             continue

@@ -12,12 +12,14 @@ likely means the scale is set wrong (``corpus.label_scale=[0,1]``).
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 from bench.corpus.table import Corpus, check_audio_exists, finish_table, normalise
+from bench.corpus.text import read_text
 from bench.errors import InputError
 
 REQUIRED = ("utt_id", "session_id", "speaker_id", "audio_path", "valence", "arousal")
@@ -86,9 +88,10 @@ def read_jsonl(
     """Read a JSONL manifest into a :class:`Corpus`.
 
     Raises:
-        InputError: naming the line for malformed JSON, a missing or unknown field, a
-            duplicate id, a NaN, non-numeric or out-of-scale label; naming the manifest for
-            an empty manifest or missing audio files (all listed in one error).
+        InputError: naming the line for bytes that are not UTF-8, malformed JSON, a missing
+            or unknown field, a duplicate id, a NaN, non-numeric or out-of-scale label;
+            naming the manifest for an empty manifest or missing audio files (all listed in
+            one error).
     """
     path = Path(manifest).expanduser().resolve()
     if not path.is_file():
@@ -99,24 +102,23 @@ def read_jsonl(
     name = name or path.stem
     rows: list[dict] = []
     first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8-sig") as handle:  # a BOM is not part of line 1
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"malformed JSON ({exc.msg})", path=path, line=number) from exc
-            row = _row(record, path, number, (lo, hi), name)
-            if row["utt_id"] in first_line:
-                raise InputError(
-                    f"duplicate utt_id {row['utt_id']!r} (first on line "
-                    f"{first_line[row['utt_id']]})",
-                    path=path,
-                    line=number,
-                )
-            first_line[row["utt_id"]] = number
-            rows.append(row)
+    lines = io.StringIO(read_text(path), newline=None)  # \n, \r\n or \r; not U+2028 in strings
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"malformed JSON ({exc.msg})", path=path, line=number) from exc
+        row = _row(record, path, number, (lo, hi), name)
+        if row["utt_id"] in first_line:
+            raise InputError(
+                f"duplicate utt_id {row['utt_id']!r} (first on line {first_line[row['utt_id']]})",
+                path=path,
+                line=number,
+            )
+        first_line[row["utt_id"]] = number
+        rows.append(row)
     table = finish_table(rows, path)
     if check_audio:
         check_audio_exists(table, path)
