@@ -1,15 +1,60 @@
-"""YAML configuration files with dotted ``key=value`` overrides (``train.epochs=2``)."""
+"""The one config layer: YAML files, dotted overrides, and known-key and type checks.
+
+Every YAML section that ``bench`` reads (protocols, variants, grids, features) goes through
+these functions, so a typo or a wrong type fails the same way everywhere: one line naming
+the key and where its value came from (a file, or a command-line override).
+
+>>> from dataclasses import dataclass
+>>> @dataclass
+... class Train:
+...     epochs: int = 30
+...     lr: float = 1e-3
+>>> config_from_dict(Train, {"epochs": 2, "lr": "3e-4"}, "train.")
+Train(epochs=2, lr=0.0003)
+"""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from bench.errors import BenchError, InputError
+
+Config = TypeVar("Config")
+
+
+@dataclass
+class Origins:
+    """Where each value of a configuration was set: a file by default, else an override.
+
+    >>> origins = Origins("protocols/synthetic.yaml")
+    >>> origins.set("train.lr", "the command line (train.lr=x)")
+    >>> origins.of("train.lr"), origins.of("train.epochs")
+    ('the command line (train.lr=x)', 'protocols/synthetic.yaml')
+    """
+
+    default: str
+    by_key: dict[str, str] = field(default_factory=dict)
+
+    def set(self, key: str, origin: str) -> None:
+        self.by_key[key] = origin
+
+    def of(self, key: str) -> str:
+        """The origin of ``key``: of its own override, else of the closest overridden parent."""
+        parts = key.split(".")
+        for end in range(len(parts), 0, -1):
+            origin = self.by_key.get(".".join(parts[:end]))
+            if origin is not None:
+                return origin
+        return self.default
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -19,10 +64,14 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise InputError("file not found", path=path) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 1
         raise InputError(f"malformed YAML ({getattr(exc, 'problem', exc)})", path, line) from exc
+    if data is None:
+        return {}
     if not isinstance(data, dict):
         raise InputError("expected a YAML mapping at the top level", path=path)
     return data
@@ -46,10 +95,18 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+def override_origin(text: str) -> str:
+    """How an error names a command-line override."""
+    return f"the command line ({text})"
+
+
+def apply_overrides(
+    config: dict[str, Any], overrides: Iterable[str], origins: Origins | None = None
+) -> dict[str, Any]:
     """Return a copy of ``config`` with each ``key.path=value`` applied.
 
-    Every key on the path must already exist, so a typo fails loudly instead of being ignored.
+    Every key on the path must already exist, so a typo fails loudly instead of being
+    ignored. Each applied key is recorded in ``origins`` as coming from the command line.
     """
     result = copy.deepcopy(config)
     for text in overrides:
@@ -66,4 +123,167 @@ def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[st
                 node[key] = value
             else:
                 node = node[key]
+        if origins is not None:
+            origins.set(".".join(path), override_origin(text))
     return result
+
+
+def merge_known(
+    base: Mapping[str, Any],
+    change: Mapping[str, Any],
+    origin: str,
+    origins: Origins | None = None,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """``base`` with the values of ``change``, which comes from ``origin`` (a file).
+
+    Every key of ``change`` must exist in ``base``; nested mappings merge key by key.
+
+    Raises:
+        BenchError: a key of ``change`` that ``base`` lacks, named with its full path.
+    """
+    merged = dict(base)
+    for key, value in change.items():
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise BenchError(f"{origin}: unknown key '{prefix}{key}' (known: {known})")
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            merged[key] = merge_known(base[key], value, origin, origins, f"{prefix}{key}.")
+        else:
+            merged[key] = value
+            if origins is not None:
+                origins.set(prefix + key, origin)
+    return merged
+
+
+def config_from_dict(
+    cls: type[Config],
+    values: Mapping[str, Any],
+    where: str = "",
+    origins: Origins | None = None,
+) -> Config:
+    """Build dataclass ``cls`` from ``values``, recursing into nested dataclass fields.
+
+    ``where`` is the dotted prefix of ``values`` (``"model."``); ``origins`` says where each
+    value came from, for the error message.
+
+    Raises:
+        BenchError: a key that ``cls`` has no field for, or a value of the wrong type, named
+            with its dotted path and origin.
+    """
+    return cls(**checked_fields(cls, values, where, origins))
+
+
+def checked_fields(
+    cls: type, values: Mapping[str, Any], where: str = "", origins: Origins | None = None
+) -> dict[str, Any]:
+    """The keyword arguments of ``cls`` from ``values``, with keys and types checked (the
+    part of :func:`config_from_dict` that does not construct ``cls`` itself)."""
+    if not isinstance(values, Mapping):
+        raise BenchError(
+            f"{where.rstrip('.') or 'the top level'} must be a mapping, not "
+            f"{type(values).__name__} {values!r}{_from(origins, where.rstrip('.'))}"
+        )
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        listed = ", ".join(where + key for key in unknown)
+        raise BenchError(
+            f"unknown key(s) {listed}{_from(origins, where + unknown[0])}; "
+            f"known: {', '.join(names)}"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        key = where + name
+        if dataclasses.is_dataclass(hints[name]) and isinstance(value, Mapping):
+            kwargs[name] = config_from_dict(hints[name], value, key + ".", origins)
+        else:
+            kwargs[name] = check_type(key, hints[name], value, origins)
+    return kwargs
+
+
+def check_type(key: str, hint: Any, value: Any, origins: Origins | None = None) -> Any:
+    """``value`` as type ``hint`` (scalars, ``X | None``, unions, lists and tuples).
+
+    A float takes an int or a number written as text: YAML 1.1 reads ``3e-4`` (no dot) as a
+    string. A bool is never an int.
+
+    >>> check_type("train.lr", float, "3e-4")
+    0.0003
+    >>> check_type("corpus.label_scale", tuple[float, float], [1, 5])
+    (1.0, 5.0)
+
+    Raises:
+        BenchError: ``key must be <type>, not <type> <value>``, with the value's origin.
+    """
+    ok, converted = _convert(hint, value)
+    if not ok:
+        raise BenchError(
+            f"{key} must be {_type_name(hint)}, not {type(value).__name__} {value!r}"
+            f"{_from(origins, key)}"
+        )
+    return converted
+
+
+def _from(origins: Origins | None, key: str) -> str:
+    return "" if origins is None else f" (from {origins.of(key)})"
+
+
+def _convert(hint: Any, value: Any) -> tuple[bool, Any]:
+    """(whether ``value`` fits ``hint``, the value converted to it)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True, value
+    if origin in (typing.Union, types.UnionType):
+        for arm in args:
+            ok, converted = _convert(arm, value)
+            if ok:
+                return True, converted
+        return False, value
+    if hint is type(None):
+        return value is None, value
+    if hint is float:
+        if isinstance(value, str):
+            try:
+                return True, float(value)
+            except ValueError:
+                return False, value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return True, float(value)
+        return False, value
+    if hint in (int, bool, str):
+        return type(value) is hint, value
+    if hint is Path:
+        return isinstance(value, str | Path), Path(value) if isinstance(value, str) else value
+    if origin in (list, tuple):
+        return _convert_sequence(origin, args, value)
+    return isinstance(value, origin or hint), value
+
+
+def _convert_sequence(kind: type, args: tuple, value: Any) -> tuple[bool, Any]:
+    if not isinstance(value, list | tuple):
+        return False, value
+    if kind is tuple and args and args[-1] is not Ellipsis:
+        if len(args) != len(value):
+            return False, value
+        arms = args
+    else:
+        arms = (args[0] if args else Any,) * len(value)
+    converted = []
+    for arm, item in zip(arms, value, strict=True):
+        ok, item = _convert(arm, item)
+        if not ok:
+            return False, value
+        converted.append(item)
+    return True, kind(converted)
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(arm) for arm in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) is not None:
+        return str(hint).replace("typing.", "")
+    return getattr(hint, "__name__", str(hint))

@@ -1,32 +1,122 @@
 """Protocols: which corpus, how it is split into folds, and how validation is chosen.
 
 A protocol is ``protocols/<name>.yaml`` (or any YAML path) plus dotted overrides such as
-``corpus.root=/data/IEMOCAP_full_release``. Folds are leave-one-unit-out: fold ``k`` tests the
-``k``-th value (in sorted order) of the fold unit column (IEMOCAP: the session), and trains
-on the rest, minus a seeded, dialog-disjoint validation share of every training unit.
+``corpus.root=/data/IEMOCAP_full_release``. Each section is a dataclass, so an unknown or
+mistyped key fails as one line naming the key and where it was set. Folds are
+leave-one-unit-out: fold ``k`` tests the ``k``-th value (in sorted order) of the fold unit
+column (IEMOCAP: the session), and trains on the rest, minus a seeded, dialog-disjoint
+validation share of every training unit.
 """
 
 from __future__ import annotations
 
 import math
-import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.config import apply_overrides, load_yaml
-from bench.corpus.iemocap import read_iemocap
-from bench.corpus.jsonl import read_jsonl
-from bench.corpus.synth import GENERATOR_VERSION, SynthConfig, check_version, generate
-from bench.corpus.table import Corpus
+from bench.config import (
+    Origins,
+    apply_overrides,
+    checked_fields,
+    config_from_dict,
+    load_yaml,
+    merge_known,
+    parse_override,
+)
+from bench.corpus.synth import SynthConfig
 from bench.errors import BenchError
-from bench.paths import data_dir
-from bench.resources import protocols_dir
+from bench.features.config import ROLES, FeaturesConfig, parse_features_config
+from bench.features.config import role_defaults as features_role_defaults
+from bench.model.config import ModelConfig
+from bench.train.config import TrainConfig
 
-PROTOCOL_DIR = protocols_dir()
+PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "protocols"
+CORPUS_KINDS = ("synthetic", "iemocap", "jsonl")
+
+
+@dataclass(frozen=True)
+class CorpusSection:
+    """``corpus:``: what to read, and the scale its labels are on.
+
+    kind: ``synthetic`` (generated under ``$BENCH_DATA`` unless ``root`` is set), ``iemocap``
+    (``root``: the release folder) or ``jsonl`` (``manifest``: the manifest file).
+    label_scale: ``(lo, hi)``; labels become ``(x - lo) / (hi - lo)``.
+    synth: the generator's arguments (``kind: synthetic`` only).
+    """
+
+    kind: str = "synthetic"
+    root: str | None = None
+    manifest: str | None = None
+    label_scale: tuple[float, float] = (1.0, 5.0)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+
+    def __post_init__(self) -> None:
+        if self.kind not in CORPUS_KINDS:
+            known = ", ".join(CORPUS_KINDS)
+            raise BenchError(f"corpus.kind must be one of {known}, not {self.kind!r}")
+        if not self.label_scale[0] < self.label_scale[1]:
+            raise BenchError(f"corpus.label_scale must be [lo, hi], lo < hi: {self.label_scale}")
+
+
+@dataclass(frozen=True)
+class FoldsSection:
+    """``folds:``: fold ``k`` tests the ``k``-th value of the column ``unit``."""
+
+    unit: str = "group"
+
+
+@dataclass(frozen=True)
+class ValidationSection:
+    """``validation:``: a seeded share ``fraction`` of each training unit's dialogs."""
+
+    fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fraction < 1.0:
+            raise BenchError(f"validation.fraction must lie in (0, 1), not {self.fraction}")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A loaded, checked protocol.
+
+    ``model`` and ``train`` are corpus-specific defaults for every variant: partial blocks,
+    checked against :class:`ModelConfig` and :class:`TrainConfig` here, merged into each
+    variant's configuration by :func:`bench.variants.resolve_variant`.
+    """
+
+    name: str
+    path: Path
+    corpus: CorpusSection
+    folds: FoldsSection
+    validation: ValidationSection
+    features: FeaturesConfig
+    model: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+
+    def hashed(self) -> dict[str, Any]:
+        """The sections that change a trial's numbers, as plain values, defaults filled in
+        (the feature cache folder and run-time settings such as the device left out)."""
+        features = {
+            role: {"extractor": spec.name, **spec.hashed_params()}
+            for role, spec in self.features.extractors.items()
+        }
+        features["speaker"]["level"] = self.features.speaker_level
+        return {
+            "corpus": asdict(self.corpus),
+            "folds": asdict(self.folds),
+            "validation": asdict(self.validation),
+            "features": features,
+        }
+
+
+SECTIONS = {"corpus": CorpusSection, "folds": FoldsSection, "validation": ValidationSection}
+TRIAL_DEFAULTS = {"model": ModelConfig, "train": TrainConfig}
 
 
 def protocol_path(name_or_path: str) -> Path:
@@ -43,57 +133,85 @@ def protocol_path(name_or_path: str) -> Path:
     return path
 
 
-def load_protocol(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> dict:
-    """Read a protocol and apply ``key=value`` overrides (every key must exist)."""
-    protocol = apply_overrides(load_yaml(protocol_path(name_or_path)), overrides)
-    for section in ("name", "corpus", "folds", "validation"):
-        if section not in protocol:
-            raise BenchError(f"protocol {name_or_path!r} has no {section!r} section")
-    return protocol
+def load_protocol(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Protocol:
+    """Read a protocol, apply ``key=value`` overrides and check every section.
+
+    Every section is first filled with its defaults, so an override may set any known key.
+    An override of ``features.<role>.extractor`` to another extractor resets that role's
+    parameters to the new extractor's defaults; the role's other overrides still apply.
+
+    Raises:
+        BenchError: an unknown key or a wrongly typed value, naming the key and its origin
+            (the protocol file or the command-line override).
+    """
+    path = protocol_path(name_or_path)
+    raw = load_yaml(path)
+    origins = Origins(str(path))
+    known = {"name", "description", *SECTIONS, "features", *TRIAL_DEFAULTS}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise BenchError(
+            f"{path}: unknown top-level key(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    if not isinstance(raw.get("name"), str):
+        raise BenchError(f"{path}: needs a 'name:' (a string)")
+    filled: dict[str, Any] = {"name": raw["name"]}
+    for section, cls in SECTIONS.items():
+        defaults = asdict(cls(**({"kind": "synthetic"} if cls is CorpusSection else {})))
+        given = _mapping(raw, section, path)
+        filled[section] = merge_known(defaults, given, str(path), origins, f"{section}.")
+    filled["features"] = _filled_features(_mapping(raw, "features", path), path, origins)
+    for section in TRIAL_DEFAULTS:
+        filled[section] = _mapping(raw, section, path)
+    switches = [o for o in overrides if _is_extractor_switch(o)]
+    for text in switches:
+        role = parse_override(text)[0][1]
+        filled["features"][role] = features_role_defaults(role, parse_override(text)[1])
+        apply_overrides(filled, [text], origins)
+    rest = [o for o in overrides if o not in switches]
+    filled = apply_overrides(filled, rest, origins)
+    return _checked_protocol(filled, path, origins)
 
 
-def synth_config(corpus_cfg: dict[str, Any]) -> SynthConfig:
-    """The generator arguments of a ``kind: synthetic`` corpus section."""
-    try:
-        return SynthConfig(**corpus_cfg.get("synth", {}))
-    except TypeError as exc:
-        raise BenchError(f"corpus.synth: {exc}") from exc
+def _mapping(raw: dict[str, Any], section: str, path: Path) -> dict[str, Any]:
+    value = raw.get(section) or {}
+    if not isinstance(value, dict):
+        raise BenchError(f"{path}: {section} must be a mapping, not {value!r}")
+    return value
 
 
-def synthetic_root(corpus_cfg: dict[str, Any]) -> Path:
-    """The folder of a synthetic corpus: ``corpus.root``, else one named by its arguments and
-    the generator version (so a newer generator never reads an older corpus)."""
-    if corpus_cfg.get("root"):
-        return Path(corpus_cfg["root"]).expanduser().resolve()
-    config = synth_config(corpus_cfg)
-    name = f"{config.size}-seed{config.seed}"
-    name += "" if config.context else "-nocontext"
-    name += "" if config.speaker_effect else "-nospeaker"
-    name += f"-v{GENERATOR_VERSION}"
-    return data_dir() / "synthetic" / name
+def _is_extractor_switch(text: str) -> bool:
+    keys = text.partition("=")[0].split(".")
+    return len(keys) == 3 and keys[0] == "features" and keys[1] in ROLES and keys[2] == "extractor"
 
 
-def prepare_corpus(protocol: dict, progress: bool = True) -> Corpus:
-    """Read the protocol's corpus, generating the synthetic one on first use."""
-    corpus_cfg = protocol["corpus"]
-    kind = corpus_cfg.get("kind")
-    scale = tuple(float(x) for x in corpus_cfg.get("label_scale", (1, 5)))
-    if kind == "synthetic":
-        root = synthetic_root(corpus_cfg)
-        if not root.is_dir():
-            print(f"generating the synthetic corpus in {root} (first use)", file=sys.stderr)
-            generate(root, synth_config(corpus_cfg), progress=progress)
-        check_version(root)
-        return read_iemocap(root, name="synthetic")
-    if kind == "iemocap":
-        if not corpus_cfg.get("root"):
-            raise BenchError("set corpus.root=/path/to/IEMOCAP_full_release")
-        return read_iemocap(corpus_cfg["root"])
-    if kind == "jsonl":
-        if not corpus_cfg.get("manifest"):
-            raise BenchError("set corpus.manifest=/path/to/manifest.jsonl")
-        return read_jsonl(corpus_cfg["manifest"], label_scale=scale)  # type: ignore[arg-type]
-    raise BenchError(f"corpus.kind {kind!r} is not one of synthetic, iemocap, jsonl")
+def _filled_features(block: dict[str, Any], path: Path, origins: Origins) -> dict[str, Any]:
+    """A ``features:`` block with every role and parameter present (defaults filled in)."""
+    filled: dict[str, Any] = {"cache_dir": None}
+    for role in ROLES:
+        given = block.get(role) or {}
+        if not isinstance(given, dict):
+            raise BenchError(f"{path}: features.{role} must be a mapping, not {given!r}")
+        filled[role] = features_role_defaults(role, given.get("extractor"))
+    return merge_known(filled, block, str(path), origins, "features.")
+
+
+def _checked_protocol(filled: dict[str, Any], path: Path, origins: Origins) -> Protocol:
+    sections = {
+        name: config_from_dict(cls, filled[name], f"{name}.", origins)
+        for name, cls in SECTIONS.items()
+    }
+    for name, cls in TRIAL_DEFAULTS.items():
+        checked_fields(cls, filled[name], f"{name}.", origins)
+    return Protocol(
+        name=filled["name"],
+        path=path,
+        features=parse_features_config(filled["features"], origins),
+        model=filled["model"],
+        train=filled["train"],
+        **sections,
+    )
 
 
 @dataclass(frozen=True)
@@ -107,9 +225,9 @@ class Fold:
     test: np.ndarray
 
 
-def fold_units(table: pd.DataFrame, protocol: dict) -> list[str]:
+def fold_units(table: pd.DataFrame, protocol: Protocol) -> list[str]:
     """The sorted values of the fold unit column; fold k tests the k-th."""
-    column = protocol["folds"].get("unit", "group")
+    column = protocol.folds.unit
     if column not in table:
         raise BenchError(f"folds.unit {column!r} is not a column of the utterance table")
     return sorted(table[column].astype(str).unique())
@@ -129,14 +247,13 @@ def _validation_dialogs(
     return chosen
 
 
-def make_folds(table: pd.DataFrame, protocol: dict) -> list[Fold]:
+def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     """Every fold of the protocol, each checked for leakage."""
-    column = protocol["folds"].get("unit", "group")
+    column = protocol.folds.unit
     units = fold_units(table, protocol)
     if len(units) < 2:
         raise BenchError(f"need at least 2 values of folds.unit {column!r}, found {units}")
-    fraction = float(protocol["validation"].get("fraction", 0.2))
-    seed = int(protocol["validation"].get("seed", 0))
+    fraction, seed = protocol.validation.fraction, protocol.validation.seed
     unit_of = table[column].astype(str)
     folds = []
     for number, unit in enumerate(units, start=1):

@@ -17,32 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.config import apply_overrides, load_yaml
+from bench.config import Origins, apply_overrides, config_from_dict, load_yaml, merge_known
 from bench.errors import BenchError
+from bench.protocol import Protocol
 from bench.resources import variants_dir
 from bench.train.config import TrialSpec
 
 VARIANT_DIR = variants_dir()
 TRIAL_SECTIONS = ("model", "train")
-PROTOCOL_SECTIONS_HASHED = ("corpus", "folds", "validation", "features")
-
-
-def merge_known(base: dict[str, Any], change: dict[str, Any], where: str) -> dict[str, Any]:
-    """``base`` with the values of ``change``; every key of ``change`` must exist in ``base``."""
-    merged = dict(base)
-    for key, value in change.items():
-        if key not in base:
-            known = ", ".join(sorted(base))
-            raise BenchError(f"{where}: unknown key {key!r} (known: {known})")
-        if isinstance(base[key], dict) and isinstance(value, dict):
-            merged[key] = merge_known(base[key], value, f"{where}{key}.")
-        else:
-            merged[key] = value
-    return merged
+DEFAULT_GRID = "ablations"  # the grid of `bench run`, `bench ls` and `bench report`
 
 
 def variant_names() -> list[str]:
@@ -65,29 +53,34 @@ def _read_variant(path: Path) -> dict[str, Any]:
     return data
 
 
-def resolve_variant(name: str, protocol: dict, overrides: list[str] = ()) -> dict[str, Any]:
-    """The full ``{"model": ..., "train": ...}`` configuration of a variant, checked."""
+def resolve_variant(name: str, protocol: Protocol, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The full ``{"model": ..., "train": ...}`` configuration of a variant, checked.
+
+    Raises:
+        BenchError: an unknown key or a wrongly typed value, naming the key and where it was
+            set (``variants/base.yaml``, the protocol, the variant file or the command line).
+    """
     base_path = VARIANT_DIR / "base.yaml"
-    base = {key: load_yaml(base_path)[key] for key in TRIAL_SECTIONS}
-    corpus_defaults = {section: protocol.get(section) or {} for section in TRIAL_SECTIONS}
-    config = merge_known(base, corpus_defaults, f"protocol {protocol['name']}: ")
+    base_file = load_yaml(base_path)
+    base = {key: base_file[key] for key in TRIAL_SECTIONS}
+    origins = Origins(str(base_path))
+    protocol_defaults = {"model": protocol.model, "train": protocol.train}
+    config = merge_known(base, protocol_defaults, str(protocol.path), origins)
     path = _variant_file(name)
     change = {k: v for k, v in _read_variant(path).items() if k in TRIAL_SECTIONS}
-    config = merge_known(config, change, f"{path}: ")
-    config = apply_overrides(config, overrides)
+    config = merge_known(config, change, str(path), origins)
+    config = apply_overrides(config, overrides, origins)
     try:
-        TrialSpec.from_dict(config)
+        TrialSpec.from_dict(config, origins)
     except BenchError as exc:
         raise BenchError(f"variant {name} ({path}): {exc}") from exc
     return config
 
 
-def config_hash(config: dict[str, Any], protocol: dict) -> str:
-    """Short hash of everything that changes a trial's numbers except fold and seed."""
-    hashed = {
-        "trial": config,
-        "protocol": {key: protocol.get(key) for key in PROTOCOL_SECTIONS_HASHED},
-    }
+def config_hash(config: dict[str, Any], protocol: Protocol) -> str:
+    """Short hash of everything that changes a trial's numbers except fold and seed: the
+    variant's resolved config and the protocol's corpus, folds, validation and features."""
+    hashed = {"trial": config, "protocol": protocol.hashed()}
     text = json.dumps(hashed, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -102,23 +95,30 @@ class Grid:
     reference: str
 
 
+@dataclass(frozen=True)
+class GridFile:
+    """The keys of ``variants/grids/<name>.yaml``; ``reference`` defaults to the first variant."""
+
+    variants: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = (0, 1, 2)
+    reference: str | None = None
+
+
 def load_grid(name: str) -> Grid:
     """Read ``variants/grids/<name>.yaml``; every variant it names must exist."""
     path = VARIANT_DIR / "grids" / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
         raise BenchError(f"unknown grid {name!r} (known: {known})")
-    data = load_yaml(path)
-    unknown = set(data) - {"variants", "seeds", "reference"}
-    if unknown:
-        raise BenchError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    variants = tuple(data.get("variants") or ())
-    for variant in variants:
+    try:
+        data = config_from_dict(GridFile, load_yaml(path), "", Origins(str(path)))
+    except BenchError as exc:
+        raise BenchError(f"grid {name}: {exc}") from exc
+    for variant in data.variants:
         _variant_file(variant)
-    if not variants:
+    if not data.variants:
         raise BenchError(f"{path}: no variants listed")
-    reference = data.get("reference", variants[0])
-    if reference not in variants:
+    reference = data.reference or data.variants[0]
+    if reference not in data.variants:
         raise BenchError(f"{path}: the reference {reference!r} is not among the variants")
-    seeds = tuple(int(s) for s in data.get("seeds", (0, 1, 2)))
-    return Grid(name=name, variants=variants, seeds=seeds, reference=reference)
+    return Grid(name=name, variants=data.variants, seeds=data.seeds, reference=reference)

@@ -28,22 +28,23 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 from scipy.stats import spearmanr
 
 from bench.audio import duration_seconds, load_audio
+from bench.corpus.prepare import prepare_corpus, synthetic_root
 from bench.features.base import resolve_device
+from bench.features.config import FeaturesConfig
 from bench.features.egemaps import EgemapsSpec
 from bench.features.load import load_features
 from bench.features.speaker import EcapaSpec
 from bench.features.ssl import TransformersSpec
-from bench.protocol import load_protocol, prepare_corpus, synthetic_root
+from bench.protocol import load_protocol
 from bench.testing.ecapa_folder import write_random_ecapa
 
 
-def bench_features(protocol: Path, workers: int) -> tuple[float, list[dict]]:
+def bench_features(overrides: list[str], workers: int) -> tuple[float, list[dict]]:
     """Wall seconds of one ``bench features --json`` subprocess and its summaries."""
-    command = [sys.executable, "-m", "bench.cli", "features", "--protocol", str(protocol)]
+    command = [sys.executable, "-m", "bench.cli", "features", *overrides]
     command += ["--json", "--quiet", "--workers", str(workers)]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -78,7 +79,7 @@ def model_rtfs(paths: list[str], folder: Path) -> list[tuple[str, float, str]]:
     return rows
 
 
-def arousal_correlations(table, features_cfg: dict) -> dict[str, float]:
+def arousal_correlations(table, features_cfg: FeaturesConfig) -> dict[str, float]:
     """Spearman rho of the arousal label with three features that should rise with it."""
     features = load_features(table, features_cfg)
     names = EgemapsSpec().build().names
@@ -100,19 +101,18 @@ def main() -> None:
     args = parser.parse_args()
 
     protocol = load_protocol("synthetic", [f"corpus.synth.size={args.size}"])
-    corpus = prepare_corpus(protocol)  # generated on first use, not timed
+    corpus = prepare_corpus(protocol.corpus)  # generated on first use, not timed
     table = corpus.table
     audio_seconds = sum(duration_seconds(p) for p in table["audio_path"])
     with tempfile.TemporaryDirectory() as tmp:
-        protocol["corpus"]["root"] = str(synthetic_root(protocol["corpus"]))
-        protocol["features"] = {**protocol.get("features", {}), "cache_dir": f"{tmp}/cache"}
-        protocol_path = Path(tmp) / "protocol.yaml"
-        protocol_path.write_text(yaml.safe_dump(protocol))
-        cold, summaries = bench_features(protocol_path, args.workers)
-        warm, cached = bench_features(protocol_path, args.workers)
+        overrides = [f"corpus.root={synthetic_root(protocol.corpus)}"]
+        overrides.append(f"features.cache_dir={tmp}/cache")
+        cold, summaries = bench_features(overrides, args.workers)
+        warm, cached = bench_features(overrides, args.workers)
         paths = table["audio_path"][: args.model_utts].tolist()
         models = model_rtfs(paths, Path(tmp)) if args.models else []
-        correlations = arousal_correlations(table, protocol["features"])
+        features_cfg = load_protocol("synthetic", overrides).features
+        correlations = arousal_correlations(table, features_cfg)
 
     print(f"synthetic corpus ({args.size}): {len(table)} utterances, {audio_seconds:.0f} s audio")
     print(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.config import config_from_dict
 from bench.errors import BenchError
-from bench.model.config import EMAConfig, ModelConfig, config_from_dict
+from bench.model.config import EMAConfig, ModelConfig
 
 
 def test_defaults_are_the_full_model() -> None:

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.config import apply_overrides
 from bench.corpus.iemocap import read_iemocap
 from bench.corpus.jsonl import read_jsonl
+from bench.corpus.prepare import prepare_corpus
 from bench.corpus.synth import GENERATOR_VERSION, META_FILE
 from bench.errors import BenchError
-from bench.protocol import Fold, check_fold, load_protocol, make_folds, prepare_corpus
+from bench.features.logmel import LogMelSpec
+from bench.features.ssl import TransformersSpec
+from bench.protocol import Fold, check_fold, load_protocol, make_folds
 from tests.conftest import write_wav
 
 
@@ -44,7 +46,7 @@ def test_validation_split_is_seeded(small_corpus_root: Path):
     protocol = load_protocol("synthetic")
     first = make_folds(table, protocol)
     again = make_folds(table, protocol)
-    other = make_folds(table, apply_overrides(protocol, ["validation.seed=1"]))
+    other = make_folds(table, load_protocol("synthetic", ["validation.seed=1"]))
     assert all(np.array_equal(a.val, b.val) for a, b in zip(first, again, strict=True))
     assert any(not np.array_equal(a.val, b.val) for a, b in zip(first, other, strict=True))
 
@@ -75,13 +77,14 @@ def test_jsonl_fold_unit_that_splits_a_speaker_is_refused(tmp_path: Path):
     protocol = load_protocol("jsonl", [f"corpus.manifest={tmp_path / 'm.jsonl'}"])
     with pytest.raises(BenchError, match=r"fold 1: test and train share speaker\(s\) A"):
         make_folds(table, protocol)
-    by_speaker = make_folds(table, apply_overrides(protocol, ["folds.unit=speaker"]))
+    manifest = f"corpus.manifest={tmp_path / 'm.jsonl'}"
+    by_speaker = make_folds(table, load_protocol("jsonl", [manifest, "folds.unit=speaker"]))
     assert [f.test_unit for f in by_speaker] == ["A", "B", "C"]
 
 
 def test_overrides_must_name_existing_keys():
     protocol = load_protocol("iemocap", ["corpus.root=/data/x", "validation.fraction=0.3"])
-    assert protocol["corpus"]["root"] == "/data/x" and protocol["validation"]["fraction"] == 0.3
+    assert protocol.corpus.root == "/data/x" and protocol.validation.fraction == 0.3
     with pytest.raises(BenchError, match="no key 'rot' under corpus"):
         load_protocol("iemocap", ["corpus.rot=/data/x"])
     with pytest.raises(BenchError, match="not of the form"):
@@ -93,7 +96,7 @@ def test_overrides_must_name_existing_keys():
 def test_synthetic_protocol_generates_on_first_use(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("BENCH_DATA", str(tmp_path))
     protocol = load_protocol("synthetic", ["corpus.synth.size=tiny", "corpus.synth.context=false"])
-    corpus = prepare_corpus(protocol, progress=False)
+    corpus = prepare_corpus(protocol.corpus, progress=False)
     root = tmp_path / "synthetic" / f"tiny-seed0-nocontext-v{GENERATOR_VERSION}"
     assert root.is_dir()
     assert corpus.name == "synthetic" and len(corpus.table) == 120
@@ -101,11 +104,86 @@ def test_synthetic_protocol_generates_on_first_use(tmp_path: Path, monkeypatch):
     assert meta["generator_version"] == GENERATOR_VERSION
     (root / META_FILE).write_text(json.dumps({**meta, "generator_version": 1}))
     with pytest.raises(BenchError, match=rf"{META_FILE}: written by .* version 1.*delete"):
-        prepare_corpus(protocol, progress=False)
+        prepare_corpus(protocol.corpus, progress=False)
 
 
 def test_unconfigured_corpora_say_what_to_set():
     with pytest.raises(BenchError, match="corpus.root="):
-        prepare_corpus(load_protocol("iemocap"))
+        prepare_corpus(load_protocol("iemocap").corpus)
     with pytest.raises(BenchError, match="corpus.manifest="):
-        prepare_corpus(load_protocol("jsonl"))
+        prepare_corpus(load_protocol("jsonl").corpus)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "overrides", "message"),
+    [
+        ("validation: {fracton: 0.3}", [], r"protocol.yaml: unknown key 'validation.fracton'"),
+        ("corpus: {kind: synthetic, synth: {sise: tiny}}", [], "unknown key 'corpus.synth.sise'"),
+        ("folds: {unit: group, units: 2}", [], "unknown key 'folds.units'"),
+        ("features: {speech: {n_mel: 40}}", [], "unknown key 'features.speech.n_mel'"),
+        ("model: {d_modl: 8}", [], r"unknown key\(s\) model.d_modl \(from .*protocol.yaml\)"),
+        ("train: {epochs: two}", [], r"train.epochs must be int, not str 'two' \(from .*yaml\)"),
+        ("protocl: x", [], "unknown top-level key"),
+        (
+            "validation: {fraction: 0.2}",
+            ["validation.fraction=high"],
+            r"validation.fraction must be float, not str 'high' "
+            r"\(from the command line \(validation.fraction=high\)\)",
+        ),
+        (
+            "corpus: {kind: synthetic, synth: {size: tiny}}",
+            ["corpus.synth.seed=1.5"],
+            r"corpus.synth.seed must be int, not float 1.5 \(from the command line",
+        ),
+        ("corpus: {kind: synthetic, synth: {seed: x}}", [], r"corpus.synth.seed must be int.*yaml"),
+        ("corpus: {kind: tape}", [], "corpus.kind must be one of"),
+        ("validation: {fraction: 1.5}", [], r"validation.fraction must lie in \(0, 1\)"),
+    ],
+)
+def test_protocol_typos_and_types_fail_naming_the_key_and_origin(
+    tmp_path: Path, yaml_text: str, overrides: list[str], message: str
+):
+    path = tmp_path / "protocol.yaml"
+    path.write_text(f"name: mine\n{yaml_text}\n")
+    with pytest.raises(BenchError, match=message):
+        load_protocol(str(path), overrides)
+
+
+def test_sections_are_filled_with_defaults_so_any_known_key_can_be_overridden(tmp_path: Path):
+    path = tmp_path / "protocol.yaml"
+    path.write_text("name: bare\n")
+    protocol = load_protocol(str(path), ["validation.fraction=0.3", "corpus.synth.size=tiny"])
+    assert (protocol.corpus.kind, protocol.corpus.synth.size) == ("synthetic", "tiny")
+    assert (protocol.validation.fraction, protocol.validation.seed) == (0.3, 0)
+    assert protocol.folds.unit == "group"
+    assert protocol.corpus.label_scale == (1.0, 5.0)
+
+
+def test_switching_an_extractor_resets_its_parameters_and_keeps_other_overrides():
+    protocol = load_protocol(
+        "jsonl", ["features.speech.min_seconds=0.5", "features.speech.extractor=logmel"]
+    )
+    speech = protocol.features.extractors["speech"]
+    assert speech == LogMelSpec(min_seconds=0.5)
+    # The other roles keep the protocol file's parameters.
+    assert protocol.features.extractors["speaker"].name == "ecapa"
+    back = load_protocol(
+        "synthetic",
+        ["features.speech.model=/models/wavlm", "features.speech.extractor=transformers"],
+    )
+    assert back.features.extractors["speech"] == TransformersSpec(model="/models/wavlm")
+    with pytest.raises(BenchError, match="no key 'model' under features.speech"):
+        load_protocol("synthetic", ["features.speech.model=/models/wavlm"])
+
+
+def test_the_hash_covers_defaults_not_how_they_were_written(tmp_path: Path):
+    explicit = load_protocol("synthetic")
+    path = tmp_path / "synthetic.yaml"
+    text = explicit.path.read_text().replace("  fraction: 0.2", "")
+    assert text != explicit.path.read_text()
+    path.write_text(text)
+    assert load_protocol(str(path)).hashed() == explicit.hashed()
+    changed = load_protocol("synthetic", ["validation.fraction=0.3"])
+    assert changed.hashed() != explicit.hashed()
+    cache = load_protocol("synthetic", [f"features.cache_dir={tmp_path}"])
+    assert cache.hashed() == explicit.hashed()

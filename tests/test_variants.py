@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from bench import variants
 from bench.errors import BenchError
-from bench.protocol import load_protocol
+from bench.protocol import Protocol, load_protocol
 from bench.train.config import TrialSpec
 from bench.variants import config_hash, load_grid, resolve_variant, variant_names
 
@@ -28,7 +29,7 @@ def keys(tree: dict, prefix: str = "") -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def protocol() -> dict:
+def protocol() -> Protocol:
     return load_protocol("synthetic")
 
 
@@ -75,15 +76,15 @@ def _get(tree: dict, dotted: str):
     return tree
 
 
-def test_overrides_and_protocol_train_section_apply_in_order(protocol: dict):
-    with_protocol = {**protocol, "train": {"epochs": 7}}
+def test_overrides_and_protocol_train_section_apply_in_order(protocol: Protocol):
+    with_protocol = dataclasses.replace(protocol, train={"epochs": 7})
     config = resolve_variant("no_film", with_protocol, ["train.lr=0.01"])
     assert config["train"]["epochs"] == 7 and config["train"]["lr"] == 0.01
     assert config_hash(config, protocol) != config_hash(
         resolve_variant("no_film", protocol), protocol
     )
-    assert config_hash(config, protocol) == config_hash(dict(config), dict(protocol))
-    changed_corpus = {**protocol, "corpus": {**protocol["corpus"], "synth": {"seed": 3}}}
+    assert config_hash(config, protocol) == config_hash(dict(config), load_protocol("synthetic"))
+    changed_corpus = load_protocol("synthetic", ["corpus.synth.seed=3"])
     assert config_hash(config, changed_corpus) != config_hash(config, protocol)
 
 
@@ -97,7 +98,7 @@ def test_invalid_combination_and_unknown_keys_fail_with_a_message(
     folder = shutil.copytree(variants.VARIANT_DIR, tmp_path / "variants")
     monkeypatch.setattr(variants, "VARIANT_DIR", folder)
     (folder / "typo.yaml").write_text("model:\n  ema:\n    alfa: 0.5\n")
-    with pytest.raises(BenchError, match=r"typo.yaml: model.ema.: unknown key 'alfa'"):
+    with pytest.raises(BenchError, match=r"typo.yaml: unknown key 'model.ema.alfa'"):
         resolve_variant("typo", protocol)
     (folder / "extra.yaml").write_text("optimiser: sgd\n")
     with pytest.raises(BenchError, match="extra.yaml: unknown top-level key"):
@@ -107,3 +108,11 @@ def test_invalid_combination_and_unknown_keys_fail_with_a_message(
         load_grid("bad")
     with pytest.raises(BenchError, match="unknown grid"):
         load_grid("missing")
+
+
+def test_a_type_error_names_where_the_value_came_from(protocol: Protocol):
+    with pytest.raises(BenchError, match=r"train.lr must be float.*\(from the command line"):
+        resolve_variant("mamba_ema", protocol, ["train.lr=fast"])
+    bad = dataclasses.replace(protocol, train={"lr": "fast"})
+    with pytest.raises(BenchError, match=r"train.lr must be float.*from .*synthetic.yaml\)"):
+        resolve_variant("mamba_ema", bad)

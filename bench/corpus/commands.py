@@ -74,9 +74,10 @@ def run_synth(args: argparse.Namespace) -> int:
 
 def run_describe(args: argparse.Namespace) -> int:
     from bench.corpus.describe import describe, format_description
-    from bench.protocol import load_protocol, prepare_corpus
+    from bench.corpus.prepare import prepare_corpus
+    from bench.protocol import load_protocol
 
     protocol = load_protocol(args.protocol, args.overrides)
-    summary = describe(prepare_corpus(protocol, progress=not args.json))
+    summary = describe(prepare_corpus(protocol.corpus, progress=not args.json))
     print(json.dumps(summary, indent=2) if args.json else format_description(summary))
     return 0

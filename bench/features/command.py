@@ -39,12 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_features(args: argparse.Namespace) -> int:
     from bench.features.extract import extract_features  # heavy imports only when run
-    from bench.protocol import load_protocol, prepare_corpus
+    from bench.corpus.prepare import prepare_corpus
+    from bench.protocol import load_protocol
 
     protocol = load_protocol(args.protocol, args.overrides)
-    corpus = prepare_corpus(protocol, progress=not args.quiet)
+    corpus = prepare_corpus(protocol.corpus, progress=not args.quiet)
     summaries = extract_features(
-        corpus.table, protocol.get("features"), workers=args.workers, progress=not args.quiet
+        corpus.table, protocol.features, workers=args.workers, progress=not args.quiet
     )
     if args.json:
         print(json.dumps([s.to_json() for s in summaries], indent=2))

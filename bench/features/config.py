@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.config import Origins, check_type, config_from_dict
 from bench.errors import BenchError
 from bench.features.base import ExtractorSpec
 from bench.features.egemaps import EgemapsSpec
@@ -41,7 +42,6 @@ ROLES: dict[str, tuple[str, ...]] = {  # role -> extractors it accepts, the defa
     "speaker": ("resemblyzer", "ecapa"),
 }
 LEVELS = ("utterance", "speaker")
-TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 @dataclass(frozen=True)
@@ -60,17 +60,33 @@ class FeaturesConfig:
     speaker_level: str = "utterance"
 
 
-def parse_features_config(block: Mapping[str, Any] | None) -> FeaturesConfig:
+def role_defaults(role: str, extractor: str | None = None) -> dict[str, Any]:
+    """The full block of ``role`` with ``extractor`` (default: the role's first) and every
+    parameter at its default, so that any parameter can be overridden by its dotted key."""
+    name = extractor or ROLES[role][0]
+    if name not in ROLES[role]:
+        raise BenchError(f"features.{role}.extractor must be one of {ROLES[role]}, not {name!r}")
+    block = {"extractor": name, **dataclasses.asdict(EXTRACTORS[name]())}
+    if role == "speaker":
+        block["level"] = LEVELS[0]
+    return block
+
+
+def parse_features_config(
+    block: Mapping[str, Any] | None, origins: Origins | None = None
+) -> FeaturesConfig:
     """Check a ``features:`` block and fill in defaults.
 
     Raises:
-        BenchError: an unknown key, role, extractor or level, or a value of the wrong type.
+        BenchError: an unknown key, role, extractor or level, or a value of the wrong type,
+            named with where it came from (``origins``).
     """
     block = dict(block or {})
     unknown = set(block) - {"cache_dir", *ROLES}
     if unknown:
         raise BenchError(
             f"features: unknown keys {sorted(unknown)} (allowed: cache_dir, {', '.join(ROLES)})"
+            + ("" if origins is None else f" (from {origins.of('features')})")
         )
     extractors, level = {}, "utterance"
     for role, accepted in ROLES.items():
@@ -82,10 +98,11 @@ def parse_features_config(block: Mapping[str, Any] | None) -> FeaturesConfig:
         name = options.pop("extractor", accepted[0])
         if name not in accepted:
             raise BenchError(f"features.{role}.extractor must be one of {accepted}, not {name!r}")
-        extractors[role] = make_spec(EXTRACTORS[name], options, where=f"features.{role}")
-    cache_dir = block.get("cache_dir")
-    cache_dir = Path(cache_dir) if cache_dir else data_dir() / "features"
-    return FeaturesConfig(cache_dir, extractors, level)
+        extractors[role] = make_spec(EXTRACTORS[name], options, f"features.{role}", origins)
+    cache_dir = check_type("features.cache_dir", str | None, block.get("cache_dir"), origins)
+    return FeaturesConfig(
+        Path(cache_dir) if cache_dir else data_dir() / "features", extractors, level
+    )
 
 
 def as_features_config(cfg: FeaturesConfig | Mapping[str, Any] | None) -> FeaturesConfig:
@@ -104,19 +121,16 @@ def features_block(config: FeaturesConfig) -> dict[str, Any]:
     return block
 
 
-def make_spec(cls: type[ExtractorSpec], options: dict[str, Any], where: str) -> ExtractorSpec:
+def make_spec(
+    cls: type[ExtractorSpec], options: Mapping[str, Any], where: str, origins: Origins | None = None
+) -> ExtractorSpec:
     """Build ``cls(**options)`` after checking every key and value type against its fields."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(options) - set(fields)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(options) - fields
     if unknown:
         raise BenchError(
             f"{where}: unknown parameters {sorted(unknown)} for {cls.name} "
             f"(allowed: {', '.join(sorted(fields))})"
+            + ("" if origins is None else f" (from {origins.of(where)})")
         )
-    for key, value in options.items():
-        allowed = [TYPES[t.strip()] for t in str(fields[key].type).split("|")]
-        if float in allowed and isinstance(value, int) and not isinstance(value, bool):
-            value = options[key] = float(value)
-        if type(value) not in allowed:
-            raise BenchError(f"{where}.{key} must be {fields[key].type}, not {value!r}")
-    return cls(**options)
+    return config_from_dict(cls, options, where + ".", origins)

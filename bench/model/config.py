@@ -6,57 +6,13 @@ model (Mamba updater + EMA + FiLM + prosody + scheduled sampling).
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 from bench.errors import BenchError
 
 UPDATER_NAMES = ("none", "mlp", "gru", "mamba")
 FEEDBACK_MODES = ("none", "teacher", "scheduled", "autoregressive")
 EMA_MODES = ("fixed", "learnable", "per_channel")
-
-Config = TypeVar("Config")
-
-
-def config_from_dict(cls: type[Config], values: Mapping[str, Any], where: str) -> Config:
-    """Build dataclass ``cls`` from ``values``, recursing into nested dataclass fields.
-
-    Raises:
-        BenchError: a key that ``cls`` has no field for (named with its path ``where``).
-    """
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        listed = ", ".join(where + key for key in unknown)
-        raise BenchError(f"unknown key(s) {listed}; known: {', '.join(names)}")
-    kwargs = {}
-    for name, value in values.items():
-        if dataclasses.is_dataclass(hints[name]) and isinstance(value, Mapping):
-            value = config_from_dict(hints[name], value, f"{where}{name}.")
-        kwargs[name] = _checked(f"{where}{name}", hints[name], value)
-    return cls(**kwargs)
-
-
-def _checked(key: str, hint: Any, value: Any) -> Any:
-    """``value`` as the scalar type ``hint`` (int, float, bool or str), else unchanged.
-
-    A float field takes an int or a number written as text: YAML reads ``3e-4`` (no dot)
-    as a string. Anything else of the wrong type is an error naming ``key``.
-    """
-    if hint is float and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    elif hint is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, bool, str) and type(value) is not hint:
-        raise BenchError(f"{key} must be {hint.__name__}, not {type(value).__name__} {value!r}")
-    return value
 
 
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -1,0 +1,45 @@
+"""Corpus preparation: read the protocol's corpus, generating the synthetic one on first use."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bench.corpus.iemocap import read_iemocap
+from bench.corpus.jsonl import read_jsonl
+from bench.corpus.synth import GENERATOR_VERSION, check_version, generate
+from bench.corpus.table import Corpus
+from bench.errors import BenchError
+from bench.paths import data_dir
+from bench.protocol import CorpusSection
+
+
+def synthetic_root(corpus: CorpusSection) -> Path:
+    """The folder of a synthetic corpus: ``corpus.root``, else one named by its arguments and
+    the generator version (so a newer generator never reads an older corpus)."""
+    if corpus.root:
+        return Path(corpus.root).expanduser().resolve()
+    synth = corpus.synth
+    name = f"{synth.size}-seed{synth.seed}"
+    name += "" if synth.context else "-nocontext"
+    name += "" if synth.speaker_effect else "-nospeaker"
+    name += f"-v{GENERATOR_VERSION}"
+    return data_dir() / "synthetic" / name
+
+
+def prepare_corpus(corpus: CorpusSection, progress: bool = True) -> Corpus:
+    """Read the corpus of a protocol's ``corpus:`` section (``protocol.corpus``)."""
+    if corpus.kind == "synthetic":
+        root = synthetic_root(corpus)
+        if not root.is_dir():
+            print(f"generating the synthetic corpus in {root} (first use)", file=sys.stderr)
+            generate(root, corpus.synth, progress=progress)
+        check_version(root)
+        return read_iemocap(root, name="synthetic")
+    if corpus.kind == "iemocap":
+        if not corpus.root:
+            raise BenchError("set corpus.root=/path/to/IEMOCAP_full_release")
+        return read_iemocap(corpus.root)
+    if not corpus.manifest:
+        raise BenchError("set corpus.manifest=/path/to/manifest.jsonl")
+    return read_jsonl(corpus.manifest, label_scale=corpus.label_scale)
