@@ -38,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_features(args: argparse.Namespace) -> int:
-    from bench.features.extract import extract_features  # heavy imports only when run
     from bench.corpus.prepare import prepare_corpus
+    from bench.features.extract import extract_features  # heavy imports only when run
     from bench.protocol import load_protocol
 
     protocol = load_protocol(args.protocol, args.overrides)
