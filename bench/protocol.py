@@ -32,9 +32,10 @@ from bench.errors import BenchError
 from bench.features.config import ROLES, FeaturesConfig, parse_features_config
 from bench.features.config import role_defaults as features_role_defaults
 from bench.model.config import ModelConfig
+from bench.resources import protocols_dir
 from bench.train.config import TrainConfig
 
-PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "protocols"
+PROTOCOL_DIR = protocols_dir()
 CORPUS_KINDS = ("synthetic", "iemocap", "jsonl")
 
 
