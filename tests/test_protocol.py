@@ -10,6 +10,7 @@ import pytest
 
 from bench.corpus.iemocap import read_iemocap
 from bench.corpus.jsonl import read_jsonl
+from bench.cli import main
 from bench.corpus.prepare import prepare_corpus
 from bench.corpus.synth import GENERATOR_VERSION, META_FILE
 from bench.errors import BenchError
@@ -187,3 +188,13 @@ def test_the_hash_covers_defaults_not_how_they_were_written(tmp_path: Path):
     assert changed.hashed() != explicit.hashed()
     cache = load_protocol("synthetic", [f"features.cache_dir={tmp_path}"])
     assert cache.hashed() == explicit.hashed()
+
+
+def test_a_protocol_typo_is_one_line_and_exit_2_on_the_command_line(tmp_path: Path, capsys):
+    path = tmp_path / "protocol.yaml"
+    path.write_text("name: mine\nvalidation: {fracton: 0.3}\n")
+    assert main(["corpus", "describe", "--protocol", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"bench corpus: error: {path}: unknown key 'validation.fracton' (known: fraction, seed)"
+    )

@@ -116,3 +116,11 @@ def test_a_type_error_names_where_the_value_came_from(protocol: Protocol):
     bad = dataclasses.replace(protocol, train={"lr": "fast"})
     with pytest.raises(BenchError, match=r"train.lr must be float.*from .*synthetic.yaml\)"):
         resolve_variant("mamba_ema", bad)
+
+
+def test_a_grid_with_a_wrongly_typed_seed_fails_naming_the_file(tmp_path: Path, monkeypatch):
+    folder = shutil.copytree(variants.VARIANT_DIR, tmp_path / "variants")
+    monkeypatch.setattr(variants, "VARIANT_DIR", folder)
+    (folder / "grids" / "typed.yaml").write_text("variants: [mamba_ema]\nseeds: [0, one]\n")
+    with pytest.raises(BenchError, match=r"seeds must be tuple\[int, \.\.\.\].*typed.yaml"):
+        load_grid("typed")
