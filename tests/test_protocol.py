@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.cli import main
 from bench.corpus.iemocap import read_iemocap
 from bench.corpus.jsonl import read_jsonl
-from bench.cli import main
 from bench.corpus.prepare import prepare_corpus
 from bench.corpus.synth import GENERATOR_VERSION, META_FILE
 from bench.errors import BenchError
