@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from mambapy.mamba import MambaBlock as MambapyBlock
 from mambapy.mamba import MambaConfig as MambapyConfig
 
-from bench.model.mamba import MambaBlock, cuda_selective_scan
+from bench.model import mamba
+from bench.model.mamba import MambaBlock, cuda_selective_scan, scan_kernel, selective_scan
 
 D_MODEL, D_STATE, D_CONV = 16, 4, 3
 
@@ -114,3 +115,59 @@ def test_cuda_kernels_are_optional() -> None:
         assert cuda_selective_scan() is None
     else:
         assert callable(cuda_selective_scan())
+
+
+def reference_selective_scan_fn(
+    u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+    return_last_state=False,
+):  # fmt: skip
+    """A stand-in for mamba-ssm's ``selective_scan_fn`` (same signature and layout: ``u,
+    delta, z [B, Di, T]``, ``B, C [B, N, T]``), computed by the reference ``selective_scan``."""
+    delta = delta if delta_bias is None else delta + delta_bias[:, None]  # [B, Di, T]
+    delta = F.softplus(delta) if delta_softplus else delta
+    h0 = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])  # [B, Di, N]
+    y, h = selective_scan(u.mT, delta.mT, A, B.mT, C.mT, h0)  # [B, T, Di], [B, Di, N]
+    y = y if D is None else y + D * u.mT
+    y = (y if z is None else y * F.silu(z.mT)).mT  # [B, Di, T]
+    return (y, h) if return_last_state else y
+
+
+def test_kernel_only_on_cuda_with_mamba_ssm_and_no_carried_state(monkeypatch) -> None:
+    monkeypatch.setattr(mamba, "cuda_selective_scan", lambda: reference_selective_scan_fn)
+    assert scan_kernel(on_cuda=True, carried=False) is reference_selective_scan_fn
+    assert scan_kernel(on_cuda=True, carried=True) is None
+    assert scan_kernel(on_cuda=False, carried=False) is None
+    monkeypatch.setattr(mamba, "cuda_selective_scan", lambda: None)  # mamba-ssm missing
+    assert scan_kernel(on_cuda=True, carried=False) is None
+
+
+def test_kernel_path_runs_fresh_chunks_only_and_equals_the_reference(monkeypatch) -> None:
+    """With CUDA faked and the kernel stubbed by the reference scan, the "kernel" branch
+    runs on CPU: only the first chunk takes it, and every output equals the reference
+    branch's, whole and chunked."""
+    ours, _ = pair()
+    x = torch.randn(2, 9, D_MODEL, generator=torch.Generator().manual_seed(5))
+    expected, expected_state = ours(x)  # the reference branch (CPU)
+    first_ref, state_ref = ours(x[:, :4])
+
+    calls = []
+
+    def kernel(*args, **kwargs):
+        calls.append(args[0].shape[-1])  # the chunk's T
+        return reference_selective_scan_fn(*args, **kwargs)
+
+    monkeypatch.setattr(mamba, "cuda_selective_scan", lambda: kernel)
+    real = scan_kernel
+    monkeypatch.setattr(mamba, "scan_kernel", lambda on_cuda, carried: real(True, carried))
+    whole, whole_state = ours(x)
+    first, state = ours(x[:, :4])
+    rest, last_state = ours(x[:, 4:], state)
+    assert calls == [9, 4]  # the whole run and the first chunk; never the carried chunk
+    close = {"atol": 1e-6, "rtol": 1e-5}
+    torch.testing.assert_close(whole, expected, **close)
+    torch.testing.assert_close(whole_state.ssm, expected_state.ssm, **close)
+    torch.testing.assert_close(first, first_ref, **close)
+    torch.testing.assert_close(state.ssm, state_ref.ssm, **close)
+    torch.testing.assert_close(torch.cat([first, rest], dim=1), whole, **close)
+    torch.testing.assert_close(last_state.ssm, whole_state.ssm, **close)
+    torch.testing.assert_close(last_state.conv, whole_state.conv)

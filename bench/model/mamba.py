@@ -43,6 +43,26 @@ def cuda_selective_scan() -> Callable | None:
     return selective_scan_fn
 
 
+def scan_kernel(on_cuda: bool, carried: bool) -> Callable | None:
+    """Which scan runs a chunk: mamba-ssm's fused ``selective_scan_fn`` (returned), or None
+    for the reference ``selective_scan``. Both compute the same ``y`` and last state.
+
+    The kernel runs only when all three hold:
+
+    - the input is on CUDA (``on_cuda``): the kernel is CUDA-only;
+    - mamba-ssm is importable (``cuda_selective_scan``): it is an optional extra;
+    - no state is carried in (``not carried``): ``selective_scan_fn`` takes no initial SSM
+      state (its scan always starts from ``h = 0``), so it can run a dialog's first chunk
+      but not a chunk that continues one.
+
+    So on CUDA with mamba-ssm, the first TBPTT chunk of a batch takes the kernel and the
+    later chunks the reference scan.
+    """
+    if carried or not on_cuda:
+        return None
+    return cuda_selective_scan()
+
+
 def selective_scan(
     x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor
 ) -> tuple[Tensor, Tensor]:
@@ -70,7 +90,7 @@ class MambaBlock(nn.Module):
     """mamba-ssm's ``Mamba`` mixer, ``[B, T, d_model] -> [B, T, d_model]``, with state.
 
     ``forward(x, state)`` with ``state = None`` starts from zeros; there, on CUDA with
-    mamba-ssm installed, the scan uses mamba-ssm's kernel.
+    mamba-ssm installed, the scan uses mamba-ssm's kernel (``scan_kernel``).
     """
 
     def __init__(
@@ -102,7 +122,7 @@ class MambaBlock(nn.Module):
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
         A = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(di, 1)  # [Di, N]
         self.A_log = nn.Parameter(torch.log(A))
-        self.A_log._no_weight_decay = True
+        self.A_log._no_weight_decay = True  # as in mamba-ssm; read by bench.train.optim
         self.D = nn.Parameter(torch.ones(di))
         self.D._no_weight_decay = True
         self.out_proj = nn.Linear(di, d_model, bias=False)
@@ -117,7 +137,7 @@ class MambaBlock(nn.Module):
 
     def forward(self, x: Tensor, state: MambaState | None = None) -> tuple[Tensor, MambaState]:
         """Run ``x [B, T, d_model]`` on from ``state``; returns (out [B, T, d_model], state)."""
-        fresh = state is None
+        kernel = scan_kernel(on_cuda=x.is_cuda, carried=state is not None)
         if state is None:
             state = self.initial_state(x.shape[0])
         xs, z = self.in_proj(x).chunk(2, dim=-1)  # [B, T, Di] each
@@ -126,7 +146,6 @@ class MambaBlock(nn.Module):
         xs = F.silu(conv).transpose(1, 2)  # [B, T, Di]
         dt, B, C = self.x_proj(xs).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         A = -torch.exp(self.A_log)  # [Di, N]
-        kernel = cuda_selective_scan() if fresh and x.is_cuda else None
         if kernel is None:
             delta = F.softplus(self.dt_proj(dt))  # [B, T, Di]
             y, h = selective_scan(xs, delta, A, B, C, state.ssm)  # [B, T, Di], [B, Di, N]
