@@ -25,6 +25,7 @@ from bench.config import (
     config_from_dict,
     load_yaml,
     merge_known,
+    override_origin,
     parse_override,
 )
 from bench.corpus.synth import SynthConfig
@@ -165,11 +166,17 @@ def load_protocol(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()
     filled["features"] = _filled_features(_mapping(raw, "features", path), path, origins)
     for section in TRIAL_DEFAULTS:
         filled[section] = _mapping(raw, section, path)
+    trial = [o for o in overrides if o.partition(".")[0] in TRIAL_DEFAULTS]
+    if trial:
+        raise BenchError(
+            f"override {trial[0]!r}: model.* and train.* overrides apply to each variant's "
+            f"configuration; give them to bench run, ls or report"
+        )
     switches = [o for o in overrides if _is_extractor_switch(o)]
     for text in switches:
-        role = parse_override(text)[0][1]
-        filled["features"][role] = features_role_defaults(role, parse_override(text)[1])
-        apply_overrides(filled, [text], origins)
+        (_, role, _), extractor = parse_override(text)
+        filled["features"][role] = features_role_defaults(role, extractor)
+        origins.set(f"features.{role}", override_origin(text))
     rest = [o for o in overrides if o not in switches]
     filled = apply_overrides(filled, rest, origins)
     return _checked_protocol(filled, path, origins)

@@ -198,3 +198,8 @@ def test_a_protocol_typo_is_one_line_and_exit_2_on_the_command_line(tmp_path: Pa
     assert err == (
         f"bench corpus: error: {path}: unknown key 'validation.fracton' (known: fraction, seed)"
     )
+
+
+def test_trial_overrides_are_not_protocol_overrides():
+    with pytest.raises(BenchError, match="train.epochs=1.*apply to each variant"):
+        load_protocol("synthetic", ["train.epochs=1"])
