@@ -38,29 +38,25 @@ from bench.model.mamba import MambaBlock
 from bench.model.model import INITIAL_Y
 from bench.testing.toy import toy_trial_data
 from bench.train.batching import Batch, make_batch, shuffled_groups
+from bench.train.config import TrainConfig
 from bench.train.data import DialogSet, dialog_set, fit_standardisers
-from bench.train.evaluate import observe
 from bench.train.loss import va_loss
+from bench.train.optim import make_optimizer
+from bench.train.step import train_batch
 
 DIMS = (768, 88, 192)  # WavLM-base, eGeMAPS, ECAPA
 CHUNK = 30
+CONFIG = TrainConfig(chunk_len=CHUNK, lr=1e-4)  # the trainer's clip (1.0) and MSE weight (0.1)
 TARGETS = {"none": 20, "teacher": 20, "scheduled": 5, "autoregressive": 5}
 P_TRUE = 0.5  # scheduled sampling mid-schedule: the step-by-step case
 
 
 def fast_epoch(model: StreamingModel, batches: list[Batch], optimizer, feedback: str) -> int:
-    """The trainer's inner loop over its batches; returns the utterances trained on."""
+    """The trainer's inner loop (``train_batch``) over its batches; returns the utterances
+    trained on."""
     p_true = {"teacher": 1.0, "scheduled": P_TRUE}.get(feedback, 0.0)
     for batch in batches:
-        state = None
-        for chunk in batch.chunks(CHUNK):
-            y, state = model.run_chunk(observe(model, chunk), state, chunk.labels_prev, p_true)
-            loss = va_loss(y, chunk.labels, chunk.mask)  # [B, T, 2] -> []
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            state = map_state(torch.Tensor.detach, state)
+        train_batch(model, batch, optimizer, lambda k: p_true, CONFIG)
     return sum(int(batch.mask.sum()) for batch in batches)
 
 
@@ -88,7 +84,7 @@ def naive_epoch(model: StreamingModel, dialogs: DialogSet, optimizer, feedback: 
             pred, gt = torch.stack(preds, dim=1), torch.stack(gts, dim=1)  # [1, T, 2]
             loss = va_loss(pred, gt, torch.ones(pred.shape[:2], dtype=torch.bool))
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), CONFIG.grad_clip)
             optimizer.step()
             optimizer.zero_grad()
             count += len(preds)
@@ -149,7 +145,7 @@ def throughput(batch_dialogs: int, rounds: int) -> None:
     for updater, feedback in cases:
         torch.manual_seed(0)
         model = StreamingModel(ModelConfig(updater=updater, feedback=feedback), *DIMS)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        optimizer = make_optimizer(model, CONFIG)
         flops = flops_per_utterance(model, batches, optimizer, feedback)  # also the warm-up
         naive_epoch(model, few, optimizer, feedback)
         fast, naive = [], []

@@ -7,14 +7,15 @@ import pytest
 import torch
 
 from bench.metrics import ccc
-from bench.model import ModelConfig, StreamingModel, map_state
+from bench.model import ModelConfig, StreamingModel
 from bench.testing.toy import toy_trial_data
 from bench.train.batching import make_batch
-from bench.train.config import TrainConfig, teacher_probability
+from bench.train.config import TrainConfig
 from bench.train.data import dialog_set, fit_standardisers
-from bench.train.evaluate import observe
 from bench.train.loss import masked_ccc, va_loss
-from bench.train.trainer import feed_probability
+from bench.train.optim import make_optimizer
+from bench.train.step import train_step
+from bench.train.trainer import feed_probability, teacher_probability
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -61,21 +62,17 @@ def test_training_lowers_the_loss_with_finite_gradients(updater: str, feedback: 
     config = ModelConfig(updater=updater, feedback=feedback, d_model=16, d_c=8, d_p2=8,
                          film_hidden=16, head_hidden=16, dropout=0.0)  # fmt: skip
     model = StreamingModel(config, 16, 8, 6)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    train_config = TrainConfig(lr=3e-3, chunk_len=8)
+    optimizer = make_optimizer(model, train_config)
     batch = make_batch(train, list(range(len(train.dialogs))))
 
     def epoch() -> float:
         losses, state = [], None
-        for chunk in batch.chunks(8):
-            y, state = model.run_chunk(observe(model, chunk), state, chunk.labels_prev, 0.5)
-            loss = va_loss(y, chunk.labels, chunk.mask)
-            optimizer.zero_grad()
-            loss.backward()
+        for chunk in batch.chunks(train_config.chunk_len):
+            loss, state = train_step(model, chunk, state, optimizer, 0.5, train_config)
             grads = [p.grad for p in model.parameters() if p.grad is not None]
             assert grads and all(torch.isfinite(g).all() for g in grads)
-            optimizer.step()
-            state = map_state(torch.Tensor.detach, state)
-            losses.append(loss.item())
+            losses.append(loss)
         return float(np.mean(losses))
 
     first = epoch()

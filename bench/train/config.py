@@ -43,16 +43,6 @@ class TrainConfig:
                 raise BenchError(f"train.{name} must be at least 1")
 
 
-def teacher_probability(progress: float, start: float, end: float) -> float:
-    """Scheduled-sampling probability of feeding the ground truth at training ``progress``
-    (fraction of planned steps): 1 before ``start``, 0 from ``end``, linear in between."""
-    if progress < start:
-        return 1.0
-    if progress >= end:
-        return 0.0
-    return (end - progress) / (end - start)
-
-
 @dataclass
 class TrialSpec:
     """``{"model": {...}, "train": {...}, "seed": int, "device": "cpu" | "cuda" | "auto"}``."""

@@ -10,12 +10,13 @@ import numpy as np
 import torch
 
 from bench.metrics import va_scores
-from bench.model import StreamingModel, map_state
+from bench.model import StreamingModel
 from bench.train.batching import make_batch, shuffled_groups
-from bench.train.config import TrainConfig, teacher_probability
+from bench.train.config import TrainConfig
 from bench.train.data import DialogSet
-from bench.train.evaluate import observe, predict
-from bench.train.loss import va_loss
+from bench.train.evaluate import predict
+from bench.train.optim import make_optimizer
+from bench.train.step import train_batch
 
 
 @dataclass
@@ -25,6 +26,16 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = -1
     steps: int = 0
+
+
+def teacher_probability(progress: float, start: float, end: float) -> float:
+    """Scheduled-sampling probability of feeding the ground truth at training ``progress``
+    (fraction of planned steps): 1 before ``start``, 0 from ``end``, linear in between."""
+    if progress < start:
+        return 1.0
+    if progress >= end:
+        return 0.0
+    return (end - progress) / (end - start)
 
 
 def feed_probability(feedback: str, progress: float, config: TrainConfig) -> float:
@@ -46,7 +57,8 @@ def fit(
 
     Each batch holds ``batch_dialogs`` dialogs, cut into chunks of ``chunk_len``; the state
     is carried, detached, from one chunk of a dialog to the next. One optimiser step per
-    chunk: AdamW on ``va_loss`` with the gradient norm clipped.
+    chunk (``train_step``): AdamW on ``va_loss`` with the gradient norm clipped, weight
+    decay on weight matrices only (``make_optimizer``).
     """
     rng = np.random.default_rng(seed)
     sampler = torch.Generator().manual_seed(seed)
@@ -55,29 +67,21 @@ def fit(
     planned_steps = sum(
         -(-max(lengths[i] for i in ids) // config.chunk_len) for epoch in plan for ids in epoch
     )
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    optimizer = make_optimizer(model, config)
     result, best_score, best_weights = FitResult(), -np.inf, None
     feedback = model.config.feedback
+
+    def p_true(k: int) -> float:  # the k-th chunk of a batch that starts at result.steps
+        return feed_probability(feedback, (result.steps + k) / planned_steps, config)
+
     for epoch, groups in enumerate(plan):
         start, losses = time.perf_counter(), []
         model.train()
         for ids in groups:
-            batch, state = make_batch(train, ids).to(device), None
-            for chunk in batch.chunks(config.chunk_len):
-                p_true = feed_probability(feedback, result.steps / planned_steps, config)
-                y, state = model.run_chunk(
-                    observe(model, chunk), state, chunk.labels_prev, p_true, sampler
-                )  # [B, T, 2]
-                loss = va_loss(y, chunk.labels, chunk.mask, config.mse_weight)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.step()
-                state = map_state(torch.Tensor.detach, state)
-                losses.append(loss.item())
-                result.steps += 1
+            batch = make_batch(train, ids).to(device)
+            batch_losses = train_batch(model, batch, optimizer, p_true, config, sampler)
+            losses += batch_losses
+            result.steps += len(batch_losses)
         pred = predict(model, val, config.eval_batch_dialogs, config.chunk_len, device)
         scores = va_scores(val.labels[:-1].numpy(), pred)
         result.history.append({
