@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench.config import Origins, config_from_dict
 from bench.errors import BenchError
-from bench.model.config import ModelConfig, config_from_dict
+from bench.model.config import ModelConfig
 
 
 @dataclass
@@ -52,12 +53,14 @@ class TrialSpec:
     seed: int = 0
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise BenchError(f"device must be cpu, cuda or auto, not {self.device!r}")
+
     @classmethod
-    def from_dict(cls, spec: Mapping[str, Any]) -> TrialSpec:
-        resolved = config_from_dict(cls, spec, "")
-        if resolved.device not in ("cpu", "cuda", "auto"):
-            raise BenchError(f"device must be cpu, cuda or auto, not {resolved.device!r}")
-        return resolved
+    def from_dict(cls, spec: Mapping[str, Any], origins: Origins | None = None) -> TrialSpec:
+        """The checked spec; ``origins`` names where each value was set, for errors."""
+        return config_from_dict(cls, spec, "", origins)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
