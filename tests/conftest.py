@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +12,38 @@ import torch
 
 from bench.corpus.synth import SynthConfig, generate
 
+# What subprocesses (bench CLI runs, Ray workers, feature workers) read for their thread pools.
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which a machine may set, are left alone.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
-@pytest.fixture
-def one_thread():
-    """Tiny models run fastest (and least disturbed by other jobs) on one torch thread."""
-    threads = torch.get_num_threads()
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_everywhere() -> Iterator[None]:
+    """Every test, and every process it starts, computes on one thread.
+
+    Tiny models run fastest (and least disturbed by other jobs) on one thread. Session scope,
+    so that module fixtures (a Ray cluster, a corpus trained on once) see it too; the
+    environment is restored at the end of the session.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for variable in THREAD_VARIABLES:
+            patch.setenv(variable, "1")
+        torch.set_num_threads(1)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Back to one torch thread around each test (``execute(threads=n)`` changes it)."""
     torch.set_num_threads(1)
     yield
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

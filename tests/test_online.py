@@ -36,9 +36,6 @@ FAST = [
 ]  # fmt: skip
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 @pytest.fixture(scope="module")
 def corpus(tiny_corpus_root: Path, tmp_path_factory: pytest.TempPathFactory):
     """The tiny corpus, its default features extracted once, and its first fold."""

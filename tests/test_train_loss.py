@@ -17,8 +17,6 @@ from bench.train.optim import make_optimizer
 from bench.train.step import train_step
 from bench.train.trainer import feed_probability, teacher_probability
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 def test_masked_ccc_matches_metric_and_ignores_padding() -> None:
     g = torch.Generator().manual_seed(0)

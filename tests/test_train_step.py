@@ -17,8 +17,6 @@ from bench.train.loss import va_loss
 from bench.train.optim import make_optimizer
 from bench.train.step import train_batch, train_step
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 CONFIG = TrainConfig(lr=1e-2, chunk_len=6, grad_clip=0.5, mse_weight=0.3)
 
 

@@ -15,9 +15,6 @@ from bench.train.trial import PREDICTION_COLUMNS, TrialResult, run_trial
 TINY = {"d_model": 16, "d_c": 8, "d_p2": 8, "film_hidden": 16, "head_hidden": 16}
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 @pytest.fixture(scope="module")
 def data():
     return toy_trial_data(sessions=3, dialogs_per_session=4, utterances=(8, 16), seed=2)
