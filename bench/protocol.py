@@ -73,8 +73,19 @@ class FoldsSection:
 
 @dataclass(frozen=True)
 class ValidationSection:
-    """``validation:``: a seeded share ``fraction`` of each training unit's dialogs."""
+    """``validation:``: what model selection holds out from a fold's training part.
 
+    unit: ``dialog`` holds out a seeded share ``fraction`` of the dialogs of every training
+        fold unit (validation speakers are also training speakers). Any column of the
+        utterance table (``session``, ``speaker``, ``group``) holds out whole values of that
+        column instead, so validation speakers are unseen in training, as test speakers are.
+        Values that share a dialog form one block (IEMOCAP's two speakers of a session), so
+        ``speaker`` there means session-disjoint. ``ceil(fraction * n_blocks)`` blocks are
+        held out, chosen by rotation from a seeded offset, so folds validate on different
+        blocks.
+    """
+
+    unit: str = "dialog"
     fraction: float = 0.2
     seed: int = 0
 
@@ -224,13 +235,19 @@ def _checked_protocol(filled: dict[str, Any], path: Path, origins: Origins) -> P
 
 @dataclass(frozen=True)
 class Fold:
-    """One leave-one-unit-out fold: row indices into the utterance table."""
+    """One leave-one-unit-out fold: row indices into the utterance table.
+
+    ``val_unit`` is the column validation is disjoint in (``dialog`` or ``validation.unit``)
+    and ``val_values`` its held-out values.
+    """
 
     number: int  # 1-based
     test_unit: str
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    val_unit: str = "dialog"
+    val_values: tuple[str, ...] = ()
 
 
 def fold_units(table: pd.DataFrame, protocol: Protocol) -> list[str]:
@@ -255,26 +272,83 @@ def _validation_dialogs(
     return chosen
 
 
+def unit_blocks(table: pd.DataFrame, column: str) -> list[tuple[str, ...]]:
+    """The values of ``column`` grouped into blocks that share no dialog, sorted.
+
+    Two values are in one block when some dialog holds both (transitively), so holding out
+    whole blocks never splits a dialog.
+
+    >>> rows = {"dialog": ["d1", "d1", "d2", "d3"], "speaker": ["A", "B", "B", "C"]}
+    >>> unit_blocks(pd.DataFrame(rows), "speaker")
+    [('A', 'B'), ('C',)]
+    """
+    parent: dict[str, str] = {}
+
+    def root(value: str) -> str:
+        while parent.setdefault(value, value) != value:
+            value = parent[value]
+        return value
+
+    pairs = table[["dialog", column]].astype(str).drop_duplicates()
+    for _, values in pairs.groupby("dialog", sort=True)[column]:
+        first, *rest = sorted(values)
+        for value in rest:
+            parent[root(value)] = root(first)
+    blocks: dict[str, list[str]] = {}
+    for value in sorted(pairs[column].unique()):
+        blocks.setdefault(root(value), []).append(value)
+    return sorted(tuple(block) for block in blocks.values())
+
+
+def _validation_values(
+    train: pd.DataFrame, validation: ValidationSection, number: int
+) -> tuple[str, ...]:
+    """Whole blocks of ``validation.unit`` held out of fold ``number``'s training part."""
+    blocks = unit_blocks(train, validation.unit)
+    if len(blocks) < 2:
+        raise BenchError(
+            f"fold {number}: validation.unit {validation.unit!r} leaves {len(blocks)} "
+            f"dialog-disjoint block(s) in training; need at least 2"
+        )
+    n_val = min(len(blocks) - 1, max(1, math.ceil(validation.fraction * len(blocks))))
+    offset = int(np.random.default_rng(validation.seed).integers(len(blocks)))
+    start = offset + number - 1
+    chosen = [blocks[(start + j) % len(blocks)] for j in range(n_val)]
+    return tuple(sorted(value for block in chosen for value in block))
+
+
 def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     """Every fold of the protocol, each checked for leakage."""
-    column = protocol.folds.unit
+    column, validation = protocol.folds.unit, protocol.validation
     units = fold_units(table, protocol)
     if len(units) < 2:
         raise BenchError(f"need at least 2 values of folds.unit {column!r}, found {units}")
-    fraction, seed = protocol.validation.fraction, protocol.validation.seed
+    if validation.unit != "dialog" and validation.unit not in table:
+        raise BenchError(
+            f"validation.unit {validation.unit!r} is not 'dialog' or a column of the "
+            f"utterance table ({', '.join(table.columns)})"
+        )
     unit_of = table[column].astype(str)
     folds = []
     for number, unit in enumerate(units, start=1):
         is_test = (unit_of == unit).to_numpy()
-        rng = np.random.default_rng([seed, number])
-        val_dialogs = _validation_dialogs(table[~is_test], column, fraction, rng)
-        is_val = ~is_test & table["dialog"].isin(val_dialogs).to_numpy()
+        if validation.unit == "dialog":
+            rng = np.random.default_rng([validation.seed, number])
+            values = tuple(
+                sorted(_validation_dialogs(table[~is_test], column, validation.fraction, rng))
+            )
+        else:
+            values = _validation_values(table[~is_test], validation, number)
+        held_out = table[validation.unit].astype(str).isin(values).to_numpy()
+        is_val = ~is_test & held_out
         fold = Fold(
             number=number,
             test_unit=unit,
             train=np.flatnonzero(~is_test & ~is_val),
             val=np.flatnonzero(is_val),
             test=np.flatnonzero(is_test),
+            val_unit=validation.unit,
+            val_values=values,
         )
         check_fold(table, fold)
         folds.append(fold)
@@ -283,7 +357,7 @@ def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
 
 def check_fold(table: pd.DataFrame, fold: Fold) -> None:
     """Assert no leakage: test shares no speaker, session or dialog with train or val, and
-    val shares no dialog with train.
+    val shares no dialog, and no value of ``fold.val_unit``, with train.
 
     Raises:
         BenchError: naming the leaking values.
@@ -293,12 +367,28 @@ def check_fold(table: pd.DataFrame, fold: Fold) -> None:
         raise BenchError(f"fold {fold.number}: empty train or test part")
     checks = [("test", "train", c) for c in ("speaker", "session", "dialog")]
     checks += [("test", "val", c) for c in ("speaker", "session", "dialog")]
-    checks.append(("val", "train", "dialog"))
+    checks += [("val", "train", c) for c in dict.fromkeys(("dialog", fold.val_unit))]
     for left, right, column in checks:
         shared = set(parts[left][column]) & set(parts[right][column])
         if shared:
+            setting = "folds.unit" if left == "test" else "validation.unit"
             raise BenchError(
                 f"fold {fold.number}: {left} and {right} share {column}(s) "
-                f"{', '.join(sorted(map(str, shared))[:10])}; choose a fold unit that keeps "
-                f"them apart (folds.unit)"
+                f"{', '.join(sorted(map(str, shared))[:10])}; choose a unit that keeps "
+                f"them apart ({setting})"
             )
+
+
+def describe_folds(table: pd.DataFrame, folds: list[Fold]) -> list[dict[str, Any]]:
+    """Per fold: what it tests, what validation holds out, and the size of each part."""
+    rows = []
+    for fold in folds:
+        row: dict[str, Any] = {"fold": fold.number, "test": fold.test_unit}
+        for part in ("train", "val", "test"):
+            rows_of = table.iloc[getattr(fold, part)]
+            row[f"{part}_utterances"] = len(rows_of)
+            row[f"{part}_speakers"] = int(rows_of["speaker"].nunique())
+        row["validation_unit"] = fold.val_unit
+        row["validation_values"] = list(fold.val_values)
+        rows.append(row)
+    return rows

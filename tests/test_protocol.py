@@ -196,10 +196,61 @@ def test_a_protocol_typo_is_one_line_and_exit_2_on_the_command_line(tmp_path: Pa
     assert main(["corpus", "describe", "--protocol", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        f"bench corpus: error: {path}: unknown key 'validation.fracton' (known: fraction, seed)"
+        f"bench corpus: error: {path}: unknown key 'validation.fracton' (known: fraction, seed, unit)"
     )
 
 
 def test_trial_overrides_are_not_protocol_overrides():
     with pytest.raises(BenchError, match="train.epochs=1.*apply to each variant"):
         load_protocol("synthetic", ["train.epochs=1"])
+
+
+@pytest.mark.parametrize("unit", ["speaker", "session"])
+def test_unit_disjoint_validation_holds_out_whole_sessions_and_rotates(tiny_table, unit):
+    protocol = load_protocol("synthetic", [f"validation.unit={unit}"])
+    folds = make_folds(tiny_table, protocol)
+    chosen = []
+    for fold in folds:
+        train, val = tiny_table.iloc[fold.train], tiny_table.iloc[fold.val]
+        # IEMOCAP's two speakers share every dialog of a session: speaker-disjoint validation
+        # is session-disjoint, one whole session of the four in training (ceil(0.2 * 4)).
+        assert val["session"].nunique() == 1
+        assert not set(val["speaker"]) & set(train["speaker"])
+        assert not set(val["session"]) & set(train["session"])
+        assert set(val[unit]) == set(fold.val_values)
+        chosen.append(val["session"].iloc[0])
+        together = np.concatenate([fold.train, fold.val, fold.test])
+        assert sorted(together) == list(range(len(tiny_table)))
+    assert len(set(chosen)) == len(folds)  # rotating: every fold validates elsewhere
+    again = make_folds(tiny_table, load_protocol("synthetic", [f"validation.unit={unit}"]))
+    assert [f.val_values for f in again] == [f.val_values for f in folds]
+    reseeded = load_protocol("synthetic", [f"validation.unit={unit}", "validation.seed=3"])
+    assert [f.val_values for f in make_folds(tiny_table, reseeded)] != chosen
+
+
+def test_validation_sharing_its_unit_with_training_is_refused(tiny_table):
+    fold = make_folds(tiny_table, load_protocol("synthetic", ["validation.unit=speaker"]))[0]
+    speaker = tiny_table.iloc[fold.val]["speaker"].iloc[0]
+    row = np.flatnonzero((tiny_table["speaker"] == speaker).to_numpy())[0]
+    val = fold.val[fold.val != row]
+    leaky = Fold(1, fold.test_unit, np.append(fold.train, row), val, fold.test, "speaker")
+    with pytest.raises(BenchError, match=r"val and train share (dialog|speaker).*validation.unit"):
+        check_fold(tiny_table, leaky)
+
+
+def test_a_validation_unit_that_is_not_a_column_is_named(tiny_table):
+    with pytest.raises(BenchError, match="validation.unit 'speakr' is not 'dialog' or a column"):
+        make_folds(tiny_table, load_protocol("synthetic", ["validation.unit=speakr"]))
+
+
+def test_describe_shows_each_folds_validation_unit_and_values(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path))
+    args = ["corpus", "describe", "corpus.synth.size=tiny", "validation.unit=session", "--json"]
+    assert main(args) == 0
+    folds = json.loads(capsys.readouterr().out)["folds"]
+    assert [f["test"] for f in folds] == ["Ses01", "Ses02", "Ses03", "Ses04", "Ses05"]
+    for fold in folds:
+        assert fold["validation_unit"] == "session"
+        assert len(fold["validation_values"]) == 1
+        assert fold["validation_values"][0] != fold["test"]
+        assert fold["train_utterances"] + fold["val_utterances"] + fold["test_utterances"] == 120

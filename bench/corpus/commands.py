@@ -50,8 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     desc = sub.add_parser(
         "describe",
-        help="counts, label statistics and problems of a protocol's corpus",
-        description="Read the protocol's corpus and summarise it; --json for machines.",
+        help="counts, label statistics, problems and folds of a protocol's corpus",
+        description=(
+            "Read the protocol's corpus and summarise it: counts, labels, audio problems, and "
+            "each fold's test unit, validation hold-out (validation.unit) and part sizes; "
+            "--json for machines."
+        ),
     )
     add_protocol_arguments(desc)
     desc.add_argument("--json", action="store_true", help="print one JSON object")
@@ -75,9 +79,11 @@ def run_synth(args: argparse.Namespace) -> int:
 def run_describe(args: argparse.Namespace) -> int:
     from bench.corpus.describe import describe, format_description
     from bench.corpus.prepare import prepare_corpus
-    from bench.protocol import load_protocol
+    from bench.protocol import describe_folds, load_protocol, make_folds
 
     protocol = load_protocol(args.protocol, args.overrides)
-    summary = describe(prepare_corpus(protocol.corpus, progress=not args.json))
+    corpus = prepare_corpus(protocol.corpus, progress=not args.json)
+    summary = describe(corpus)
+    summary["folds"] = describe_folds(corpus.table, make_folds(corpus.table, protocol))
     print(json.dumps(summary, indent=2) if args.json else format_description(summary))
     return 0

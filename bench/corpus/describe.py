@@ -101,9 +101,21 @@ def format_description(summary: dict[str, Any]) -> str:
         "",
         f"clipped labels: {summary['clipped_labels']}",
     ]
+    if summary.get("folds"):
+        rows = [
+            {**fold, "validation_values": _shorten(fold["validation_values"])}
+            for fold in summary["folds"]
+        ]
+        lines += ["", tabulate(rows, headers="keys")]
     problems = summary["problems"]
     lines.append(f"problems: {len(problems)}")
     lines += [f"  - {p}" for p in problems[:50]]
     if len(problems) > 50:
         lines.append(f"  ... and {len(problems) - 50} more (see --json)")
     return "\n".join(lines)
+
+
+def _shorten(values: list[str], shown: int = 4) -> str:
+    """``a, b, c, d, ... (+n)`` for a long list."""
+    more = f", ... (+{len(values) - shown})" if len(values) > shown else ""
+    return ", ".join(values[:shown]) + more
