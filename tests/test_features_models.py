@@ -6,8 +6,11 @@ the same spec a protocol names (a local folder in place of a hub id).
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
+import huggingface_hub
 import huggingface_hub.constants
 import numpy as np
 import pytest
@@ -15,10 +18,13 @@ import torch
 from transformers import AutoModel, Wav2Vec2FeatureExtractor, WavLMConfig, WavLMModel
 
 from bench.audio import SAMPLE_RATE
+from bench.cli import main
 from bench.errors import BenchError
+from bench.features.hub import HubModel, locate
 from bench.features.speaker import EcapaSpec
-from bench.features.ssl import TransformersSpec
+from bench.features.ssl import FILES, TransformersSpec
 from bench.testing.ecapa_folder import write_random_ecapa
+from tests.conftest import write_wav
 
 TINY_ECAPA = {
     "n_mels": 20, "channels": [16, 16, 16, 16, 48], "attention_channels": 8,
@@ -144,3 +150,101 @@ def test_ecapa_identity_follows_the_weight_files(tmp_path: Path) -> None:
 def test_ecapa_offline_without_a_cached_model_is_a_clear_error() -> None:
     with pytest.raises(BenchError, match="cannot load the ECAPA model"):
         EcapaSpec(model="nobody/no-such-ecapa", device="cpu").build()
+
+
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """Offline mode off and an empty hub cache; returns the hub ids asked of the hub."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    asked: list[str] = []
+    model_info = huggingface_hub.model_info
+
+    def counted(repo_id: str, **kwargs: object) -> object:
+        asked.append(repo_id)
+        return model_info(repo_id, **kwargs)  # the real request (no network here: it fails)
+
+    monkeypatch.setattr(huggingface_hub, "model_info", counted)
+    return asked
+
+
+def cache_as_hub_model(folder: Path, hub_id: str) -> None:
+    """Lay ``folder``'s files out as the hub cache holds a downloaded ``hub_id``."""
+    repo = Path(huggingface_hub.constants.HF_HUB_CACHE) / f"models--{hub_id.replace('/', '--')}"
+    shutil.copytree(folder, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+
+
+def jsonl_corpus(folder: Path) -> Path:
+    records = [
+        {"utt_id": f"u{k}", "session_id": f"d{k}", "speaker_id": "s", "audio_path": f"u{k}.wav"}
+        | {"valence": 3, "arousal": 2}
+        for k in range(2)
+    ]
+    for record in records:
+        write_wav(folder / record["audio_path"])
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return manifest
+
+
+def test_models_that_cannot_load_fail_once_before_any_extraction(
+    online: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest, cache = jsonl_corpus(tmp_path), tmp_path / "features"
+    overrides = [f"corpus.manifest={manifest}", f"features.cache_dir={cache}"]
+    speech = "features.speech.model=nonexistent-org/nonexistent-model"
+    code = main(["features", "--protocol", "jsonl", "--quiet", *overrides, speech])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and err.startswith("bench features: error: cannot load 2")
+    assert "features.speech.model 'nonexistent-org/nonexistent-model' is not" in err
+    assert "features.speaker.model 'speechbrain/spkrec-ecapa-voxceleb' is not" in err
+    assert "Set features.speech.model=/local/folder features.speaker.model=/local/folder" in err
+    assert sorted(online) == [
+        "nonexistent-org/nonexistent-model",
+        "speechbrain/spkrec-ecapa-voxceleb",
+    ]
+    assert not cache.exists()  # nothing was extracted
+
+
+def test_offline_mode_fails_without_asking_the_hub(
+    online: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    located = locate(HubModel("org/absent", FILES))
+    assert located.problem == "is not in the Hugging Face cache and HF_HUB_OFFLINE is set"
+    assert online == []
+
+
+def test_a_cached_hub_model_loads_from_its_snapshot_without_asking_the_hub(
+    online: list[str], wavlm_dir: Path, tmp_path: Path
+) -> None:
+    cache_as_hub_model(wavlm_dir, "org/tiny-wavlm")
+    cache_as_hub_model(save_tiny_ecapa(tmp_path / "ecapa"), "org/tiny-ecapa")
+    waves = [noise(0.7, 9)]
+    cached = TransformersSpec(model="org/tiny-wavlm", device="cpu").build()
+    local = TransformersSpec(model=str(wavlm_dir), device="cpu").build()
+    np.testing.assert_allclose(cached(waves), local(waves), atol=1e-6)
+    ecapa = EcapaSpec(model="org/tiny-ecapa", device="cpu").build()
+    np.testing.assert_allclose(
+        ecapa(waves),
+        EcapaSpec(model=str(tmp_path / "ecapa"), device="cpu").build()(waves),
+        atol=1e-6,
+    )
+    assert online == []
+
+
+def test_a_folder_must_hold_the_files_the_loader_reads(wavlm_dir: Path, tmp_path: Path) -> None:
+    partial = shutil.copytree(wavlm_dir, tmp_path / "partial")
+    (partial / "preprocessor_config.json").unlink()
+    assert locate(HubModel(str(partial), FILES)).problem == (
+        "is a folder without preprocessor_config.json"
+    )
+    assert locate(HubModel(str(wavlm_dir), FILES)).folder == wavlm_dir.resolve()
+    absent = locate(HubModel(str(tmp_path / "absent"), FILES))
+    assert absent.problem == "is neither a folder nor a hub id"
+    with pytest.raises(BenchError, match=r"cannot load the ECAPA model '/.*absent': it is neither"):
+        EcapaSpec(model=str(tmp_path / "absent"), device="cpu").build()

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from bench.audio import SAMPLE_RATE
+from bench.features.hub import HubModel
 
 SILENCE_PEAK = 1e-4
 """Audio whose peak ``max_t |x_t|`` is below this (-80 dBFS) counts as silent."""
@@ -73,6 +74,12 @@ class ExtractorSpec:
 
     def model_identity(self) -> str | None:
         """What identifies the weights (none for weight-free extractors)."""
+        return None
+
+    def weights(self) -> HubModel | None:
+        """The spec's ``model`` (a folder or hub id) and the files :meth:`build` reads from
+        it; None for extractors without weights or with weights shipped in a package.
+        Checked for every role before extraction (:func:`bench.features.hub.check_models`)."""
         return None
 
     def wants_gpu(self) -> bool:

@@ -41,6 +41,7 @@ from bench.audio import load_audio
 from bench.errors import InputError
 from bench.features.base import ExtractorSpec, limit_threads, screen, torch_threads
 from bench.features.config import FeaturesConfig, as_features_config
+from bench.features.hub import check_models
 from bench.features.store import CorruptStore, FeatureStore, Shard, StoredFeatures, corpus_identity
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,9 @@ def extract_features(
 
     Returns:
         One summary per role, in role order.
+
+    Raises:
+        BenchError: before any extraction, naming every role's model that cannot be loaded.
     """
     config = as_features_config(features_cfg)
     identity = corpus_identity(table)
@@ -214,11 +218,22 @@ def extract_features(
         Task(i // shard_size, utt_ids[i : i + shard_size], paths[i : i + shard_size])
         for i in range(0, len(utt_ids), shard_size)
     ]
+    stores = {
+        role: FeatureStore(config.cache_dir, spec, identity)
+        for role, spec in config.extractors.items()
+    }
+    check_models(
+        {
+            f"features.{role}.model": weights
+            for role, store in stores.items()
+            if not store.index_path.exists() and (weights := store.spec.weights())
+        }
+    )  # a finished store needs no model (a corrupt one is rebuilt; its build checks again)
     summaries = []
     with Workers(workers) as pool:
-        for role, spec in config.extractors.items():
+        for role, store in stores.items():
+            spec = store.spec
             start = time.perf_counter()
-            store = FeatureStore(config.cache_dir, spec, identity)
             stored, computed = open_or_extract(store, tasks, pool, progress, desc=role)
             summaries.append(
                 ExtractionSummary(

@@ -8,15 +8,16 @@ role's ``level``, see :mod:`bench.features.load`), so one cached store serves bo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from bench.audio import SAMPLE_RATE
 from bench.errors import BenchError
 from bench.features.base import ExtractorSpec, local_model_identity, resolve_device, runtime_field
+from bench.features.hub import HubModel, load_source
 
 MIN_TRIMMED_SECONDS = 0.1
+ECAPA_FILES = (("hyperparams.yaml",), ("embedding_model.ckpt",))  # + what the hparams name
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
@@ -67,10 +68,11 @@ class Resemblyzer:
 class EcapaSpec(ExtractorSpec):
     """speechbrain's ECAPA-TDNN speaker encoder (Desplanques et al. 2020), 192 dims.
 
-    ``model`` is a Hugging Face id (read from the local hub cache when offline) or a
-    folder in the same layout (``hyperparams.yaml`` + ``embedding_model.ckpt``); a local
-    folder's ``pretrained_path`` is pointed at the folder itself. Each utterance runs
-    alone (no padding), so batching never changes the numbers.
+    ``model`` is a Hugging Face id or a folder in the same layout (``hyperparams.yaml`` +
+    ``embedding_model.ckpt``). A folder, or a hub id already in the Hugging Face cache (its
+    cached snapshot folder), loads with no network access, ``pretrained_path`` pointed at
+    the folder itself; an uncached hub id is downloaded. Each utterance runs alone (no
+    padding), so batching never changes the numbers.
     """
 
     name = "ecapa"
@@ -81,6 +83,9 @@ class EcapaSpec(ExtractorSpec):
 
     def model_identity(self) -> str:
         return local_model_identity(self.model)
+
+    def weights(self) -> HubModel:
+        return HubModel(self.model, ECAPA_FILES)
 
     def wants_gpu(self) -> bool:
         return resolve_device(self.device) == "cuda"
@@ -96,12 +101,12 @@ class Ecapa:
         from speechbrain.inference.classifiers import EncoderClassifier
 
         self.device = resolve_device(spec.device)
-        local = Path(spec.model).is_dir()
+        source, local = load_source(spec.weights(), "ECAPA")
         try:
             self.model = EncoderClassifier.from_hparams(
-                source=spec.model,
+                source=source,
                 savedir=None,  # read in place (or from the hub cache): write nothing
-                overrides={"pretrained_path": spec.model} if local else {},
+                overrides={"pretrained_path": source} if local else {},
                 overrides_must_match=False,
                 run_opts={"device": self.device},
             )

@@ -1,7 +1,8 @@
 """``transformers``: a self-supervised speech encoder (WavLM, HuBERT, wav2vec 2.0), pooled.
 
 One code path for every model that ``AutoModel`` / ``AutoFeatureExtractor`` load from a
-hub id or a local folder saved with ``save_pretrained``.
+hub id or a local folder saved with ``save_pretrained``. A folder, or a hub id already in
+the Hugging Face cache, loads with ``local_files_only`` (no network access).
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ import numpy as np
 from bench.audio import SAMPLE_RATE
 from bench.errors import BenchError
 from bench.features.base import ExtractorSpec, local_model_identity, resolve_device, runtime_field
+from bench.features.hub import HubModel, load_source
 
 if TYPE_CHECKING:
     import torch
+
+FILES = (  # what AutoModel / AutoFeatureExtractor read from a save_pretrained folder
+    ("config.json",),
+    ("preprocessor_config.json",),
+    ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json"),
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,9 @@ class TransformersSpec(ExtractorSpec):
     def model_identity(self) -> str:
         return local_model_identity(self.model)
 
+    def weights(self) -> HubModel:
+        return HubModel(self.model, FILES)
+
     def wants_gpu(self) -> bool:
         return resolve_device(self.device) == "cuda"
 
@@ -93,9 +104,11 @@ class SelfSupervised:
 
         self.spec = spec
         self.device = resolve_device(spec.device)
+        source, local = load_source(spec.weights(), "transformers")
         try:
-            self.processor = AutoFeatureExtractor.from_pretrained(spec.model)
-            self.model = AutoModel.from_pretrained(spec.model).to(self.device).eval()
+            self.processor = AutoFeatureExtractor.from_pretrained(source, local_files_only=local)
+            model = AutoModel.from_pretrained(source, local_files_only=local)
+            self.model = model.to(self.device).eval()
         except OSError as exc:
             raise BenchError(
                 f"cannot load the transformers model {spec.model!r} ({exc}); without network "
