@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; a :class:`BenchError` becomes one line on stderr and exit code 2."""
+    """Run one command; a :class:`BenchError` becomes one line on stderr and exit code 2,
+    Ctrl-C one line and exit code 130 (128 + SIGINT, as a shell reports it)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # what is stored stays valid (atomic writes, resumable shards)
+        print(f"bench {args.command}: interrupted; rerun to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

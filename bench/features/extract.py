@@ -18,16 +18,23 @@ one shard to do and no GPU, shards run in ``workers`` spawned processes (one poo
 extractors); otherwise in this process. Either way torch uses one thread per process:
 openSMILE and the CPU models scale per process, while torch's own threads on a shared
 2-core machine oversubscribe.
+
+Ctrl-C: workers ignore SIGINT (a terminal sends it to the whole process group, and
+openSMILE inside a worker would swallow it and finish its shard first), so only this
+process sees it; the ``KeyboardInterrupt`` stops the workers at once on its way up. Every
+shard written so far stays valid, so a rerun resumes.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -138,6 +145,26 @@ class ShardWorker:
 _WORKER: ShardWorker | None = None  # a pool process's worker for the spec it last ran
 
 
+def _start_worker(threads: int) -> None:
+    """Pool initializer: ignore Ctrl-C (the parent stops its workers) and cap the threads."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads(threads)
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold SIGINT in this thread for the block; a Ctrl-C meanwhile is raised on leaving.
+
+    Processes spawned in the block inherit the held signal, so a worker cannot be
+    interrupted while it starts up, before :func:`_start_worker` ignores SIGINT.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def _run_task(spec: ExtractorSpec, task: Task) -> Shard:
     """Extract one shard in a pool process; a failed build reaches the caller as raised."""
     global _WORKER
@@ -150,7 +177,9 @@ class Workers:
     """Spawned single-threaded worker processes, started on first use, shared by extractors.
 
     Spawning and importing cost seconds per process, so one pool serves every extractor
-    of a call; each process keeps the runner of the extractor it ran last.
+    of a call; each process keeps the runner of the extractor it ran last. Leaving the
+    ``with`` block on an exception (Ctrl-C included) terminates the workers instead of
+    waiting for their shards.
     """
 
     def __init__(self, count: int | None = None):
@@ -168,9 +197,10 @@ class Workers:
         if self.pool is None:
             context = get_context("spawn")
             self.pool = ProcessPoolExecutor(
-                self.count, mp_context=context, initializer=limit_threads, initargs=(1,)
+                self.count, mp_context=context, initializer=_start_worker, initargs=(1,)
             )
-        futures = [self.pool.submit(_run_task, spec, task) for task in todo]
+        with _sigint_held():  # submit() spawns the workers
+            futures = [self.pool.submit(_run_task, spec, task) for task in todo]
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -181,9 +211,13 @@ class Workers:
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+    def __exit__(self, kind: type[BaseException] | None, *exc_info: object) -> None:
+        if self.pool is None:
+            return
+        if kind is not None:  # nobody waits for the running shards: stop them now
+            for process in list(self.pool._processes.values()):  # no public API before 3.14
+                process.terminate()
+        self.pool.shutdown(cancel_futures=True)
 
 
 def extract_features(

@@ -1,0 +1,71 @@
+"""Ctrl-C during ``bench features``: one line, exit 130, no worker left, and a rerun resumes.
+
+The command runs in its own process group and the interrupt goes to the whole group, as
+a terminal's Ctrl-C does, so the worker processes receive it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+STARTUP_SECONDS = 600  # generating the tiny corpus and importing torch on a busy machine
+HANG_SECONDS = 20  # a hang guard, not a speed test: an interrupted run stops in ~3 s here
+
+
+def wait_for_first_shard(process: subprocess.Popen, features: Path) -> None:
+    """Return once extraction has written a shard (so workers are busy), or fail."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not any(features.glob("*.partial/shard-*.npz")):
+        if process.poll() is not None or time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            pytest.fail(f"no shard was written:\n{process.communicate()[1]}")
+        time.sleep(0.05)
+
+
+def group_is_gone(pgid: int) -> bool:
+    """True once no process of the group is left (the resource tracker leaves last)."""
+    deadline = time.monotonic() + HANG_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_stops_extraction_with_one_line_and_a_rerun_resumes(tmp_path: Path) -> None:
+    env = {**os.environ, "BENCH_DATA": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "bench.cli", "features", "corpus.synth.size=tiny"]
+    command += ["--workers", "2"]  # a pool even on a one-core machine
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    wait_for_first_shard(process, tmp_path / "features")
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=HANG_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail(f"still running {HANG_SECONDS} s after Ctrl-C:\n{process.communicate()[1]}")
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.splitlines()[-1] == "bench features: interrupted; rerun to resume"
+    assert group_is_gone(process.pid), "a worker outlived the interrupted command"
+
+    rerun = subprocess.run(
+        [*command, "--json", "--quiet"], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    summaries = json.loads(rerun.stdout)
+    assert [s["utterances"] for s in summaries] == [120, 120, 120]
+    assert sum(s["computed"] for s in summaries) < 3 * 120  # stored shards were kept
