@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+OVERRIDES = "overrides"  # the destination of the key=value positional
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,11 +16,30 @@ def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
         help="protocol name in protocols/ or a YAML path (default: synthetic)",
     )
     parser.add_argument(
-        "overrides",
+        OVERRIDES,
         nargs="*",
         metavar="key=value",
-        help="dotted overrides of the protocol, e.g. corpus.root=/data/IEMOCAP_full_release",
+        help="dotted overrides of the protocol, e.g. corpus.root=/data/IEMOCAP_full_release; "
+        "model.* and train.* apply to every variant",
     )
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which trials: protocol and overrides, ``--grid`` or ``--variant``, ``--seeds``,
+    ``--folds`` and the results folder (``bench run``, ``bench ls``, ``bench report``)."""
+    add_protocol_arguments(parser)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--grid", help="grid in variants/grids/ (default: ablations)")
+    which.add_argument(
+        "--variant",
+        nargs="+",
+        metavar="V",
+        help="these variants instead of a grid",
+    )
+    parser.add_argument("--seeds", "--seed", type=int_list, help="e.g. 0,1,2 (default: grid's)")
+    parser.add_argument("--folds", "--fold", type=int_list, help="e.g. 1,3 (default: all)")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="results folder (default: ./results)")  # fmt: skip
 
 
 def positive_int(text: str) -> int:

@@ -6,7 +6,9 @@
 >>> predictor.reset()  # the next dialog starts from the initial state  # doctest: +SKIP
 
 Checkpoints come from ``bench run --save-checkpoints`` (``checkpoint.pt`` in a trial's
-results folder); their format is :mod:`bench.train.checkpoint`.
+results folder); their format is :mod:`bench.train.checkpoint`. The trial's
+:class:`bench.results.TrialRecord` beside it (``result.json``: identity, config hash, test
+scores) is ``predictor.record``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bench.features.config import parse_features_config
 from bench.features.extract import ShardWorker
 from bench.features.load import speaker_means
 from bench.model import ModelState, StreamingModel
+from bench.results import TrialRecord, read_record
 from bench.train.checkpoint import checkpoint_model, checkpoint_standardisers, load_checkpoint
 from bench.train.data import FEATURES, Standardiser
 
@@ -58,6 +61,7 @@ class StreamingPredictor:
         dims: dict[str, int],
         label_scale: tuple[float, float],
         speaker_level: str = "utterance",
+        record: TrialRecord | None = None,
     ):
         self.model = model.eval()
         self.extractors = extractors
@@ -65,12 +69,14 @@ class StreamingPredictor:
         self.dims = dims
         self.label_scale = label_scale
         self.speaker_level = speaker_level
+        self.record = record
         self.enrolled: np.ndarray | None = None
         self.state: ModelState | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> StreamingPredictor:
-        """Rebuild the extractors and the model of a checkpoint (the model on ``device``).
+        """Rebuild the extractors and the model of a checkpoint (the model on ``device``), with
+        the record of the trial it belongs to when a valid ``result.json`` sits beside it.
 
         Raises:
             InputError: the file is not a readable checkpoint, or has no features block.
@@ -96,6 +102,7 @@ class StreamingPredictor:
             checkpoint["dims"],
             (lo, hi),
             config.speaker_level,
+            read_record(Path(path).parent),
         )
 
     def reset(self) -> None:

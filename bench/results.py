@@ -7,27 +7,37 @@
 - ``history.csv``: per epoch, train_loss, val_ccc_v, val_ccc_a, val_ccc_avg;
 - ``checkpoint.pt`` (only from ``bench run --save-checkpoints``): the evaluated model, see
   :mod:`bench.train.checkpoint`;
-- ``result.json``: identity, resolved config and its hash, git commit, versions, timings,
-  validation and test metrics, counts. It is written last and marks the trial complete.
+- ``result.json``: the :class:`TrialRecord` (identity, resolved config and its hash, git
+  commit, versions, timings, validation and test metrics, counts). It is written last and
+  marks the trial complete.
 
 Every file is written to a temporary name and renamed into place, so a crash or kill leaves
 either the old complete trial, or no ``result.json`` (the trial then counts as missing and
-is run again), never a partial file that looks finished.
+is run again), never a partial file that looks finished. A ``result.json`` that is not a
+valid record (garbage, another schema) is moved aside to ``result.json.corrupt-<time>``,
+named in a warning, and the trial counts as missing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
-from collections.abc import Iterator
+import logging
+import os
+import re
+import typing
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from bench.atomic import atomic_write
+from bench.config import config_from_dict
 from bench.errors import BenchError
 
 RESULT_FILE = "result.json"
@@ -35,10 +45,15 @@ PREDICTIONS_FILE = "predictions.parquet"
 HISTORY_FILE = "history.csv"
 CHECKPOINT_FILE = "checkpoint.pt"
 LOCK_FILE = ".lock"
+SCHEMA = "bench.trial/1"
 PREDICTION_COLUMNS = [
     "utt_id", "dialog", "speaker", "session",
     "valence_true", "valence_pred", "arousal_true", "arousal_pred",
 ]  # fmt: skip
+TRIAL_FOLDER = re.compile(r"fold(\d+)/seed(\d+)")
+
+log = logging.getLogger(__name__)
+Plain = TypeVar("Plain")
 
 
 @dataclass(frozen=True, order=True)
@@ -57,10 +72,107 @@ class TrialKey:
         return f"{self.protocol}/{self.variant}/fold{self.fold}/seed{self.seed}"
 
 
+def _from_plain(cls: type[Plain], values: Any, where: str) -> Plain:
+    """Dataclass ``cls`` from JSON values: every field present, no other key, each of its type
+    (nested dataclass fields too).
+
+    Raises:
+        BenchError: a missing or unknown key, or a value of the wrong type, named by its path.
+    """
+    if isinstance(values, Mapping):
+        hints = typing.get_type_hints(cls)
+        missing = [
+            f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if f.name not in values
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]  # fmt: skip
+        if missing:
+            raise BenchError(f"missing key(s) {', '.join(where + m for m in missing)}")
+        values = {
+            key: _from_plain(hints[key], value, f"{where}{key}.")
+            if dataclasses.is_dataclass(hints.get(key))
+            else value
+            for key, value in values.items()
+        }
+    return config_from_dict(cls, values, where)
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What a trial measured, as ``result.json`` stores it.
+
+    metrics: ``val`` and ``test`` -> ``ccc_v, ccc_a, ccc_avg, rmse_v, rmse_a`` (RMSE on the
+    corpus scale). best_epoch: the epoch whose weights were evaluated. timings: seconds
+    (``train_s``, ``evaluate_s``, ``total_s``). counts: utterances and dialogs per split,
+    parameters, optimiser steps, epochs run.
+    """
+
+    metrics: dict[str, dict[str, float]]
+    best_epoch: int
+    timings: dict[str, float]
+    counts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, values: Any) -> TrialOutcome:
+        """Raises: BenchError: a missing, unknown or wrongly typed key."""
+        return _from_plain(cls, values, "outcome.")
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """A finished trial's ``result.json``: the one schema that ``bench run``, ``bench ls``,
+    ``bench report`` and :class:`bench.online.StreamingPredictor` read.
+
+    config: the variant's resolved ``{"model", "train"}`` configuration; config_hash: its
+    short hash with the protocol's sections (:func:`bench.variants.config_hash`), which says
+    whether a stored trial is current. git_commit (``+dirty`` with uncommitted changes),
+    versions (package -> version), created (local ISO time) and worker (host, pid, threads,
+    devices, wall-clock start and finish) say how it was made.
+    """
+
+    protocol: str
+    variant: str
+    fold: int
+    seed: int
+    config: dict[str, Any]
+    config_hash: str
+    outcome: TrialOutcome
+    git_commit: str
+    versions: dict[str, str]
+    created: str
+    worker: dict[str, Any]
+    schema: str = SCHEMA
+
+    @property
+    def key(self) -> TrialKey:
+        return TrialKey(self.protocol, self.variant, self.fold, self.seed)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, values: Any) -> TrialRecord:
+        """Check and read the JSON values of a record.
+
+        Raises:
+            BenchError: not a mapping, a schema other than ``SCHEMA`` (or none), a missing or
+                unknown key, or a value of the wrong type.
+        """
+        if not isinstance(values, Mapping):
+            raise BenchError(f"a trial record is a JSON object, not a {type(values).__name__}")
+        if values.get("schema") != SCHEMA:
+            found = repr(values["schema"]) if "schema" in values else "none"
+            raise BenchError(f"the record's schema is {found}, not {SCHEMA!r}")
+        return _from_plain(cls, values, "")
+
+
 def write_trial(
     root: str | Path,
-    key: TrialKey,
-    record: dict[str, Any],
+    record: TrialRecord,
     predictions: pd.DataFrame,
     history: pd.DataFrame,
     checkpoint: bytes | None = None,
@@ -70,6 +182,7 @@ def write_trial(
     ``checkpoint`` (``torch.save`` bytes) becomes ``checkpoint.pt``; without one, a
     checkpoint left by an earlier run of the trial is removed (it no longer matches).
     """
+    key = record.key
     missing = set(PREDICTION_COLUMNS) - set(predictions.columns)
     if missing:
         raise BenchError(f"{key}: predictions lack column(s) {', '.join(sorted(missing))}")
@@ -83,30 +196,52 @@ def write_trial(
         lambda f: predictions[PREDICTION_COLUMNS].to_parquet(f, index=False),
     )
     atomic_write(folder / HISTORY_FILE, lambda f: history.to_csv(f, index=False))
-    text = json.dumps(record, indent=2, sort_keys=True, default=str)
+    text = json.dumps(record.to_json(), indent=2, sort_keys=True, default=str)
     atomic_write(folder / RESULT_FILE, lambda f: f.write(text.encode()))
     return folder
 
 
-def read_record(folder: Path) -> dict[str, Any] | None:
-    """The ``result.json`` of a trial folder, or None when the trial is not complete."""
+def _move_aside(path: Path, reason: str) -> None:
+    """Rename a bad ``result.json`` to ``result.json.corrupt-<time>`` (never delete it)."""
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
     try:
-        record = json.loads((folder / RESULT_FILE).read_text())
+        os.replace(path, aside)
+    except FileNotFoundError:  # another reader moved it first
+        return
+    except OSError as exc:
+        log.warning("%s: %s; the trial counts as missing (could not move it aside: %s)",
+                    path, reason, exc.strerror or exc)  # fmt: skip
+        return
+    log.warning("%s: %s; moved to %s, the trial counts as missing and reruns",
+                path, reason, aside.name)  # fmt: skip
+
+
+def read_record(folder: str | Path) -> TrialRecord | None:
+    """The record of a trial folder, or None when the trial is not complete.
+
+    Not complete: no ``result.json``, no ``predictions.parquet``, or a ``result.json`` that is
+    not a valid record; that file is moved aside (:func:`_move_aside`) with a warning.
+    """
+    path = Path(folder) / RESULT_FILE
+    try:
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None
+    except (UnicodeDecodeError, OSError) as exc:
+        _move_aside(path, f"unreadable result ({exc})")
+        return None
+    try:
+        record = TrialRecord.from_json(json.loads(text))
     except json.JSONDecodeError as exc:
-        raise BenchError(f"{folder / RESULT_FILE}: corrupt result ({exc})") from exc
-    if not (folder / PREDICTIONS_FILE).is_file():
+        _move_aside(path, f"corrupt result (not JSON: {exc})")
+        return None
+    except BenchError as exc:
+        _move_aside(path, f"corrupt result ({exc})")
+        return None
+    if not (path.parent / PREDICTIONS_FILE).is_file():
         return None
     return record
-
-
-def trial_status(root: str | Path, key: TrialKey, config_hash: str) -> str:
-    """``done`` (stored with this config hash), ``stale`` (another hash) or ``missing``."""
-    record = read_record(key.folder(root))
-    if record is None:
-        return "missing"
-    return "done" if record.get("config_hash") == config_hash else "stale"
 
 
 @contextmanager
@@ -128,27 +263,28 @@ def claim(root: str | Path, key: TrialKey) -> Iterator[None]:
         yield
 
 
-def trial_folders(root: str | Path, protocol: str) -> Iterator[tuple[TrialKey, Path]]:
-    """Every complete trial of a protocol, in sorted order."""
+def stored_trials(root: str | Path, protocol: str) -> Iterator[tuple[TrialKey, TrialRecord]]:
+    """Every complete trial of a protocol (a valid record with predictions), in sorted order."""
     for result in sorted(Path(root, protocol).glob(f"*/fold*/seed*/{RESULT_FILE}")):
         folder = result.parent
-        key = TrialKey(
-            protocol=protocol,
-            variant=folder.parents[1].name,
-            fold=int(folder.parent.name.removeprefix("fold")),
-            seed=int(folder.name.removeprefix("seed")),
-        )
-        if read_record(folder) is not None:
-            yield key, folder
+        match = TRIAL_FOLDER.fullmatch(f"{folder.parent.name}/{folder.name}")
+        record = read_record(folder) if match else None
+        if record is not None:
+            key = TrialKey(protocol, folder.parents[1].name, int(match[1]), int(match[2]))
+            yield key, record
 
 
-def load_table(root: str | Path, protocol: str, file_name: str) -> pd.DataFrame:
-    """One file of every complete trial, concatenated with variant, fold and seed columns."""
+def load_table(root: str | Path, keys: Iterable[TrialKey], file_name: str) -> pd.DataFrame:
+    """One file of each trial, concatenated with variant, fold and seed columns.
+
+    Raises:
+        BenchError: no trials given.
+    """
     read = pd.read_parquet if file_name.endswith(".parquet") else pd.read_csv
     frames = [
-        read(folder / file_name).assign(variant=key.variant, fold=key.fold, seed=key.seed)
-        for key, folder in trial_folders(root, protocol)
+        read(key.folder(root) / file_name).assign(variant=key.variant, fold=key.fold, seed=key.seed)
+        for key in keys
     ]
     if not frames:
-        raise BenchError(f"no complete trials of protocol {protocol!r} under {root}")
+        raise BenchError(f"no trials to read {file_name} from under {root}")
     return pd.concat(frames, ignore_index=True)

@@ -1,9 +1,10 @@
 """What a whole ablation grid costs, measured in one run (prints figures and ratios).
 
-1. ``bench run --grid ablations`` under Ray on a fresh data folder: corpus, features and
-   every trial, wall time;
-2. the same trials in-process (``--executor local``): the Ray scheduling overhead;
-3. the same Ray command again with everything done: the cost of a no-op rerun;
+1. the ablation grid under Ray on a fresh data folder: corpus, features and every trial,
+   wall time;
+2. the same trials in-process (the ``local`` executor): the Ray scheduling overhead;
+3. the same Ray run again with everything done: the cost of a no-op rerun (in this
+   process, so without the interpreter start and imports of a ``bench run`` command);
 4. one full-model trial on the IEMOCAP-sized synthetic corpus (10,039 utterances).
 
 Ray runs ``P`` trials at once (one per CPU). Its overhead is the wall time beyond the ideal
@@ -12,55 +13,69 @@ ideal is ``sum(trial seconds)``. Both are reported as ``wall / ideal - 1``.
 
     python benchmarks/grid.py     # full grid: 15 min here, measured when small was the default
     python benchmarks/grid.py --seeds 0 --folds 1 --skip-iemocap   # a quick look
+
+It calls the library API (:func:`bench.run.run_grid`) in this process; each call under Ray
+starts and stops a local Ray cluster, as ``bench run`` does.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.cli_args import int_list
+from bench.corpus.prepare import prepare_corpus
+from bench.features.extract import extract_features
+from bench.run import RunOptions, Selection, list_grid, run_grid, select_trials
 
-def bench(*args: str, env: dict[str, str]) -> float:
-    """Run one ``bench`` command quietly; return its wall time in seconds."""
+QUIET = RunOptions(progress=False)
+
+
+def timed_run(selection: Selection, results: Path, executor: str) -> float:
+    """Run a grid quietly; return its wall time in seconds."""
     began = time.perf_counter()
-    command = [sys.executable, "-m", "bench.cli", *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"failed: {' '.join(args)}\n{done.stdout}\n{done.stderr}")
+    summary = run_grid(selection, results, executor, QUIET)
+    if not summary.ok:
+        sys.exit(f"trials failed: {', '.join(map(str, summary.failed))}")
     return time.perf_counter() - began
 
 
-def trial_seconds(results: Path) -> list[float]:
+def corpus_and_features(selection: Selection) -> float:
+    """Prepare the corpus and extract its features (what a cold run does first); seconds."""
+    began = time.perf_counter()
+    protocol = selection.protocol
+    extract_features(
+        prepare_corpus(protocol.corpus, False).table, protocol.features, progress=False
+    )
+    return time.perf_counter() - began
+
+
+def trial_seconds(selection: Selection, results: Path) -> list[float]:
     """The training+evaluation seconds each stored trial reports."""
-    paths = results.glob("*/*/fold*/seed*/result.json")
-    return [json.loads(p.read_text())["timings"]["total_s"] for p in paths]
+    return [t.stored.outcome.timings["total_s"] for t in list_grid(selection, results) if t.stored]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2", help="seeds of the grid (0,1,2)")
-    parser.add_argument("--folds", default="1,2,3,4,5", help="folds of the grid (all)")
+    parser.add_argument("--seeds", type=int_list, default=[0, 1, 2], help="seeds (0,1,2)")
+    parser.add_argument("--folds", type=int_list, help="folds of the grid (default: all)")
     parser.add_argument("--skip-iemocap", action="store_true", help="skip measurement 4")
     args = parser.parse_args()
     parallel = len(os.sched_getaffinity(0))
-    selection = ["--grid", "ablations", "--seeds", args.seeds, "--folds", args.folds, "--quiet"]
     with tempfile.TemporaryDirectory(prefix="bench-grid-") as tmp:
-        env = {**os.environ, "BENCH_DATA": str(Path(tmp) / "data")}
+        os.environ["BENCH_DATA"] = str(Path(tmp) / "data")  # before the protocol is loaded
+        grid = select_trials(grid="ablations", seeds=args.seeds, folds=args.folds)
         ray_results, local_results = Path(tmp) / "ray", Path(tmp) / "local"
-        features = bench("features", "--quiet", env=env)  # corpus and features, cold
-        ray_wall = bench("run", *selection, "--results", str(ray_results), env=env)
-        ray_trials = trial_seconds(ray_results)
-        local = bench(
-            "run", *selection, "--executor", "local", "--results", str(local_results), env=env
-        )
-        local_trials = trial_seconds(local_results)
-        rerun = bench("run", *selection, "--results", str(ray_results), env=env)
+        features = corpus_and_features(grid)  # corpus and features, cold
+        ray_wall = timed_run(grid, ray_results, "ray")
+        ray_trials = trial_seconds(grid, ray_results)
+        local = timed_run(grid, local_results, "local")
+        local_trials = trial_seconds(grid, local_results)
+        rerun = timed_run(grid, ray_results, "ray")
         print(f"grid: {len(ray_trials)} trials, {parallel} at once under Ray")
         print(
             f"  corpus + features {features:.1f} s, then the trials under Ray {ray_wall:.1f} s: "
@@ -75,16 +90,16 @@ def main() -> None:
         print(f"  Ray trials wall / in-process wall: {ray_wall / local:.2f}")
         print(f"  rerun with every trial done: {rerun:.1f} s")
         if not args.skip_iemocap:
-            big = ["--protocol", "synthetic", "corpus.synth.size=iemocap"]
-            big_features = bench("features", "--quiet", *big, env=env)
-            big_results = Path(tmp) / "big"
-            trial = bench(
-                "run", "--variant", "mamba_ema", "--seeds", "0", "--folds", "1", "--executor",
-                "local", "--quiet", "--results", str(big_results), *big, env=env,
+            big = select_trials(
+                overrides=["corpus.synth.size=iemocap"], variants=["mamba_ema"], seeds=[0],
+                folds=[1],
             )  # fmt: skip
-            [seconds] = trial_seconds(big_results)
+            big_features = corpus_and_features(big)
+            big_results = Path(tmp) / "big"
+            trial = timed_run(big, big_results, "local")
+            [seconds] = trial_seconds(big, big_results)
             print(f"IEMOCAP-sized corpus: corpus + features {big_features:.1f} s, "
-                  f"one full-model trial {seconds:.1f} s (command {trial:.1f} s)")  # fmt: skip
+                  f"one full-model trial {seconds:.1f} s (call {trial:.1f} s)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -38,7 +37,9 @@ from pathlib import Path
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from bench.report.analysis import build_report
+from bench.cli_args import int_list
+from bench.report.grid import report_grid
+from bench.run import RunOptions, run_grid, select_trials
 
 VARIANTS = ["mamba_ema", "gru_ema", "stateless", "no_prosody"]
 REFERENCES = ["mamba_ema", "stateless"]  # the full report is printed against each
@@ -64,18 +65,21 @@ class PlannedTest:
         return f"{self.delta:+.3f} ({self.p_holm:.3f}){' †' if self.significant else ''}"
 
 
-def run_grid(results: Path, data: Path, seeds: str, overrides: list[str]) -> None:
-    command = [sys.executable, "-m", "bench.cli", "run", "--variant", *VARIANTS, "--seeds", seeds]
-    command += ["--results", str(results), "--quiet", *overrides]
-    done = subprocess.run(command, env={**os.environ, "BENCH_DATA": str(data)}, text=True)
-    if done.returncode != 0:
-        sys.exit(f"bench run failed for {overrides}")
-
-
-def comparisons(results: Path, reference: str, n_boot: int) -> pd.DataFrame:
-    report = build_report(results, "synthetic", reference, n_boot, seed=0)
-    table = report.comparisons.query("dimension == 'avg'").set_index("variant")
-    return table[["delta", "ci_low", "ci_high", "p", "p_holm", "significant"]]
+def run_and_compare(
+    results: Path, seeds: list[int], overrides: list[str], n_boot: int
+) -> dict[str, pd.DataFrame]:
+    """Run the reduced grid (Ray, skipping stored trials) and return the CCC-avg comparisons
+    of its report against each of ``REFERENCES``."""
+    selection = select_trials("synthetic", overrides, variants=VARIANTS, seeds=seeds)
+    summary = run_grid(selection, results, "ray", RunOptions(progress=False))
+    if not summary.ok:
+        sys.exit(f"trials failed for {overrides}: {', '.join(map(str, summary.failed))}")
+    tables = {}
+    for reference in REFERENCES:
+        report = report_grid(selection, results, reference, n_boot, seed=0)
+        table = report.comparisons.query("dimension == 'avg'").set_index("variant")
+        tables[reference] = table[["delta", "ci_low", "ci_high", "p", "p_holm", "significant"]]
+    return tables
 
 
 def planned_tests(tables: dict[str, pd.DataFrame], context: bool) -> list[PlannedTest]:
@@ -119,7 +123,9 @@ def summary(outcomes: dict[str, list[PlannedTest]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generator-seeds", default="0", help="corpus seeds, e.g. 1,2,3")
-    parser.add_argument("--seeds", default="0,1,2,3,4", help="training seeds (0,1,2,3,4)")
+    parser.add_argument(
+        "--seeds", type=int_list, default=[0, 1, 2, 3, 4], help="training seeds (0,1,2,3,4)"
+    )
     parser.add_argument("--bootstrap", type=int, default=4000, help="bootstrap replicates")
     parser.add_argument("--context", default="true,false", help="corpora: true, false or both")
     parser.add_argument("--data", type=Path, help="corpus and feature cache (default: a temp dir)")
@@ -133,9 +139,10 @@ def main() -> None:
                 name = f"seed{generator}-context-{context}"
                 results = (args.results or Path(tmp)) / name
                 overrides = [f"corpus.synth.seed={generator}", f"corpus.synth.context={context}"]
-                data = args.data or Path(tmp) / "data"
-                run_grid(results, data, args.seeds, overrides + args.overrides)
-                tables = {ref: comparisons(results, ref, args.bootstrap) for ref in REFERENCES}
+                os.environ["BENCH_DATA"] = str(args.data or Path(tmp) / "data")
+                tables = run_and_compare(
+                    results, args.seeds, overrides + args.overrides, args.bootstrap
+                )
                 print(f"\n== corpus {name}: CCC-avg differences (variant - reference)")
                 for reference, table in tables.items():
                     print(f"full report, reference {reference} (Holm over all its tests):")

@@ -1,14 +1,18 @@
-"""The command line as a user meets it: ``bench corpus synth`` and ``bench corpus describe``."""
+"""The command line as a user meets it: corpus commands and bad output paths."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from test_run_grid import fake_features
 
 from bench.cli import main
+from bench.variants import DEFAULT_GRID
 
 
 def test_synth_then_describe_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -56,3 +60,56 @@ def test_bad_input_is_one_clear_line_not_a_traceback(
     assert code == 2
     assert err.startswith("bench corpus: error: ") and f"{label}:3: malformed summary line" in err
     assert "Traceback" not in err
+
+
+@pytest.fixture
+def extracted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
+    """Fake features (the sizes extraction was asked for), ``$BENCH_DATA`` in ``tmp_path``."""
+    return fake_features(monkeypatch, tmp_path / "data")
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], command: str, path: Path) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"bench {command}: error: ") and str(path) in err
+    return err
+
+
+@pytest.mark.parametrize("where", ["results", "report", "BENCH_DATA"])
+def test_an_output_folder_under_a_file_fails_before_any_work(
+    where: str, tmp_path: Path, extracted: list[int], monkeypatch, capsys
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    folder = blocker / "inside"
+    if where == "BENCH_DATA":
+        monkeypatch.setenv("BENCH_DATA", str(folder))
+    command = "report" if where == "report" else "run"
+    argv = [command, "--variant", "stateless", "--seeds", "0", "--folds", "1"]
+    argv += {"results": ["--results", str(folder)], "report": ["--out", str(folder)],
+             "BENCH_DATA": ["--results", str(tmp_path / "results")]}[where]  # fmt: skip
+    assert main(argv) == 2
+    err = one_line_error(capsys, command, folder)
+    assert f"sits under the file {blocker}, not a folder" in err
+    assert extracted == [] and not (tmp_path / "data" / "synthetic").exists()  # no corpus made
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_a_read_only_output_folder_fails_before_any_work(
+    command: str, tmp_path: Path, extracted: list[int], capsys
+) -> None:
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    option = "--out" if command == "report" else "--results"
+    argv = [command, "--variant", "stateless", "--seeds", "0", option, str(folder)]
+    assert main(argv) == 2
+    assert "is not writable (Permission denied)" in one_line_error(capsys, command, folder)
+    assert extracted == []
+
+
+def test_the_grid_help_names_the_default_grid(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["ls", "--help"])
+    assert re.search(rf"\(default:\s+{DEFAULT_GRID}\)", capsys.readouterr().out)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_report_fabricate import fake_record
 
 from bench.audio import load_audio
 from bench.cli import build_parser
@@ -19,7 +20,7 @@ from bench.features.extract import extract_features
 from bench.features.load import load_features
 from bench.online import StreamingPredictor
 from bench.protocol import load_protocol, make_folds
-from bench.results import CHECKPOINT_FILE, read_record
+from bench.results import CHECKPOINT_FILE, RESULT_FILE, TrialKey, read_record, write_trial
 from bench.run.driver import run_planned
 from bench.run.local import run_local
 from bench.run.plan import plan_trials
@@ -112,6 +113,17 @@ def test_enroll_and_resampled_input(corpus, tmp_path) -> None:
     assert predictor.state is None
 
 
+def test_the_trial_record_beside_the_checkpoint_comes_with_it(corpus, tmp_path) -> None:
+    result, alone = trained(corpus, tmp_path, "utterance", TINY_MAMBA)
+    assert StreamingPredictor.from_checkpoint(alone).record is None  # no result.json beside it
+    record = fake_record(TrialKey("synthetic", "mamba_ema", 1, 0), "abc123", 0.5)
+    history = pd.DataFrame(result.history)
+    folder = write_trial(
+        tmp_path / "results", record, result.predictions, history, result.checkpoint
+    )
+    assert StreamingPredictor.from_checkpoint(folder / CHECKPOINT_FILE).record == record
+
+
 def test_checkpoint_loads_with_weights_only_and_survives_json(corpus, tmp_path) -> None:
     result, path = trained(corpus, tmp_path, "utterance", TINY_MAMBA)
     checkpoint = torch.load(path, weights_only=True)
@@ -165,8 +177,8 @@ def test_driver_saves_checkpoints_without_changing_the_trial(tiny_corpus_root, t
     folder = plan[0].key.folder(tmp_path)
     checkpoint = load_checkpoint(folder / CHECKPOINT_FILE)
     assert checkpoint["features"] is None and checkpoint["dims"]["speech"] == 6
-    assert read_record(folder)["config_hash"] == plan[0].config_hash
-    assert "checkpoint" not in read_record(folder)
+    assert read_record(folder).config_hash == plan[0].config_hash
+    assert "checkpoint" not in json.loads((folder / RESULT_FILE).read_text())
     with pytest.raises(BenchError, match="features"):  # fake features: nothing to extract
         StreamingPredictor.from_checkpoint(folder / CHECKPOINT_FILE)
     again = plan_trials(protocol, ["mamba_ema"], [0], [1], tmp_path, FAST)

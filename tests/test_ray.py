@@ -37,7 +37,7 @@ def run_grid(setup, root: Path, seeds: list[int], gpus: float):
     options = RayOptions(cpus_per_trial=1, gpus_per_trial=gpus)
     executor = functools.partial(run_ray, options=options, storage=root / ".ray")
     summary = run_planned(plan, inputs, executor, root, progress=False)
-    workers = [read_record(t.key.folder(root))["worker"] for t in plan]
+    workers = [read_record(t.key.folder(root)).worker for t in plan]
     return summary, workers
 
 
@@ -66,7 +66,7 @@ def test_whole_gpu_trials_get_distinct_devices(cluster, setup, tmp_path: Path):
     assert all(w["torch_threads"] == 1 for w in workers)  # threads follow the trial's CPUs
     # Tune's own files stay under the results folder; the results came back to the driver.
     assert (tmp_path / ".ray").is_dir()
-    assert len(load_table(tmp_path, "synthetic", "predictions.parquet")) > 0
+    assert len(load_table(tmp_path, summary.finished, "predictions.parquet")) > 0
 
 
 def test_quarter_gpus_pack_four_trials_per_device(cluster, setup, tmp_path: Path):

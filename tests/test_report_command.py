@@ -2,28 +2,60 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_report_fabricate import REFERENCE_NOISE, fabricate, planted_results, write_results
+from test_report_fabricate import (
+    REFERENCE_NOISE,
+    fabricate,
+    histories,
+    planted_predictions,
+    write_results,
+)
 
 from bench.cli import main
 from bench.report.analysis import build_report
 from bench.report.plots import still_training, write_plots
+from bench.run import list_grid, select_trials
 
 PLOTS = ["ccc_avg_per_variant", "delta_forest", "per_fold", "learning_curves"]
+AS_VARIANTS = {"better": "gru_ema", "worse": "no_prosody"}  # the planted ones, named as variants
+VARIANTS = ["mamba_ema", "gru_ema", "no_film", "no_prosody"]
+
+
+@dataclass(frozen=True)
+class Store:
+    """A results folder holding the planted trials with their current config hashes, and
+    the ``bench report`` arguments that select them."""
+
+    root: Path
+    selection: list[str]
+    hashes: dict[str, str]
+
+
+def planted_store(root: Path, corpus_root: Path, variants: list[str] = VARIANTS) -> Store:
+    """The planted predictions, stored as the current trials of ``variants`` x 5 folds x
+    seeds 0-2 on the tiny corpus (``corpus.root``), with the hashes ``bench run`` gives."""
+    overrides = [f"corpus.root={corpus_root}"]
+    selection = select_trials(overrides=overrides, variants=variants, seeds=[0, 1, 2])
+    hashes = {t.key.variant: t.config_hash for t in list_grid(selection, root)}
+    predictions = planted_predictions().replace({"variant": AS_VARIANTS})
+    write_results(root, predictions[predictions["variant"].isin(variants)], hashes)
+    argv = ["--results", str(root), "--variant", *variants, "--seeds", "0,1,2", *overrides]
+    return Store(root, argv, hashes)
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return planted_results(tmp_path_factory.mktemp("results"))
+def store(tiny_corpus_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return planted_store(tmp_path_factory.mktemp("results"), tiny_corpus_root)
 
 
 def test_report_writes_tables_stats_plots_and_an_honest_summary(
-    results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["report", "--results", str(results), "--out", str(tmp_path), "--bootstrap", "600"]
+    argv = ["report", *store.selection, "--out", str(tmp_path), "--bootstrap", "600"]
     assert main(argv) == 0
     out = tmp_path / "synthetic"
     names = ["ablations.md", "ablations.tex", "per_fold.md", "per_fold.tex", "stats.csv",
@@ -38,22 +70,23 @@ def test_report_writes_tables_stats_plots_and_an_honest_summary(
     assert len(pd.read_csv(out / "trials.csv")) == 59
     summary = capsys.readouterr().out.splitlines()
     verdicts = {s.split()[0]: s for s in summary if "CCC-avg difference" in s}
-    assert "significantly higher" in verdicts["better"]
-    assert "significantly lower" in verdicts["worse"]
+    assert "significantly higher" in verdicts["gru_ema"]
+    assert "significantly lower" in verdicts["no_prosody"]
     assert "no significant difference" in verdicts["no_film"]
     assert "significantly" not in verdicts["no_film"]
     assert any("missing trials of no_film: fold3/seed2" in s for s in summary)
+    assert not any("left out" in s for s in summary)
 
 
 def test_format_reference_and_too_few_replicates(
-    results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["report", "--results", str(results), "--out", str(tmp_path), "--format", "md",
-            "--bootstrap", "50", "--reference", "worse"]  # fmt: skip
+    argv = ["report", *store.selection, "--out", str(tmp_path), "--format", "md",
+            "--bootstrap", "50", "--reference", "no_prosody"]  # fmt: skip
     assert main(argv) == 0
     assert (tmp_path / "synthetic" / "ablations.md").is_file()
     assert not (tmp_path / "synthetic" / "ablations.tex").exists()
-    assert "worse (ref.)" in (tmp_path / "synthetic" / "ablations.md").read_text()
+    assert "no_prosody (ref.)" in (tmp_path / "synthetic" / "ablations.md").read_text()
     summary = capsys.readouterr().out
     assert "smallest attainable p_Holm is 0.353, so no test can reach 0.05" in summary
     assert "significantly" not in summary
@@ -62,16 +95,17 @@ def test_format_reference_and_too_few_replicates(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--reference", "gru_ema"], "reference variant 'gru_ema' has no results"),
-        (["--protocol", "iemocap"], "no complete trials of protocol 'iemocap'"),
+        (["--reference", "stateless"], "reference variant 'stateless' has no results"),
+        (["--protocol", "iemocap"], "no current trials of the selection under"),
+        (["--variant", "nonesuch"], "unknown variant 'nonesuch'"),
     ],
 )
 def test_errors_are_one_clean_line(
-    results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra, message
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra, message
 ) -> None:
-    assert main(["report", "--results", str(results), "--out", str(tmp_path), *extra]) == 2
+    assert main(["report", *store.selection, "--out", str(tmp_path), *extra]) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_format_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,10 +115,10 @@ def test_bad_format_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_plots_without_history_or_other_variants(tmp_path: Path) -> None:
-    root = write_results(tmp_path / "results", fabricate({"mamba_ema": REFERENCE_NOISE}))
-    for history in root.rglob("history.csv"):
-        history.write_text("epoch,train_loss,val_ccc_v,val_ccc_a,val_ccc_avg\n")
-    paths = write_plots(build_report(root, "synthetic", n_boot=10), tmp_path / "plots")
+    predictions = fabricate({"mamba_ema": REFERENCE_NOISE})
+    empty = histories(predictions).head(0)
+    report = build_report(predictions, empty, "synthetic", n_boot=10)
+    paths = write_plots(report, tmp_path / "plots")
     assert sorted(p.name for p in paths) == [
         "ccc_avg_per_variant.pdf", "ccc_avg_per_variant.png", "per_fold.pdf", "per_fold.png",
     ]  # fmt: skip

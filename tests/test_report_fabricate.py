@@ -8,13 +8,22 @@ noise as the reference is a null variant (only independent noise draws differ).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bench.report.summary import trial_metrics
-from bench.results import PREDICTIONS_FILE, TrialKey, load_table, write_trial
+from bench.results import (
+    PREDICTIONS_FILE,
+    TrialKey,
+    TrialOutcome,
+    TrialRecord,
+    load_table,
+    read_record,
+    write_trial,
+)
 
 REFERENCE_NOISE = 0.6
 FOLDS = (1, 2, 3, 4, 5)
@@ -63,31 +72,61 @@ def history(ccc_avg: float, epochs: int = 6) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def write_results(root: Path, predictions: pd.DataFrame, protocol: str = "synthetic") -> Path:
-    """Store every trial of ``predictions`` under ``root`` as ``bench run`` would."""
+def histories(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The learning curve of every trial of ``predictions``, with variant, fold and seed."""
+    scores = trial_metrics(predictions)
+    return pd.concat(
+        [history(r.ccc_avg).assign(variant=r.variant, fold=r.fold, seed=r.seed)
+         for r in scores.itertuples()],
+        ignore_index=True,
+    )  # fmt: skip
+
+
+def fake_record(key: TrialKey, config_hash: str, ccc_avg: float) -> TrialRecord:
+    """A valid record of a fabricated trial."""
+    return TrialRecord(
+        protocol=key.protocol, variant=key.variant, fold=key.fold, seed=key.seed,
+        config={}, config_hash=config_hash,
+        outcome=TrialOutcome({"test": {"ccc_avg": ccc_avg}}, 0, {"total_s": 1.0}, {}),
+        git_commit="fabricated", versions={}, created="2026-01-01T00:00:00", worker={},
+    )  # fmt: skip
+
+
+def write_results(
+    root: Path,
+    predictions: pd.DataFrame,
+    hashes: Mapping[str, str] | None = None,
+    protocol: str = "synthetic",
+) -> list[TrialKey]:
+    """Store every trial of ``predictions`` under ``root`` as ``bench run`` would, with the
+    config hash ``hashes[variant]`` (default ``fabricated``); returns the trials' keys."""
     scores = trial_metrics(predictions).set_index(["variant", "fold", "seed"])
+    keys = []
     for (variant, fold, seed), trial in predictions.groupby(["variant", "fold", "seed"]):
         key = TrialKey(protocol, variant, int(fold), int(seed))
         ccc_avg = float(scores.loc[(variant, fold, seed), "ccc_avg"])
-        record = {"protocol": protocol, "variant": variant, "fold": int(fold),
-                  "seed": int(seed), "metrics": {"test": {"ccc_avg": ccc_avg}}}  # fmt: skip
-        write_trial(root, key, record, trial, history(ccc_avg))
-    return root
+        digest = (hashes or {}).get(variant, "fabricated")
+        write_trial(root, fake_record(key, digest, ccc_avg), trial, history(ccc_avg))
+        keys.append(key)
+    return keys
 
 
 PLANTED = {"mamba_ema": REFERENCE_NOISE, "no_film": REFERENCE_NOISE, "worse": 0.8, "better": 0.45}
 
 
-def planted_results(root: Path) -> Path:
-    """A store with a better, a worse and a null variant; no_film lacks fold3/seed2."""
+def planted_predictions() -> pd.DataFrame:
+    """A better, a worse and a null variant against mamba_ema; no_film lacks fold3/seed2."""
     predictions = fabricate(PLANTED)
     lost = (predictions["variant"] == "no_film") & (predictions["fold"] == 3)
-    return write_results(root, predictions[~(lost & (predictions["seed"] == 2))])
+    return predictions[~(lost & (predictions["seed"] == 2))]
 
 
 def test_fabricated_results_round_trip(tmp_path: Path) -> None:
     predictions = fabricate({"mamba_ema": REFERENCE_NOISE, "no_film": 1.2}, seeds=(0, 1))
-    loaded = load_table(write_results(tmp_path, predictions), "synthetic", PREDICTIONS_FILE)
+    keys = write_results(tmp_path, predictions, {"no_film": "abc"})
+    loaded = load_table(tmp_path, keys, PREDICTIONS_FILE)
     assert len(loaded) == len(predictions) == 2 * 5 * 2 * 72
     means = trial_metrics(loaded).groupby("variant")["ccc_avg"].mean()
     assert 0.6 < means["mamba_ema"] < 0.9 and means["no_film"] < means["mamba_ema"] - 0.1
+    record = read_record(keys[-1].folder(tmp_path))
+    assert record.key == keys[-1] and record.config_hash == "abc"

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_report_fabricate import planted_results
+from test_report_fabricate import histories, planted_predictions
 
 import bench.report.tables
 from bench.report.analysis import Report, build_report
@@ -16,9 +16,9 @@ from bench.report.tables import ablation_table, latex_escape, per_fold_table, re
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    root = planted_results(tmp_path_factory.mktemp("results"))
-    return build_report(root, "synthetic", n_boot=400)
+def report() -> Report:
+    predictions = planted_predictions()
+    return build_report(predictions, histories(predictions), "synthetic", n_boot=400)
 
 
 def md_rows(text: str) -> dict[str, list[str]]:

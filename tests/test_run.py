@@ -67,16 +67,18 @@ def test_runs_stores_and_skips(setup, tmp_path: Path):
     summary = run_planned(first, inputs, run_local, tmp_path, progress=False)
     assert len(summary.finished) == 4 and summary.ok
     record = read_record(first[0].key.folder(tmp_path))
-    assert record["variant"] == "mamba_ema" and record["fold"] == 1 and record["seed"] == 0
-    assert record["config_hash"] == first[0].config_hash and record["git_commit"]
-    assert set(record["metrics"]) == {"val", "test"} and "ccc_avg" in record["metrics"]["test"]
-    assert record["versions"]["torch"].startswith("2.")
-    predictions = load_table(tmp_path, "synthetic", "predictions.parquet")
+    assert record.key == first[0].key and record.config == first[0].config
+    assert record.config_hash == first[0].config_hash and record.git_commit
+    metrics = record.outcome.metrics
+    assert set(metrics) == {"val", "test"} and "ccc_avg" in metrics["test"]
+    assert record.versions["torch"].startswith("2.") and record.worker["pid"] > 0
+    keys = [t.key for t in first]
+    predictions = load_table(tmp_path, keys, "predictions.parquet")
     assert set(PREDICTION_COLUMNS) <= set(predictions.columns)
     fold1 = inputs.folds[1]["test"]
     stored = predictions.query("variant == 'stateless' and fold == 1")
     assert sorted(stored["utt_id"]) == sorted(inputs.table["utt_id"].iloc[fold1])
-    history = load_table(tmp_path, "synthetic", "history.csv")
+    history = load_table(tmp_path, keys, "history.csv")
     assert {"epoch", "train_loss", "val_ccc_avg"} <= set(history.columns)
 
     again = plan(protocol, tmp_path)
@@ -91,10 +93,12 @@ def test_runs_stores_and_skips(setup, tmp_path: Path):
 
 def test_same_seed_reproduces_the_predictions(setup, tmp_path: Path):
     protocol, inputs = setup
+    tables = []
     for root in (tmp_path / "a", tmp_path / "b"):
-        run_planned(plan(protocol, root, ["no_film"]), inputs, run_local, root, progress=False)
-    a = load_table(tmp_path / "a", "synthetic", "predictions.parquet")
-    b = load_table(tmp_path / "b", "synthetic", "predictions.parquet")
+        trials = plan(protocol, root, ["no_film"])
+        run_planned(trials, inputs, run_local, root, progress=False)
+        tables.append(load_table(root, [t.key for t in trials], "predictions.parquet"))
+    a, b = tables
     pd.testing.assert_frame_equal(a, b)
 
 

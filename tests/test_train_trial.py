@@ -33,17 +33,19 @@ def test_result_contents(data) -> None:
     merged = result.predictions.merge(test_rows, on="utt_id")
     np.testing.assert_allclose(merged["valence_true"], 1 + 4 * merged["valence"], rtol=1e-6)
     assert result.predictions[["valence_pred", "arousal_pred"]].stack().between(1, 5).all()
-    assert set(result.test_metrics) == {"ccc_v", "ccc_a", "ccc_avg", "rmse_v", "rmse_a"}
+    outcome = result.outcome
+    assert set(outcome.metrics) == {"val", "test"}
+    assert set(outcome.metrics["test"]) == {"ccc_v", "ccc_a", "ccc_avg", "rmse_v", "rmse_a"}
     assert [h["epoch"] for h in result.history] == [0, 1]
-    assert result.best_epoch == int(np.argmax([h["val_ccc_avg"] for h in result.history]))
-    assert result.counts["test_utterances"] == len(test_rows)
-    assert result.counts["test_dialogs"] == 4
+    assert outcome.best_epoch == int(np.argmax([h["val_ccc_avg"] for h in result.history]))
+    assert outcome.counts["test_utterances"] == len(test_rows)
+    assert outcome.counts["test_dialogs"] == 4
     assert result.spec["model"]["updater"] == "mamba"
     assert result.spec["train"]["patience"] == 5
-    assert result.timings["total_s"] >= result.timings["train_s"] > 0
+    assert outcome.timings["total_s"] >= outcome.timings["train_s"] > 0
     again = TrialResult.from_json(json.loads(json.dumps(result.to_json())))
     assert again.predictions.equals(result.predictions)
-    assert again.test_metrics == result.test_metrics
+    assert again.outcome == outcome and again.history == result.history
 
 
 def test_same_seed_same_result_and_caller_rng_untouched(data) -> None:
@@ -65,9 +67,10 @@ def test_early_stopping_keeps_the_best_epoch(data) -> None:
         data,
     )  # fmt: skip
     assert len(result.history) < 50
-    assert len(result.history) == result.best_epoch + 2
-    best = result.history[result.best_epoch]["val_ccc_avg"]
-    assert result.val_metrics["ccc_avg"] == pytest.approx(best, abs=1e-5)
+    best_epoch = result.outcome.best_epoch
+    assert len(result.history) == best_epoch + 2
+    best = result.history[best_epoch]["val_ccc_avg"]
+    assert result.outcome.metrics["val"]["ccc_avg"] == pytest.approx(best, abs=1e-5)
 
 
 def test_stateful_model_beats_stateless_on_drifting_moods() -> None:
@@ -77,7 +80,8 @@ def test_stateful_model_beats_stateless_on_drifting_moods() -> None:
                            "train": train, "seed": 0, "device": "cpu"}, data)  # fmt: skip
     stateful = run_trial({"model": TINY | {"updater": "gru", "feedback": "none"},
                           "train": train, "seed": 0, "device": "cpu"}, data)  # fmt: skip
-    assert stateful.test_metrics["ccc_avg"] > stateless.test_metrics["ccc_avg"] + 0.03
+    ccc = [r.outcome.metrics["test"]["ccc_avg"] for r in (stateless, stateful)]
+    assert ccc[1] > ccc[0] + 0.03
 
 
 @pytest.mark.parametrize(

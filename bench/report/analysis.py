@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from bench.report.stats import compare_to_reference
 from bench.report.summary import fold_summary, trial_metrics, variant_summary
-from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table
 
 
 @dataclass(frozen=True)
 class Report:
-    """The numbers behind every table, plot and the terminal summary of one protocol."""
+    """The numbers behind every table, plot and the terminal summary of one protocol.
+
+    absent: variants of the grid with no trial to report; left_out: one note per stored
+    trial (or group of trials) the report did not use, and why.
+    """
 
     protocol: str
     reference: str
@@ -25,6 +28,8 @@ class Report:
     history: pd.DataFrame  # per-epoch validation scores with variant, fold, seed
     n_boot: int
     seed: int
+    absent: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()
 
     def order(self) -> list[str]:
         """The variants to show: the reference first, then the others by name."""
@@ -33,7 +38,9 @@ class Report:
 
     def missing_notes(self) -> list[str]:
         """``variant: fold3/seed2 ...`` for every variant that lacks trials of the grid."""
-        return [f"{name}: {r.missing}" for name, r in self.variants.iterrows() if r.missing]
+        notes = [f"{name}: {r.missing}" for name, r in self.variants.iterrows() if r.missing]
+        return notes + [f"{name}: all {self.variants['n_expected'].max()} trials"
+                        for name in self.absent]  # fmt: skip
 
     def pairing_notes(self) -> list[str]:
         """For every comparison that could not pair everything: what was left out."""
@@ -49,27 +56,36 @@ class Report:
 
 
 def build_report(
-    results: str | Path,
+    predictions: pd.DataFrame,
+    history: pd.DataFrame,
     protocol: str,
     reference: str = "mamba_ema",
     n_boot: int = 10_000,
     seed: int = 0,
+    expected: set[tuple[int, int]] | None = None,
+    grid: Sequence[str] = (),
+    left_out: Sequence[str] = (),
 ) -> Report:
-    """Load every complete trial of ``protocol`` under ``results`` and compute the report.
+    """Compute the report from the trials' predictions and histories (each with variant,
+    fold and seed columns, as :func:`bench.results.load_table` gives them).
 
-    ``build_report(...).comparisons`` is the stats table (see
+    ``expected``: the (fold, seed) pairs of the grid (default: every pair found); ``grid``:
+    its variants, so one with no trials shows as absent; ``left_out``: notes on stored
+    trials that were not used. ``build_report(...).comparisons`` is the stats table (see
     :func:`bench.report.stats.compare_to_reference`).
     """
-    predictions = load_table(results, protocol, PREDICTIONS_FILE)
     trials = trial_metrics(predictions)
+    variants = variant_summary(trials, expected)
     return Report(
         protocol=protocol,
         reference=reference,
         trials=trials,
-        variants=variant_summary(trials),
+        variants=variants,
         folds=fold_summary(trials),
         comparisons=compare_to_reference(predictions, trials, reference, n_boot, seed),
-        history=load_table(results, protocol, HISTORY_FILE),
+        history=history,
         n_boot=n_boot,
         seed=seed,
+        absent=tuple(v for v in grid if v not in variants.index),
+        left_out=tuple(left_out),
     )

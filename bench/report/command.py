@@ -1,11 +1,12 @@
-"""``bench report``: results/<protocol>/ -> reports/<protocol>/ tables, stats, plots, summary."""
+"""``bench report``: a selection's current trials -> reports/<protocol>/ tables, stats, plots."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from bench.cli_args import positive_int
+from bench.cli_args import add_selection_arguments, positive_int
 
 FORMATS = ("md", "tex")
 
@@ -15,19 +16,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report",
         help="tables, significance tests and plots from the stored predictions",
         description=(
-            "Compute every metric from the stored per-utterance predictions of a protocol, "
-            "compare each variant with the reference (paired hierarchical bootstrap of "
-            "the CCC difference, Holm-corrected), and write Markdown/LaTeX tables, "
-            "stats.csv, trials.csv and plots (PNG and PDF) to OUT/<protocol>/."
+            "Compute every metric from the stored per-utterance predictions of the selected "
+            "trials (a grid or --variant, as for bench run), compare each variant with the "
+            "reference (paired hierarchical bootstrap of the CCC difference, "
+            "Holm-corrected), and write Markdown/LaTeX tables, stats.csv, trials.csv and "
+            "plots (PNG and PDF) to OUT/<protocol>/. Only trials stored with the config "
+            "hash that the protocol, the overrides and each variant give now are used; "
+            "every other stored trial is named, with the reason, and left out."
         ),
     )
-    parser.add_argument(
-        "--protocol", default="synthetic", help="protocol name under --results (default: synthetic)"
-    )
-    parser.add_argument("--results", type=Path, default=Path("results"), help="results store")
+    add_selection_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports folder")
     parser.add_argument(
-        "--reference", default="mamba_ema", help="variant the others are compared with"
+        "--reference", help="variant the others are compared with (default: the grid's)"
     )
     parser.add_argument(
         "--format", type=_formats, default=list(FORMATS), help="table formats (default: md,tex)"
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--bootstrap", type=positive_int, default=10_000, help="bootstrap replicates (10000)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (0)")
+    parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (0)")
     parser.set_defaults(func=run_report)
 
 
@@ -48,11 +49,18 @@ def _formats(text: str) -> list[str]:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from bench.report.analysis import build_report  # heavy imports only when run
+    from bench.paths import ensure_writable_dir  # heavy imports only when run
+    from bench.report.grid import report_grid
     from bench.report.output import summarize, write_report
+    from bench.run.command import selection_of
 
-    report = build_report(args.results, args.protocol, args.reference, args.bootstrap, args.seed)
-    out = args.out / args.protocol
+    selection = selection_of(args)
+    out = ensure_writable_dir(args.out / selection.protocol.name, "report folder")
+    report = report_grid(
+        selection, args.results, args.reference, args.bootstrap, args.bootstrap_seed
+    )
+    for note in report.left_out:
+        print(f"bench report: left out {note}", file=sys.stderr)
     written = write_report(report, out, args.format)
     print(summarize(report))
     print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))

@@ -44,6 +44,7 @@ def summarize(report: Report) -> str:
         f"(expected {v['n_expected'].max()} per variant); reference {report.reference}"
     ]
     lines += [f"  missing trials of {note}" for note in report.missing_notes()]
+    lines += [f"  left out {note}" for note in report.left_out]
     lines += [f"  {note}" for note in report.pairing_notes()]
     lines.append(
         f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}), "

@@ -24,7 +24,7 @@ from statsmodels.stats.multitest import multipletests
 
 from bench.errors import BenchError
 from bench.report.bootstrap import DIMENSIONS, MOMENTS, moments, paired_bootstrap
-from bench.report.summary import PRED, TRUE, expected_trials, format_trials
+from bench.report.summary import PRED, TRUE, format_trials, trial_pairs
 
 ALPHA = 0.05
 COLUMNS = [
@@ -64,7 +64,7 @@ def _in_trials(frame: pd.DataFrame, pairs: set[tuple[int, int]]) -> np.ndarray:
 
 def _pair(variant: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Inner join on (fold, seed, utt_id) and what could not be paired."""
-    var_trials, ref_trials = expected_trials(variant), expected_trials(reference)
+    var_trials, ref_trials = trial_pairs(variant), trial_pairs(reference)
     keys = ["fold", "seed", "utt_id"]
     paired = reference[[*keys, "dialog", *TRUE, *PRED]].merge(
         variant[[*keys, *PRED]], on=keys, suffixes=("_ref", "_var"), validate="one_to_one"
@@ -148,7 +148,7 @@ def _paired_means(
     trials: pd.DataFrame, variant: str, reference: str, paired: pd.DataFrame
 ) -> dict[str, dict[str, float]]:
     """Per dimension, the mean CCC of both sides over the paired trials."""
-    selected = trials[_in_trials(trials, expected_trials(paired))]
+    selected = trials[_in_trials(trials, trial_pairs(paired))]
     out = {}
     for dimension in DIMENSIONS:
         mean = selected.groupby("variant")[f"ccc_{dimension}"].mean()

@@ -50,9 +50,9 @@ def trial_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*TRIAL, "n_utts", "n_dialogs", *METRICS, *DIALOG_METRICS])
 
 
-def expected_trials(trials: pd.DataFrame) -> set[tuple[int, int]]:
-    """The (fold, seed) grid: every pair that any variant has finished."""
-    return set(zip(trials["fold"], trials["seed"], strict=True))
+def trial_pairs(trials: pd.DataFrame) -> set[tuple[int, int]]:
+    """The (fold, seed) pairs of a frame's trials."""
+    return {(int(f), int(s)) for f, s in zip(trials["fold"], trials["seed"], strict=True)}
 
 
 def format_trials(pairs: set[tuple[int, int]]) -> str:
@@ -60,14 +60,19 @@ def format_trials(pairs: set[tuple[int, int]]) -> str:
     return " ".join(f"fold{f}/seed{s}" for f, s in sorted(pairs))
 
 
-def variant_summary(trials: pd.DataFrame) -> pd.DataFrame:
+def variant_summary(
+    trials: pd.DataFrame, expected: set[tuple[int, int]] | None = None
+) -> pd.DataFrame:
     """Per variant: ``n`` trials of ``n_expected``, the ``missing`` ones, and for every metric
-    ``<metric>_mean`` and ``<metric>_std`` (sample std, ddof 1) over its folds x seeds."""
-    grid = expected_trials(trials)
+    ``<metric>_mean`` and ``<metric>_std`` (sample std, ddof 1) over its folds x seeds.
+
+    ``expected``: the (fold, seed) pairs of the grid; by default every pair that any variant
+    has, so a fold missing in every variant only shows when the grid is given."""
+    grid = trial_pairs(trials) if expected is None else expected
     rows = []
     for variant, group in trials.groupby("variant", sort=True):
         row = {"variant": variant, "n": len(group), "n_expected": len(grid)}
-        row["missing"] = format_trials(grid - expected_trials(group))
+        row["missing"] = format_trials(grid - trial_pairs(group))
         for metric in METRICS + DIALOG_METRICS:
             row[f"{metric}_mean"] = group[metric].mean()
             row[f"{metric}_std"] = group[metric].std(ddof=1)

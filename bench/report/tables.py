@@ -243,6 +243,8 @@ def _legend(report: Report) -> str:
     missing = report.missing_notes()
     if missing:
         sentences.append("Missing trials: " + "; ".join(missing) + ".")
+    if report.left_out:
+        sentences.append("Left out: " + "; ".join(report.left_out) + ".")
     sentences += [f"{note}." for note in report.pairing_notes()]
     return " ".join(sentences)
 

@@ -1,28 +1,21 @@
 """``bench run`` (train the grid's trials) and ``bench ls`` (show the trials and their state).
 
-This module only builds the parsers; the work is in :mod:`bench.run.jobs`, imported when a
-command runs, so ``bench --help`` stays fast.
+This module parses arguments and calls the library API (:mod:`bench.run.grid`), imported
+when a command runs, so ``bench --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import json
+from typing import TYPE_CHECKING, Any
 
-from bench.cli_args import add_protocol_arguments, int_list
+from bench.cli_args import add_selection_arguments
 
-DEFAULT_GRID = "ablations"
-
-
-def _add_selection(parser: argparse.ArgumentParser) -> None:
-    add_protocol_arguments(parser)
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--grid", help=f"grid in variants/grids/ (default: {DEFAULT_GRID})")
-    which.add_argument("--variant", nargs="+", metavar="V", help="these variants instead")
-    parser.add_argument("--seeds", "--seed", type=int_list, help="e.g. 0,1,2 (default: grid's)")
-    parser.add_argument("--folds", "--fold", type=int_list, help="e.g. 1,3 (default: all)")
-    parser.add_argument("--results", type=Path, default=Path("results"),
-                        help="results folder (default: ./results)")  # fmt: skip
+if TYPE_CHECKING:
+    from bench.run.driver import RunSummary
+    from bench.run.grid import Selection
+    from bench.run.plan import PlannedTrial
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,12 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(protocol, variant, fold, seed); its result lives in "
             "results/<protocol>/<variant>/fold<k>/seed<s>/. Trials stored with the same "
             "config hash are skipped, stale ones (config changed) rerun, --force reruns. "
-            "key=value overrides go to the protocol or, for model.* and train.*, to every "
-            "variant's resolved config (e.g. train.epochs=2). The exit code is 1 when a "
-            "trial failed."
+            "key=value overrides, anywhere on the line, go to the protocol or, for model.* "
+            "and train.*, to every variant's resolved config (e.g. train.epochs=2). The exit "
+            "code is 1 when a trial failed."
         ),
     )
-    _add_selection(run)
+    add_selection_arguments(run)
     run.add_argument(
         "--executor",
         choices=("ray", "local"),
@@ -69,18 +62,88 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ls", help="table of a grid's trials, their state and test scores",
         description="Show every trial of the grid (or --variant): done, stale or missing.",
     )  # fmt: skip
-    _add_selection(ls)
+    add_selection_arguments(ls)
     ls.add_argument("--json", action="store_true", help="print one JSON list")
     ls.set_defaults(func=ls_command)
 
 
-def run_command(args: argparse.Namespace) -> int:
-    from bench.run.jobs import run_trials
+def selection_of(args: argparse.Namespace) -> Selection:
+    """The trials that ``--protocol``, the overrides, ``--grid``/``--variant``, ``--seeds``
+    and ``--folds`` select (shared with ``bench report``)."""
+    from bench.run.grid import select_trials
 
-    return run_trials(args)
+    return select_trials(
+        args.protocol, args.overrides, args.grid, args.variant, args.seeds, args.folds
+    )
+
+
+def trial_row(trial: PlannedTrial) -> dict[str, Any]:
+    """One line of ``bench ls``: the trial, its status and its stored test scores."""
+    outcome = trial.stored.outcome if trial.stored else None
+    test = outcome.metrics.get("test", {}) if outcome else {}
+    return {
+        "variant": trial.key.variant,
+        "fold": trial.key.fold,
+        "seed": trial.key.seed,
+        "status": trial.status,
+        "ccc_avg": test.get("ccc_avg"),
+        "ccc_v": test.get("ccc_v"),
+        "ccc_a": test.get("ccc_a"),
+        "seconds": outcome.timings.get("total_s") if outcome else None,
+    }
 
 
 def ls_command(args: argparse.Namespace) -> int:
-    from bench.run.jobs import list_trials
+    """``bench ls``: the selected trials with their status and stored test scores."""
+    from tabulate import tabulate
 
-    return list_trials(args)
+    from bench.run.grid import list_grid
+
+    rows = [trial_row(t) for t in list_grid(selection_of(args), args.results)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(tabulate(rows, headers="keys", floatfmt=".3f", missingval="-"))
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "stale", "missing")}
+    print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(rows)} trials")
+    return 0
+
+
+def _print_summary(summary: RunSummary) -> None:
+    print(
+        f"{len(summary.finished)} trials finished, {len(summary.skipped)} skipped (done), "
+        f"{len(summary.failed)} failed, {len(summary.busy)} busy in {summary.seconds:.1f} s"
+    )
+    for key, error in summary.failed.items():
+        last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
+        print(f"  failed {key}: {last}")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``bench run``: run every selected trial that is not done; exit 1 if one failed."""
+    from tabulate import tabulate
+
+    from bench.run.grid import RunOptions, list_grid, run_grid
+
+    selection = selection_of(args)
+    if args.dry_run:
+        plan = list_grid(selection, args.results, force=args.force)
+        rows = [(str(t.key), "run" if t.needs_run else "skip", t.status) for t in plan]
+        print(tabulate(rows, headers=["trial", "action", "status"]))
+        todo = sum(t.needs_run for t in plan)
+        print(f"{todo} to run, {len(plan) - todo} to skip")
+        return 0
+    options = RunOptions(
+        force=args.force,
+        progress=not args.quiet,
+        save_checkpoints=args.save_checkpoints,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        address=args.address,
+    )
+    summary = run_grid(selection, args.results, args.executor, options)
+    if not summary.finished and not summary.failed and not summary.busy:
+        print(f"all {len(summary.skipped)} trials are done; nothing to run (--force reruns)")
+        return 0
+    _print_summary(summary)
+    return 0 if summary.ok else 1

@@ -16,13 +16,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
 
 from bench.errors import BenchError
-from bench.results import TrialKey, claim, write_trial
+from bench.results import TrialKey, TrialRecord, claim, write_trial
 from bench.run.plan import PlannedTrial
 from bench.run.worker import SharedInputs
 from bench.train.trial import TrialResult
@@ -101,25 +100,22 @@ class Progress:
         self.bar.close()
 
 
-def result_record(trial: PlannedTrial, result: TrialResult, worker: dict) -> dict[str, Any]:
-    """The ``result.json`` of a trial."""
+def trial_record(trial: PlannedTrial, result: TrialResult, worker: dict) -> TrialRecord:
+    """The ``result.json`` of a trial: the plan's identity and config, the worker's outcome."""
     key = trial.key
-    return {
-        "protocol": key.protocol,
-        "variant": key.variant,
-        "fold": key.fold,
-        "seed": key.seed,
-        "config": trial.config,
-        "config_hash": trial.config_hash,
-        "git_commit": git_commit(),
-        "versions": versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "timings": result.timings,
-        "metrics": {"val": result.val_metrics, "test": result.test_metrics},
-        "best_epoch": result.best_epoch,
-        "counts": result.counts,
-        "worker": worker,
-    }
+    return TrialRecord(
+        protocol=key.protocol,
+        variant=key.variant,
+        fold=key.fold,
+        seed=key.seed,
+        config=trial.config,
+        config_hash=trial.config_hash,
+        outcome=result.outcome,
+        git_commit=git_commit(),
+        versions=versions(),
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        worker=worker,
+    )
 
 
 def run_planned(
@@ -150,11 +146,9 @@ def run_planned(
         trial = by_id[work["trial_id"]]
         try:
             result = TrialResult.from_json(payload["result"])
-            record = result_record(trial, result, payload["worker"])
+            record = trial_record(trial, result, payload["worker"])
             history = pd.DataFrame(result.history)
-            write_trial(
-                results_root, trial.key, record, result.predictions, history, result.checkpoint
-            )
+            write_trial(results_root, record, result.predictions, history, result.checkpoint)
         except Exception:  # a result that cannot be stored fails its trial, not the run
             on_fail(work, traceback.format_exc())
             return

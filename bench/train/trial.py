@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ import torch
 
 from bench.metrics import va_scores
 from bench.model import StreamingModel
-from bench.results import PREDICTION_COLUMNS
+from bench.results import PREDICTION_COLUMNS, TrialOutcome
 from bench.train.checkpoint import checkpoint_bytes, make_checkpoint
 from bench.train.config import TrialSpec
 from bench.train.data import FEATURES, DialogSet, TrialData, dialog_set, fit_standardisers
@@ -24,42 +24,44 @@ from bench.train.trainer import fit
 
 @dataclass
 class TrialResult:
-    """What a trial returns; ``to_json``/``from_json`` round-trip it through plain values.
+    """What a trial sends back to the driver; ``to_json``/``from_json`` round-trip it through
+    plain values (the payload of a worker).
 
-    predictions: one row per test utterance (``PREDICTION_COLUMNS``), labels and
-        predictions on the corpus scale. val_metrics, test_metrics: ``ccc_v, ccc_a,
-        ccc_avg, rmse_v, rmse_a`` (RMSE on the corpus scale). history: per epoch
-        ``epoch, train_loss, val_ccc_v, val_ccc_a, val_ccc_avg, seconds``. best_epoch: the
-        epoch whose weights were evaluated. timings: seconds. counts: utterances and
-        dialogs per split, parameters, optimiser steps, epochs run. checkpoint: the
-        ``torch.save`` bytes of ``bench.train.checkpoint`` when asked for, else None
-        (base64 text in ``to_json``).
+    spec: the resolved trial spec. outcome: the scores, best epoch, timings and counts that
+    the driver stores in the trial's :class:`bench.results.TrialRecord`. predictions: one row
+    per test utterance (``PREDICTION_COLUMNS``), labels and predictions on the corpus scale.
+    history: per epoch ``epoch, train_loss, val_ccc_v, val_ccc_a, val_ccc_avg, seconds``.
+    checkpoint: the ``torch.save`` bytes of ``bench.train.checkpoint`` when asked for, else
+    None (base64 text in ``to_json``).
     """
 
     spec: dict[str, Any]
+    outcome: TrialOutcome
     predictions: pd.DataFrame
-    val_metrics: dict[str, float]
-    test_metrics: dict[str, float]
     history: list[dict[str, float]]
-    best_epoch: int
-    timings: dict[str, float]
-    counts: dict[str, int]
     checkpoint: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["predictions"] = self.predictions.to_dict(orient="list")
-        if self.checkpoint is not None:
-            values["checkpoint"] = base64.b64encode(self.checkpoint).decode("ascii")
-        return values
+        return {
+            "spec": self.spec,
+            "outcome": self.outcome.to_json(),
+            "predictions": self.predictions.to_dict(orient="list"),
+            "history": self.history,
+            "checkpoint": (
+                None if self.checkpoint is None else base64.b64encode(self.checkpoint).decode()
+            ),
+        }
 
     @classmethod
     def from_json(cls, values: Mapping[str, Any]) -> TrialResult:
-        values = dict(values)
-        values["predictions"] = pd.DataFrame(values["predictions"], columns=PREDICTION_COLUMNS)
-        if values.get("checkpoint") is not None:
-            values["checkpoint"] = base64.b64decode(values["checkpoint"])
-        return cls(**values)
+        checkpoint = values.get("checkpoint")
+        return cls(
+            spec=values["spec"],
+            outcome=TrialOutcome.from_json(values["outcome"]),
+            predictions=pd.DataFrame(values["predictions"], columns=PREDICTION_COLUMNS),
+            history=values["history"],
+            checkpoint=None if checkpoint is None else base64.b64decode(checkpoint),
+        )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -126,16 +128,17 @@ def run_trial(
     return TrialResult(
         spec=resolved.to_dict(),
         predictions=outputs["test"][0],
-        val_metrics=outputs["val"][1],
-        test_metrics=outputs["test"][1],
+        outcome=TrialOutcome(
+            metrics={"val": outputs["val"][1], "test": outputs["test"][1]},
+            best_epoch=fitted.best_epoch,
+            timings={
+                "train_s": trained - began,
+                "evaluate_s": finished - trained,
+                "total_s": finished - began,
+            },
+            counts=counts,
+        ),
         history=fitted.history,
-        best_epoch=fitted.best_epoch,
-        timings={
-            "train_s": trained - began,
-            "evaluate_s": finished - trained,
-            "total_s": finished - began,
-        },
-        counts=counts,
         checkpoint=(
             checkpoint_bytes(make_checkpoint(model, resolved, standardisers, data))
             if keep_checkpoint

@@ -1,0 +1,77 @@
+"""The report of a selection of trials: only trials stored with their current config hash.
+
+A report never pools configurations. The selection (a grid or variants, seeds, folds, the
+protocol and its overrides) gives every expected trial and each variant's config hash,
+computed as ``bench run`` computes them. The report uses the trials stored with that hash
+(so each variant's trials share one configuration), shows the expected ones that are not
+stored as missing, and names every stored trial it leaves out: stale ones (stored with
+another hash) and those outside the selection.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.report.analysis import Report, build_report
+from bench.report.summary import format_trials
+from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table, stored_trials
+from bench.run.grid import Selection, list_grid
+from bench.run.plan import PlannedTrial
+
+
+def left_out_notes(plan: list[PlannedTrial], results: str | Path) -> list[str]:
+    """One note per stale trial of ``plan``, and per variant with stored trials of the same
+    protocol outside ``plan``."""
+    notes = [
+        f"{t.key}: stale (stored with config hash {t.stored.config_hash}, the current one "
+        f"is {t.config_hash})"
+        for t in plan
+        if t.status == "stale" and t.stored is not None
+    ]
+    planned = {t.key for t in plan}
+    outside: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for protocol in {t.key.protocol for t in plan}:
+        for key, _ in stored_trials(results, protocol):
+            if key not in planned:
+                outside[f"{protocol}/{key.variant}"].add((key.fold, key.seed))
+    notes += [
+        f"{name}: {format_trials(pairs)}: not in the selection"
+        for name, pairs in sorted(outside.items())
+    ]
+    return notes
+
+
+def report_grid(
+    selection: Selection,
+    results: str | Path = "results",
+    reference: str | None = None,
+    n_boot: int = 10_000,
+    seed: int = 0,
+) -> Report:
+    """The report of the selection's current trials under ``results``.
+
+    ``reference`` defaults to the selection's. Expected trials come from the selection, so
+    a fold that every variant lacks shows as missing.
+
+    Raises:
+        BenchError: no current trial, or none of the reference.
+    """
+    plan = list_grid(selection, results)
+    current = [t.key for t in plan if t.status == "done"]
+    notes = left_out_notes(plan, results)
+    if not current:
+        why = f"; {len(notes)} left out, the first: {notes[0]}" if notes else ""
+        raise BenchError(f"no current trials of the selection under {results}{why}")
+    return build_report(
+        load_table(results, current, PREDICTIONS_FILE),
+        load_table(results, current, HISTORY_FILE),
+        selection.protocol.name,
+        reference or selection.reference or selection.variants[0],
+        n_boot,
+        seed,
+        expected={(t.key.fold, t.key.seed) for t in plan},
+        grid=selection.variants,
+        left_out=notes,
+    )

@@ -1,0 +1,206 @@
+"""The library API under ``bench run`` and ``bench ls``: choose trials, run them, list them.
+
+>>> selection = select_trials(grid="ablations", seeds=[0], folds=[1],
+...                           overrides=["train.epochs=1"])  # doctest: +SKIP
+>>> summary = run_grid(selection, "results", executor="local")  # doctest: +SKIP
+>>> [(str(t.key), t.status) for t in list_grid(selection, "results")]  # doctest: +SKIP
+[('synthetic/mamba_ema/fold1/seed0', 'done'), ...]
+
+A trial is (protocol, variant, fold, seed); :func:`run_grid` runs every selected trial that
+is not stored with its current config hash and stores each result as it arrives.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.corpus.prepare import prepare_corpus, synthetic_root
+from bench.corpus.table import Corpus
+from bench.errors import BenchError
+from bench.features.config import features_block
+from bench.features.extract import extract_features
+from bench.features.load import load_features
+from bench.paths import data_dir, ensure_writable_dir
+from bench.protocol import Fold, Protocol, load_protocol, make_folds
+from bench.run.driver import Executor, RunSummary, run_planned
+from bench.run.local import run_local
+from bench.run.plan import PlannedTrial, plan_trials
+from bench.run.worker import SharedInputs
+from bench.variants import DEFAULT_GRID, TRIAL_SECTIONS, load_grid
+
+log = logging.getLogger(__name__)
+EXECUTORS = ("ray", "local")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which trials: every (variant, fold, seed) of ``variants`` x ``folds`` x ``seeds``.
+
+    protocol: the loaded protocol, its overrides applied. overrides: ``model.*`` and
+    ``train.*`` overrides, applied to every variant's configuration. folds: None for every
+    fold of the protocol's corpus. reference: the variant a report compares the others with.
+    """
+
+    protocol: Protocol
+    variants: tuple[str, ...]
+    seeds: tuple[int, ...]
+    folds: tuple[int, ...] | None = None
+    overrides: tuple[str, ...] = ()
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How :func:`run_grid` runs: ``force`` reruns stored trials; ``progress`` shows bars;
+    ``save_checkpoints`` stores each model as ``checkpoint.pt`` (the config hash stays);
+    ``cpus_per_trial``, ``gpus_per_trial`` (0.25: four trials per GPU) and ``address`` (a
+    Ray cluster, else ``$RAY_ADDRESS`` or a local one) apply to the ``ray`` executor."""
+
+    force: bool = False
+    progress: bool = True
+    save_checkpoints: bool = False
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    address: str | None = None
+
+
+def select_trials(
+    protocol: str | Path = "synthetic",
+    overrides: Sequence[str] = (),
+    grid: str | None = None,
+    variants: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    folds: Sequence[int] | None = None,
+) -> Selection:
+    """A :class:`Selection` from names, as the command line gives them.
+
+    Args:
+        protocol: a protocol name in ``protocols/`` or a YAML path.
+        overrides: ``key=value``; ``model.*`` and ``train.*`` go to every variant, the rest
+            to the protocol.
+        grid: a grid in ``variants/grids/`` (default ``DEFAULT_GRID``); it gives the
+            variants, the seeds and the reference unless ``variants``/``seeds`` are given.
+        variants: these variants instead of the grid's (duplicates dropped). The reference
+            is then the grid's if it is among them, else the first.
+        seeds, folds: these instead of the grid's seeds and every fold.
+
+    Raises:
+        BenchError: an unknown protocol, grid or override key.
+    """
+    trial = [o for o in overrides if o.split(".", 1)[0] in TRIAL_SECTIONS]
+    loaded = load_protocol(str(protocol), [o for o in overrides if o not in trial])
+    chosen = load_grid(grid or DEFAULT_GRID)
+    names = tuple(dict.fromkeys(variants)) if variants else chosen.variants
+    reference = chosen.reference if chosen.reference in names else names[0]
+    return Selection(
+        protocol=loaded,
+        variants=names,
+        seeds=tuple(seeds) if seeds is not None else chosen.seeds,
+        folds=tuple(folds) if folds is not None else None,
+        overrides=tuple(trial),
+        reference=reference,
+    )
+
+
+def check_output_folders(protocol: Protocol, results: str | Path | None = None) -> None:
+    """Fail before any work when a folder the work writes to cannot be written: ``results``
+    (if given, and then the feature cache), and ``$BENCH_DATA`` if the synthetic corpus is
+    still to be generated there.
+
+    Raises:
+        BenchError: one line naming the folder.
+    """
+    corpus = protocol.corpus
+    if corpus.kind == "synthetic" and not corpus.root and not synthetic_root(corpus).is_dir():
+        ensure_writable_dir(data_dir(), "BENCH_DATA folder")
+    if results is not None:
+        ensure_writable_dir(results, "results folder")
+        ensure_writable_dir(protocol.features.cache_dir, "feature cache folder")
+
+
+def _plan(
+    selection: Selection, results: Path, force: bool, progress: bool
+) -> tuple[Corpus, dict[int, Fold], list[PlannedTrial]]:
+    corpus = prepare_corpus(selection.protocol.corpus, progress=progress)
+    folds = {f.number: f for f in make_folds(corpus.table, selection.protocol)}
+    wanted = list(selection.folds) if selection.folds is not None else sorted(folds)
+    unknown = sorted(set(wanted) - set(folds))
+    if unknown:
+        raise BenchError(f"no fold(s) {unknown}; this protocol has folds 1..{len(folds)}")
+    plan = plan_trials(
+        selection.protocol,
+        selection.variants,
+        selection.seeds,
+        wanted,
+        results,
+        selection.overrides,
+        force,
+    )
+    return corpus, folds, plan
+
+
+def list_grid(
+    selection: Selection, results: str | Path = "results", force: bool = False
+) -> list[PlannedTrial]:
+    """Every selected trial with its status (``done``, ``stale``, ``missing``; ``forced``
+    with ``force``) and its stored record, in (variant, fold, seed) order. Writes nothing,
+    except the synthetic corpus on first use."""
+    check_output_folders(selection.protocol)
+    return _plan(selection, Path(results), force, progress=False)[2]
+
+
+def executor_function(executor: str | Executor, options: RunOptions, results: Path) -> Executor:
+    """The executor named ``ray`` or ``local``, or ``executor`` itself when it is one
+    (a callable ``(works, inputs, on_start, on_done, on_fail) -> None``)."""
+    if callable(executor):
+        return executor
+    if executor == "local":
+        return run_local
+    if executor != "ray":
+        raise BenchError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
+    from bench.run.ray_adapter import RayOptions, run_ray  # Ray loads only when asked for
+
+    ray = RayOptions(options.cpus_per_trial, options.gpus_per_trial, options.address)
+    return functools.partial(run_ray, options=ray, storage=results / ".ray")
+
+
+def run_grid(
+    selection: Selection,
+    results: str | Path = "results",
+    executor: str | Executor = "ray",
+    options: RunOptions = RunOptions(),
+) -> RunSummary:
+    """Run every selected trial that is not done and store each result as it arrives.
+
+    Checks the output folders first, then prepares the corpus and plans; features are
+    extracted only when a trial needs to run. A trial that fails is reported in the
+    summary, and the others go on.
+
+    Raises:
+        BenchError: an unwritable output folder, an unknown fold, or bad configuration.
+    """
+    results = Path(results)
+    check_output_folders(selection.protocol, results)
+    run = executor_function(executor, options, results)
+    corpus, folds, plan = _plan(selection, results, options.force, options.progress)
+    for trial in plan:
+        if trial.status == "stale":
+            log.info("%s was stored with another config; it reruns", trial.key)
+    if not any(t.needs_run for t in plan):
+        return RunSummary(skipped=[t.key for t in plan])
+    protocol = selection.protocol
+    extract_features(corpus.table, protocol.features, progress=options.progress)
+    features = load_features(corpus.table, protocol.features)
+    inputs = SharedInputs(
+        table=corpus.table,
+        features=dict(features),
+        valid=features.valid,
+        folds={n: {"train": f.train, "val": f.val, "test": f.test} for n, f in folds.items()},
+        label_scale=corpus.label_scale,
+        features_config=features_block(protocol.features),
+    )
+    return run_planned(plan, inputs, run, results, options.progress, options.save_checkpoints)
