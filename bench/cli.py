@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bench import __version__
+from bench.cli_args import CommandParser
 from bench.corpus import commands as corpus_commands
 from bench.errors import BenchError
 from bench.features import command as features_commands
@@ -18,7 +19,7 @@ COMMAND_MODULES = [corpus_commands, features_commands, run_commands, report_comm
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(  # each command parses options and key=value intermixed
         prog="bench",
         description=(
             "Ablation benchmark for streaming valence/arousal models: corpora, features, "

@@ -1,4 +1,4 @@
-"""The command line as a user meets it: corpus commands and bad output paths."""
+"""The command line as a user meets it: corpus commands, interleaved arguments, bad paths."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_run_grid import fake_features
 
-from bench.cli import main
+from bench.cli import build_parser, main
 from bench.variants import DEFAULT_GRID
 
 
@@ -60,6 +60,56 @@ def test_bad_input_is_one_clear_line_not_a_traceback(
     assert code == 2
     assert err.startswith("bench corpus: error: ") and f"{label}:3: malformed summary line" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        (["corpus", "describe"], ["--json"]),
+        (["features"], ["--workers", "1"]),
+        (["run"], ["--results", "R"]),
+        (["ls"], ["--results", "R"]),
+        (["report"], ["--out", "O"]),
+    ],
+)
+def test_overrides_and_options_interleave_in_every_command(command, options) -> None:
+    argv = [*command, "--protocol", "synthetic", "corpus.root=X", *options, "train.epochs=1"]
+    args = build_parser().parse_args(argv)
+    assert args.protocol == "synthetic" and args.overrides == ["corpus.root=X", "train.epochs=1"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "variants", "overrides"),
+    [
+        (["--variant", "a", "--variant", "b"], ["a", "b"], []),
+        (["--variant", "a", "b", "--variant", "c"], ["a", "b", "c"], []),
+        (["--variant", "a", "train.epochs=1", "--seeds", "0"], ["a"], ["train.epochs=1"]),
+        (
+            ["x=1", "--variant", "a", "x=2", "b", "--folds", "1", "x=3"],
+            ["a", "b"],
+            ["x=1", "x=2", "x=3"],
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "ls", "report"])
+def test_variant_extends_and_stops_at_overrides(command, argv, variants, overrides) -> None:
+    args = build_parser().parse_args([command, *argv])
+    assert args.variant == variants and args.overrides == overrides  # in command-line order
+
+
+def test_a_variant_option_needs_a_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--variant", "train.epochs=1"])
+    assert "--variant needs at least one name before any key=value" in capsys.readouterr().err
+
+
+def test_an_interleaved_dry_run(tiny_corpus_root: Path, tmp_path: Path, capsys) -> None:
+    argv = ["run", "--dry-run", "--protocol", "synthetic", f"corpus.root={tiny_corpus_root}",
+            "--results", str(tmp_path / "results"), "train.epochs=1", "--variant", "stateless",
+            "model.d_c=8", "--variant", "no_film", "--seeds", "0"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "synthetic/no_film/fold5/seed0" in out and "10 to run, 0 to skip" in out
 
 
 @pytest.fixture
