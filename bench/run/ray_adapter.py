@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
 from bench.run.worker import SharedInputs, execute
 
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no per-trial CSV/JSON logs
@@ -34,9 +35,12 @@ PAYLOAD = "bench_payload"
 class RayOptions:
     """Resources per trial and where the cluster is.
 
-    address: an existing cluster (``auto``, ``ray://host:10001``); None starts a local one,
-    unless ``RAY_ADDRESS`` is set. init_kwargs: extra ``ray.init`` arguments for a local
-    cluster (tests declare GPUs with ``{"num_gpus": 4}``).
+    address: an existing cluster that this machine is a node of (``auto``, ``head:6379``);
+    None starts a local one, unless ``RAY_ADDRESS`` is set. A Ray Client address
+    (``ray://``) is refused: under Ray Client, Tune runs its loop, and with it the driver's
+    result handlers, in an actor on the head node, so ``results/`` would be written there
+    and this process would see no trial finish. init_kwargs: extra ``ray.init`` arguments
+    for a local cluster (tests declare GPUs with ``{"num_gpus": 4}``).
     """
 
     cpus_per_trial: float = 1.0
@@ -48,6 +52,7 @@ class RayOptions:
 def _trainable(config: dict[str, Any], inputs: SharedInputs, threads: int) -> None:
     payload = execute(config["trial"], inputs, threads=threads)
     payload["worker"]["ray_gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
+    payload["worker"]["ray_node_id"] = ray.get_runtime_context().get_node_id()  # hex
     tune.report({PAYLOAD: json.dumps(payload)})
 
 
@@ -71,9 +76,15 @@ class _Relay(tune.Callback):
 
 def _connect(options: RayOptions) -> bool:
     """Join or start a cluster; True when this call started it (and must shut it down)."""
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    if (address or "").startswith("ray://") or ray.util.client.ray.is_connected():
+        raise BenchError(
+            "Ray Client (ray://) is not supported: Tune would store the results on the head "
+            "node, not here; run bench on a node of the cluster (--address auto or "
+            "head:6379), e.g. with ray job submit"
+        )
     if ray.is_initialized():
         return False
-    address = options.address or os.environ.get("RAY_ADDRESS")
     common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     if address:
         ray.init(address=address, **common)
