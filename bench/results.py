@@ -103,13 +103,16 @@ class TrialOutcome:
     """What a trial measured, as ``result.json`` stores it.
 
     metrics: ``val`` and ``test`` -> ``ccc_v, ccc_a, ccc_avg, rmse_v, rmse_a`` (RMSE on the
-    corpus scale). best_epoch: the epoch whose weights were evaluated. timings: seconds
+    corpus scale). best_epoch: the epoch whose weights were evaluated; teacher_probability:
+    the scheduled-sampling probability of feeding the ground truth at that epoch's end (1
+    for teacher forcing, 0 without feedback or once a schedule has run). timings: seconds
     (``train_s``, ``evaluate_s``, ``total_s``). counts: utterances and dialogs per split,
     parameters, optimiser steps, epochs run.
     """
 
     metrics: dict[str, dict[str, float]]
     best_epoch: int
+    teacher_probability: float
     timings: dict[str, float]
     counts: dict[str, int]
 

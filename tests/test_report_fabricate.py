@@ -87,7 +87,7 @@ def fake_record(key: TrialKey, config_hash: str, ccc_avg: float) -> TrialRecord:
     return TrialRecord(
         protocol=key.protocol, variant=key.variant, fold=key.fold, seed=key.seed,
         config={}, config_hash=config_hash,
-        outcome=TrialOutcome({"test": {"ccc_avg": ccc_avg}}, 0, {"total_s": 1.0}, {}),
+        outcome=TrialOutcome({"test": {"ccc_avg": ccc_avg}}, 0, 1.0, {"total_s": 1.0}, {}),
         git_commit="fabricated", versions={}, created="2026-01-01T00:00:00", worker={},
     )  # fmt: skip
 

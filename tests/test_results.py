@@ -58,7 +58,10 @@ def test_a_record_round_trips_through_json(tmp_path: Path) -> None:
         ({"seed": True}, "seed must be int, not bool True"),
         ({"config": []}, "config must be dict"),
         ({"variant": None}, "missing key(s) variant"),
-        ({"outcome": {"best_epoch": 0}}, "missing key(s) outcome.metrics, outcome.timings"),
+        (
+            {"outcome": {"best_epoch": 0}},
+            "missing key(s) outcome.metrics, outcome.teacher_probability",
+        ),
         ({"outcome": 3}, "outcome must be a mapping"),
         ({"extra": 1}, "unknown key(s) extra"),
     ],

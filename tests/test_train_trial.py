@@ -37,7 +37,10 @@ def test_result_contents(data) -> None:
     assert set(outcome.metrics) == {"val", "test"}
     assert set(outcome.metrics["test"]) == {"ccc_v", "ccc_a", "ccc_avg", "rmse_v", "rmse_a"}
     assert [h["epoch"] for h in result.history] == [0, 1]
-    assert outcome.best_epoch == int(np.argmax([h["val_ccc_avg"] for h in result.history]))
+    # Scheduled sampling (the default): only epochs after its ramp can be kept.
+    eligible = [h for h in result.history if h["eligible"]]
+    assert outcome.best_epoch == max(eligible, key=lambda h: h["val_ccc_avg"])["epoch"]
+    assert outcome.teacher_probability == 0.0
     assert outcome.counts["test_utterances"] == len(test_rows)
     assert outcome.counts["test_dialogs"] == 4
     assert result.spec["model"]["updater"] == "mamba"

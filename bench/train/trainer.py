@@ -1,4 +1,12 @@
-"""TBPTT training with feedback modes, early stopping and model selection on validation CCC."""
+"""TBPTT training with feedback modes, early stopping and model selection on validation CCC.
+
+Scheduled sampling must run before a model is kept as "scheduled": an epoch is *eligible*
+for selection only once the teacher-forcing probability has reached 0 (the ramp ended at
+``sampling_end`` of the planned steps), and patience counts only eligible epochs. So early
+stopping never ends a run inside its ramp, and the kept model was trained to the end of
+its schedule; the cost is that a scheduled variant cannot be kept at an earlier, teacher-
+forced peak. Other feedback modes have no ramp: every epoch is eligible.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +29,8 @@ from bench.train.step import train_batch
 
 @dataclass
 class FitResult:
-    """Per-epoch history (train loss, validation CCC), the kept epoch and the step count."""
+    """Per-epoch history (train loss, validation CCC, the teacher probability of the epoch's
+    end, where the schedule stood at evaluation; eligibility), the kept epoch and step count."""
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = -1
@@ -74,6 +83,8 @@ def fit(
     def p_true(k: int) -> float:  # the k-th chunk of a batch that starts at result.steps
         return feed_probability(feedback, (result.steps + k) / planned_steps, config)
 
+    first_eligible = None
+
     for epoch, groups in enumerate(plan):
         start, losses = time.perf_counter(), []
         model.train()
@@ -84,18 +95,24 @@ def fit(
             result.steps += len(batch_losses)
         pred = predict(model, val, config.eval_batch_dialogs, config.chunk_len, device)
         scores = va_scores(val.labels[:-1].numpy(), pred)
+        eligible = feedback != "scheduled" or result.steps >= config.sampling_end * planned_steps
         result.history.append({
             "epoch": epoch,
             "train_loss": float(np.mean(losses)),
             "val_ccc_v": scores["ccc_v"],
             "val_ccc_a": scores["ccc_a"],
             "val_ccc_avg": scores["ccc_avg"],
+            "teacher_probability": p_true(0),  # where the schedule stands at evaluation
+            "eligible": eligible,
             "seconds": time.perf_counter() - start,
         })  # fmt: skip
+        if not eligible:
+            continue
+        first_eligible = epoch if first_eligible is None else first_eligible
         if scores["ccc_avg"] > best_score:
             best_score, result.best_epoch = scores["ccc_avg"], epoch
             best_weights = copy.deepcopy(model.state_dict())
-        elif epoch - result.best_epoch >= config.patience:
+        elif epoch - max(result.best_epoch, first_eligible) >= config.patience:
             break
     if best_weights is not None:
         model.load_state_dict(best_weights)

@@ -131,6 +131,7 @@ def run_trial(
         outcome=TrialOutcome(
             metrics={"val": outputs["val"][1], "test": outputs["test"][1]},
             best_epoch=fitted.best_epoch,
+            teacher_probability=fitted.history[fitted.best_epoch]["teacher_probability"],
             timings={
                 "train_s": trained - began,
                 "evaluate_s": finished - trained,
