@@ -12,6 +12,7 @@ from test_report_fabricate import REFERENCE_NOISE, fabricate, write_results
 
 from bench.cli import main
 from bench.errors import BenchError
+from bench.report.analysis import selection_summary
 from bench.report.grid import report_grid
 from bench.results import read_record
 from bench.run import list_grid, select_trials
@@ -101,3 +102,20 @@ def test_the_grid_gives_the_expected_trials_and_the_reference(
     assert "mamba_ema: fold5/seed0 fold5/seed1 fold5/seed2" in notes
     assert "stateless: all 15 trials" in notes and "no_film: all 15 trials" not in notes
     assert set(report.absent) == set(selection.variants) - set(report.variants.index)
+    # The kept epochs come from the trial records: the fabricated ones keep epoch 0 under
+    # teacher forcing (probability 1).
+    assert report.selection is not None
+    assert report.selection["trials"].to_dict() == report.variants["n"].to_dict()
+    assert (report.selection["kept_epoch_max"] == 0).all()
+    assert (report.selection["teacher_probability_mean"] == 1.0).all()
+
+
+def test_the_selection_summary_shows_where_each_variant_was_kept() -> None:
+    kept = pd.DataFrame({
+        "variant": ["mamba_ema", "mamba_ema", "mamba_ema", "stateless"],
+        "best_epoch": [24, 27, 29, 6],
+        "teacher_probability": [0.0, 0.0, 0.3, 0.0],
+    })  # fmt: skip
+    summary = selection_summary(kept)
+    assert summary.loc["mamba_ema"].tolist() == pytest.approx([3, 80 / 3, 24, 29, 0.1])
+    assert summary.loc["stateless"].tolist() == [1, 6, 6, 6, 0.0]

@@ -30,6 +30,7 @@ class Report:
     seed: int
     absent: tuple[str, ...] = ()
     left_out: tuple[str, ...] = ()
+    selection: pd.DataFrame | None = None  # per variant: kept epochs, teacher probability
 
     def order(self) -> list[str]:
         """The variants to show: the reference first, then the others by name."""
@@ -65,13 +66,16 @@ def build_report(
     expected: set[tuple[int, int]] | None = None,
     grid: Sequence[str] = (),
     left_out: Sequence[str] = (),
+    kept: pd.DataFrame | None = None,
 ) -> Report:
     """Compute the report from the trials' predictions and histories (each with variant,
     fold and seed columns, as :func:`bench.results.load_table` gives them).
 
     ``expected``: the (fold, seed) pairs of the grid (default: every pair found); ``grid``:
     its variants, so one with no trials shows as absent; ``left_out``: notes on stored
-    trials that were not used. ``build_report(...).comparisons`` is the stats table (see
+    trials that were not used; ``kept``: each trial's kept epoch and its teacher probability
+    (``variant, best_epoch, teacher_probability``, from the trial records), summarised per
+    variant. ``build_report(...).comparisons`` is the stats table (see
     :func:`bench.report.stats.compare_to_reference`).
     """
     trials = trial_metrics(predictions)
@@ -88,4 +92,18 @@ def build_report(
         seed=seed,
         absent=tuple(v for v in grid if v not in variants.index),
         left_out=tuple(left_out),
+        selection=None if kept is None or kept.empty else selection_summary(kept),
     )
+
+
+def selection_summary(kept: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: the kept (best validation) epoch's mean, min and max, and the mean
+    teacher-forcing probability at it, so a reader sees that a feedback schedule ran."""
+    by_variant = kept.groupby("variant")
+    return pd.DataFrame({
+        "trials": by_variant.size(),
+        "kept_epoch_mean": by_variant["best_epoch"].mean(),
+        "kept_epoch_min": by_variant["best_epoch"].min(),
+        "kept_epoch_max": by_variant["best_epoch"].max(),
+        "teacher_probability_mean": by_variant["teacher_probability"].mean(),
+    })  # fmt: skip

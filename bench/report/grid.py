@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import pandas as pd
+
 from bench.errors import BenchError
 from bench.report.analysis import Report, build_report
 from bench.report.summary import format_trials
@@ -64,6 +66,14 @@ def report_grid(
     if not current:
         why = f"; {len(notes)} left out, the first: {notes[0]}" if notes else ""
         raise BenchError(f"no current trials of the selection under {results}{why}")
+    kept = pd.DataFrame(
+        [
+            {"variant": t.key.variant, "best_epoch": t.stored.outcome.best_epoch,
+             "teacher_probability": t.stored.outcome.teacher_probability}
+            for t in plan
+            if t.status == "done" and t.stored is not None
+        ]
+    )  # fmt: skip
     return build_report(
         load_table(results, current, PREDICTIONS_FILE),
         load_table(results, current, HISTORY_FILE),
@@ -74,4 +84,5 @@ def report_grid(
         expected={(t.key.fold, t.key.seed) for t in plan},
         grid=selection.variants,
         left_out=notes,
+        kept=kept,
     )

@@ -15,7 +15,8 @@ VERDICT = {-1: "lower", 0: "n.s.", 1: "higher"}
 
 
 def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]:
-    """ablations.<fmt>, per_fold.<fmt>, stats.csv, trials.csv and the plots under ``out``."""
+    """ablations.<fmt>, per_fold.<fmt>, stats.csv, trials.csv, selection.csv (kept epochs)
+    and the plots under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     tables = {"ablations": ablation_table(report), "per_fold": per_fold_table(report)}
@@ -27,6 +28,9 @@ def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]
     for name, frame in [("stats.csv", report.comparisons), ("trials.csv", report.trials)]:
         frame.to_csv(out / name, index=False)
         written.append(out / name)
+    if report.selection is not None:
+        report.selection.to_csv(out / "selection.csv", index_label="variant")
+        written.append(out / "selection.csv")
     return written + write_plots(report, out)
 
 
@@ -46,6 +50,13 @@ def summarize(report: Report) -> str:
     lines += [f"  missing trials of {note}" for note in report.missing_notes()]
     lines += [f"  left out {note}" for note in report.left_out]
     lines += [f"  {note}" for note in report.pairing_notes()]
+    if report.selection is not None:
+        lines.append("kept epochs (best validation CCC-avg) and the teacher probability there:")
+        lines += [
+            f"  {name}: epoch {r.kept_epoch_mean:.1f} ({r.kept_epoch_min}-{r.kept_epoch_max}), "
+            f"teacher probability {r.teacher_probability_mean:.2f}"
+            for name, r in report.selection.iterrows()
+        ]
     lines.append(
         f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}), "
         f"Holm over {n_tests} tests; p_Holm < {ALPHA} counts as a difference:"
