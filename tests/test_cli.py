@@ -163,3 +163,16 @@ def test_the_grid_help_names_the_default_grid(capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit):
         main(["ls", "--help"])
     assert re.search(rf"\(default:\s+{DEFAULT_GRID}\)", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("command", [["corpus", "describe"], ["features"]])
+def test_bench_data_under_a_file_fails_before_any_work_in_every_command(
+    command: list[str], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    folder = blocker / "inside"
+    monkeypatch.setenv("BENCH_DATA", str(folder))
+    assert main([*command, "corpus.synth.size=tiny"]) == 2
+    err = one_line_error(capsys, command[0], folder)
+    assert f"sits under the file {blocker}, not a folder" in err

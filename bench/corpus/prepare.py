@@ -10,7 +10,7 @@ from bench.corpus.jsonl import read_jsonl
 from bench.corpus.synth import GENERATOR_VERSION, check_version, generate
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
-from bench.paths import data_dir
+from bench.paths import data_dir, ensure_writable_dir
 from bench.protocol import CorpusSection
 
 
@@ -32,6 +32,7 @@ def prepare_corpus(corpus: CorpusSection, progress: bool = True) -> Corpus:
     if corpus.kind == "synthetic":
         root = synthetic_root(corpus)
         if not root.is_dir():
+            ensure_writable_dir(root.parent, "synthetic corpus folder ($BENCH_DATA)")
             print(f"generating the synthetic corpus in {root} (first use)", file=sys.stderr)
             generate(root, corpus.synth, progress=progress)
         check_version(root)
