@@ -7,6 +7,7 @@ role's ``level``, see :mod:`bench.features.load`), so one cached store serves bo
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,12 +49,14 @@ class Resemblyzer:
     dim = 256
 
     def __init__(self) -> None:
-        from resemblyzer import VoiceEncoder
+        with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
+            warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+            from resemblyzer import VoiceEncoder
 
         self.encoder = VoiceEncoder(device="cpu", verbose=False)
 
     def __call__(self, waves: list[np.ndarray]) -> np.ndarray:
-        from resemblyzer import audio, preprocess_wav
+        from resemblyzer import audio, preprocess_wav  # imported by __init__ already
 
         rows = []
         for wave in waves:
