@@ -11,6 +11,7 @@ from test_report_fabricate import (
     REFERENCE_NOISE,
     fabricate,
     histories,
+    near_twin,
     planted_predictions,
     write_results,
 )
@@ -23,6 +24,7 @@ from bench.run import list_grid, select_trials
 PLOTS = ["ccc_avg_per_variant", "delta_forest", "per_fold", "learning_curves"]
 AS_VARIANTS = {"better": "gru_ema", "worse": "no_prosody"}  # the planted ones, named as variants
 VARIANTS = ["mamba_ema", "gru_ema", "no_film", "no_prosody"]
+TWIN = "learnable_alpha"  # stored where selected: mamba_ema up to tiny noise
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,13 @@ class Store:
 
 def planted_store(root: Path, corpus_root: Path, variants: list[str] = VARIANTS) -> Store:
     """The planted predictions, stored as the current trials of ``variants`` x 5 folds x
-    seeds 0-2 on the tiny corpus (``corpus.root``), with the hashes ``bench run`` gives."""
+    seeds 0-2 on the tiny corpus (``corpus.root``), with the hashes ``bench run`` gives;
+    ``TWIN``, if selected, is an equivalent variant (mamba_ema up to tiny noise)."""
     overrides = [f"corpus.root={corpus_root}"]
     selection = select_trials(overrides=overrides, variants=variants, seeds=[0, 1, 2])
     hashes = {t.key.variant: t.config_hash for t in list_grid(selection, root)}
     predictions = planted_predictions().replace({"variant": AS_VARIANTS})
+    predictions = pd.concat([predictions, near_twin(predictions, "mamba_ema", TWIN)])
     write_results(root, predictions[predictions["variant"].isin(variants)], hashes)
     argv = ["--results", str(root), "--variant", *variants, "--seeds", "0,1,2", *overrides]
     return Store(root, argv, hashes)
@@ -49,13 +53,14 @@ def planted_store(root: Path, corpus_root: Path, variants: list[str] = VARIANTS)
 
 @pytest.fixture(scope="module")
 def store(tiny_corpus_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
-    return planted_store(tmp_path_factory.mktemp("results"), tiny_corpus_root)
+    return planted_store(tmp_path_factory.mktemp("results"), tiny_corpus_root, [*VARIANTS, TWIN])
 
 
 def test_report_writes_tables_stats_plots_and_an_honest_summary(
     store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["report", *store.selection, "--out", str(tmp_path), "--bootstrap", "600"]
+    argv = ["report", *store.selection, "--out", str(tmp_path), "--bootstrap", "600",
+            "--equivalence-margin", "0.025"]  # fmt: skip
     assert main(argv) == 0
     out = tmp_path / "synthetic"
     names = ["ablations.md", "ablations.tex", "per_fold.md", "per_fold.tex", "stats.csv",
@@ -65,15 +70,22 @@ def test_report_writes_tables_stats_plots_and_an_honest_summary(
     assert (out / "ccc_avg_per_variant.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "delta_forest.pdf").read_bytes()[:5] == b"%PDF-"
     stats = pd.read_csv(out / "stats.csv")
-    assert len(stats) == 3 * 3 and set(stats["dimension"]) == {"v", "a", "avg"}
-    assert {"delta", "ci_low", "ci_high", "p", "p_holm", "wilcoxon_p_secondary"} <= set(stats)
-    assert len(pd.read_csv(out / "trials.csv")) == 59
+    assert len(stats) == 4 * 3 and set(stats["dimension"]) == {"v", "a", "avg"}
+    assert {"delta", "ci_low", "ci_high", "p", "p_holm", "family", "margin", "p_tost",
+            "p_tost_holm", "verdict", "nb_t", "nb_p", "nb_p_holm"} <= set(stats)  # fmt: skip
+    assert (stats["margin"] == 0.025).all()
+    assert (stats["family"] == stats["dimension"].map({"avg": "primary"}).fillna("secondary")).all()
+    avg = stats[stats["dimension"] == "avg"].set_index("variant")["verdict"].to_dict()
+    assert avg == {"gru_ema": "better", "no_prosody": "worse", "no_film": "undecided",
+                   TWIN: "equivalent"}  # fmt: skip
+    assert len(pd.read_csv(out / "trials.csv")) == 74
+    assert "Verdict" in (out / "ablations.md").read_text()
+    assert "±0.025 CCC" in (out / "ablations.md").read_text()
     summary = capsys.readouterr().out.splitlines()
-    verdicts = {s.split()[0]: s for s in summary if "CCC-avg difference" in s}
-    assert "significantly higher" in verdicts["gru_ema"]
-    assert "significantly lower" in verdicts["no_prosody"]
-    assert "no significant difference" in verdicts["no_film"]
-    assert "significantly" not in verdicts["no_film"]
+    lines = {s.split()[0]: s.split() for s in summary if "CCC-avg difference" in s}
+    assert {name: words[1] for name, words in lines.items()} == avg
+    assert any("equivalent: TOST p_Holm < 0.05 within +-0.025 CCC" in s for s in summary)
+    assert "no significant difference" not in "\n".join(summary)
     assert any("missing trials of no_film: fold3/seed2" in s for s in summary)
     assert not any("left out" in s for s in summary)
 
@@ -88,8 +100,9 @@ def test_format_reference_and_too_few_replicates(
     assert not (tmp_path / "synthetic" / "ablations.tex").exists()
     assert "no_prosody (ref.)" in (tmp_path / "synthetic" / "ablations.md").read_text()
     summary = capsys.readouterr().out
-    assert "smallest attainable p_Holm is 0.353, so no test can reach 0.05" in summary
-    assert "significantly" not in summary
+    assert "smallest attainable p_Holm is difference 0.157, TOST 0.078" in summary
+    verdicts = [s.split()[1] for s in summary.splitlines() if "CCC-avg difference" in s]
+    assert verdicts == ["undecided"] * 4
 
 
 @pytest.mark.parametrize(
@@ -112,6 +125,15 @@ def test_bad_format_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["report", "--format", "md,pdf"])
     assert "formats are md and/or tex" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("margin", ["0", "-0.02", "nan", "two"])
+def test_a_bad_equivalence_margin_is_refused(
+    capsys: pytest.CaptureFixture[str], margin: str
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["report", "--equivalence-margin", margin])
+    assert "--equivalence-margin" in capsys.readouterr().err
 
 
 def test_plots_without_history_or_other_variants(tmp_path: Path) -> None:

@@ -62,6 +62,19 @@ def fabricate(
     return pd.concat(frames, ignore_index=True)
 
 
+def near_twin(
+    predictions: pd.DataFrame, of: str, name: str, sd: float = 0.005, seed: int = 0
+) -> pd.DataFrame:
+    """Variant ``of``'s predictions under the name ``name``, each moved by N(0, sd) noise: a
+    variant that equals ``of`` up to tiny noise (an equivalent one)."""
+    twin = predictions[predictions["variant"] == of].assign(variant=name)
+    noise = np.random.default_rng(seed).normal(0.0, sd, (len(twin), 2))  # [n, 2]
+    return twin.assign(
+        valence_pred=twin["valence_pred"] + noise[:, 0],
+        arousal_pred=twin["arousal_pred"] + noise[:, 1],
+    )
+
+
 def history(ccc_avg: float, epochs: int = 6) -> pd.DataFrame:
     """A learning curve rising towards ``ccc_avg``."""
     epoch = np.arange(1, epochs + 1)
@@ -119,6 +132,15 @@ def planted_predictions() -> pd.DataFrame:
     predictions = fabricate(PLANTED)
     lost = (predictions["variant"] == "no_film") & (predictions["fold"] == 3)
     return predictions[~(lost & (predictions["seed"] == 2))]
+
+
+def test_a_near_twin_differs_from_its_original_by_tiny_noise_only() -> None:
+    predictions = fabricate({"mamba_ema": REFERENCE_NOISE}, seeds=(0,))
+    twin = near_twin(predictions, "mamba_ema", "twin", sd=0.01)
+    assert (twin["variant"] == "twin").all() and len(twin) == len(predictions)
+    moved = twin["valence_pred"].to_numpy() - predictions["valence_pred"].to_numpy()
+    assert 0.005 < moved.std() < 0.015 and (moved != 0).all()
+    assert twin["utt_id"].tolist() == predictions["utt_id"].tolist()
 
 
 def test_fabricated_results_round_trip(tmp_path: Path) -> None:

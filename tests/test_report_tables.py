@@ -5,10 +5,11 @@ from __future__ import annotations
 import doctest
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_report_fabricate import histories, planted_predictions
+from test_report_fabricate import REFERENCE_NOISE, fabricate, histories, planted_predictions
 
 import bench.report.tables
 from bench.report.analysis import Report, build_report
@@ -44,15 +45,27 @@ def test_markdown_ablation_table(report: Report) -> None:
     rows = md_rows(text)
     assert list(rows) == ["mamba_ema (ref.)", "better", "no_film", "worse"]
     assert rows["no_film"][0] == "14/15" and rows["worse"][0] == "15"
-    assert rows["worse"][2].endswith("†") and rows["worse"][7].endswith("†")  # CCC-avg, delta
+    assert rows["worse"][3].endswith("†") and rows["worse"][7].endswith("†")  # CCC-avg, delta
+    assert rows["worse"][1].endswith("†") and rows["worse"][2].endswith("†")  # V, A: secondary
     assert "†" not in "".join(rows["no_film"])
     assert rows["better"][2].startswith("**") and rows["better"][3].startswith("**")  # best
     assert rows["worse"][3].startswith("**") is False
-    assert rows["mamba_ema (ref.)"][7] == "reference"
+    assert rows["mamba_ema (ref.)"][7] == "reference" and rows["mamba_ema (ref.)"][8] == "–"
+    verdicts = {name: cells[8] for name, cells in rows.items()}
+    assert verdicts == {"mamba_ema (ref.)": "–", "better": "better", "no_film": "undecided",
+                        "worse": "worse"}  # fmt: skip
     for fact in ["Protocol synthetic", "n = trials per variant", "N = 15",
-                 "paired hierarchical bootstrap", "Holm", "Missing trials: no_film: fold3/seed2",
+                 "paired hierarchical bootstrap", "Missing trials: no_film: fold3/seed2",
                  "only the reference has fold3/seed2", "400 replicates",
-                 "not other sessions or speakers"]:  # fmt: skip
+                 "cover other dialogs and seeds of these sessions, not other sessions",
+                 "Primary family: CCC-avg of the 3 variants against mamba_ema",
+                 "secondary family: their CCC-V and CCC-A (6 tests)",
+                 "Holm's correction runs within each family",
+                 "over the secondary family on CCC-V and CCC-A",
+                 "inside ±0.02 CCC", "the 90% interval inside ±0.02",
+                 "A difference that is not significant is not called equivalent",
+                 "Nadeau-Bengio corrected resampled t-test", "covers other sessions",
+                 "nb_p_holm"]:  # fmt: skip
         assert fact in text
 
 
@@ -68,6 +81,7 @@ def test_latex_table_is_escaped_ascii_booktabs(report: Report) -> None:
     for command in [r"\toprule", r"\midrule", r"\bottomrule", r"\pm", r"\mathbf{", r"^\dagger"]:
         assert command in text
     assert r"\label{tab:synthetic-ablations}" in text
+    assert r"$\pm$0.02 CCC" in text and "& undecided" in text and "& --" in text
 
 
 def test_per_fold_table_shows_short_seed_counts(report: Report) -> None:
@@ -76,17 +90,40 @@ def test_per_fold_table_shows_short_seed_counts(report: Report) -> None:
     assert all(cell.startswith("**") for cell in rows["better"])  # best on every fold
 
 
+def compile_latex(folder: Path, preamble: str, body: str) -> subprocess.CompletedProcess:
+    """pdflatex on ``doc.tex`` in ``folder``; the log is in ``doc.log``."""
+    (folder / "doc.tex").write_text(
+        f"\\documentclass{preamble}\n\\usepackage{{booktabs}}\n\\begin{{document}}\n{body}"
+        "\\end{document}\n"
+    )
+    return subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"],
+        cwd=folder, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_the_nine_variant_ablation_table_fits_a_two_column_text_width(tmp_path: Path) -> None:
+    grid = ["mamba_ema", "stateless", "gru_ema", "no_prosody", "no_film", "learnable_alpha",
+            "teacher_forcing", "autoregressive", "no_feedback"]  # fmt: skip
+    predictions = fabricate(dict.fromkeys(grid, REFERENCE_NOISE), seeds=(0,), utterances=4)
+    report = build_report(predictions, histories(predictions), "synthetic", n_boot=20)
+    widest = report.comparisons.assign(verdict="equivalent")  # the longest verdict word
+    (tmp_path / "ablations.tex").write_text(
+        render(ablation_table(replace(report, comparisons=widest)), "tex")
+    )
+    result = compile_latex(
+        tmp_path, "[twocolumn]{article}\n\\usepackage[textwidth=7in]{geometry}",
+        "\\input{ablations.tex}\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Overfull \\hbox" not in (tmp_path / "doc.log").read_text()
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_latex_compiles_in_a_minimal_document(report: Report, tmp_path: Path) -> None:
     (tmp_path / "ablations.tex").write_text(render(ablation_table(report), "tex"))
     (tmp_path / "per_fold.tex").write_text(render(per_fold_table(report), "tex"))
-    (tmp_path / "doc.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-        "\\input{ablations.tex}\n\\input{per_fold.tex}\n\\end{document}\n"
-    )
-    result = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    result = compile_latex(tmp_path, "{article}", "\\input{ablations.tex}\n\\input{per_fold.tex}\n")
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.report.bootstrap import MARGIN
 from bench.report.stats import compare_to_reference
 from bench.report.summary import fold_summary, trial_metrics, variant_summary
 
@@ -28,6 +29,7 @@ class Report:
     history: pd.DataFrame  # per-epoch validation scores with variant, fold, seed
     n_boot: int
     seed: int
+    margin: float = MARGIN  # the equivalence margin (smallest CCC difference of interest)
     absent: tuple[str, ...] = ()
     left_out: tuple[str, ...] = ()
     selection: pd.DataFrame | None = None  # per variant: kept epochs, teacher probability
@@ -67,6 +69,7 @@ def build_report(
     grid: Sequence[str] = (),
     left_out: Sequence[str] = (),
     kept: pd.DataFrame | None = None,
+    margin: float = MARGIN,
 ) -> Report:
     """Compute the report from the trials' predictions and histories (each with variant,
     fold and seed columns, as :func:`bench.results.load_table` gives them).
@@ -75,7 +78,8 @@ def build_report(
     its variants, so one with no trials shows as absent; ``left_out``: notes on stored
     trials that were not used; ``kept``: each trial's kept epoch and its teacher probability
     (``variant, best_epoch, teacher_probability``, from the trial records), summarised per
-    variant. ``build_report(...).comparisons`` is the stats table (see
+    variant; ``margin``: the equivalence margin of the TOST, in CCC.
+    ``build_report(...).comparisons`` is the stats table with the verdicts (see
     :func:`bench.report.stats.compare_to_reference`).
     """
     trials = trial_metrics(predictions)
@@ -86,10 +90,11 @@ def build_report(
         trials=trials,
         variants=variants,
         folds=fold_summary(trials),
-        comparisons=compare_to_reference(predictions, trials, reference, n_boot, seed),
+        comparisons=compare_to_reference(predictions, trials, reference, n_boot, seed, margin),
         history=history,
         n_boot=n_boot,
         seed=seed,
+        margin=margin,
         absent=tuple(v for v in grid if v not in variants.index),
         left_out=tuple(left_out),
         selection=None if kept is None or kept.empty else selection_summary(kept),

@@ -24,7 +24,13 @@ One bootstrap replicate ``b``, for every fold ``k`` independently:
 - the 95% CI is the percentile interval ``[q_0.025, q_0.975]`` of ``Delta*``;
 - the two-sided p-value inverts that percentile interval (the smallest level at which the
   interval excludes 0), with the usual +1 so that it is never 0:
-  ``p = min(1, 2 * min(1 + #{Delta* <= 0}, 1 + #{Delta* >= 0}) / (B + 1))``.
+  ``p = min(1, 2 * min(1 + #{Delta* <= 0}, 1 + #{Delta* >= 0}) / (B + 1))``;
+- equivalence within a declared margin ``delta`` (the smallest effect of interest) is two
+  one-sided tests (TOST) on the same replicates, ``H0: Delta <= -delta`` and
+  ``H0: Delta >= delta``: ``p_lower = (1 + #{Delta* <= -delta}) / (B + 1)``,
+  ``p_upper = (1 + #{Delta* >= delta}) / (B + 1)`` and ``p_TOST = max(p_lower, p_upper)``
+  (see :func:`tost_p`). ``p_TOST < alpha`` says the ``1 - 2 alpha`` percentile interval
+  lies inside ``(-delta, delta)``; a large two-sided ``p`` alone never does.
 
 A trial's CCC is recomputed from per-dialog sufficient statistics (count, sums, sums of
 squares and cross products), so a replicate costs one matrix product per fold instead of
@@ -40,18 +46,21 @@ import numpy as np
 DIMENSIONS = ("v", "a", "avg")
 MOMENTS = 6  # n, sum t, sum p, sum t^2, sum p^2, sum t*p
 CHUNK = 1000  # replicates drawn at a time, to bound memory on corpora with many dialogs
+MARGIN = 0.02  # default smallest CCC difference of interest, the equivalence margin
 
 
 @dataclass(frozen=True)
 class BootstrapResult:
-    """Per dimension (v, a, avg): estimate, percentile CI, two-sided p, valid replicates."""
+    """Per dimension (v, a, avg): estimate, percentile CI, two-sided p, TOST p, valid
+    replicates; and the per-trial differences the estimate averages."""
 
     estimate: np.ndarray  # [3]
     ci_low: np.ndarray  # [3]
     ci_high: np.ndarray  # [3]
     p_value: np.ndarray  # [3]
+    p_tost: np.ndarray  # [3] equivalence within the margin (TOST)
     n_valid: np.ndarray  # [3] replicates with a defined CCC
-    fold_deltas: np.ndarray  # [K, 3] mean over the fold's seeds of the per-trial differences
+    trial_deltas: np.ndarray  # [J, 3] per paired (fold, seed) trial: variant - reference
 
 
 def moments(true: np.ndarray, pred: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -127,10 +136,42 @@ def percentile_summary(
     return float(low), float(high), float(min(1.0, 2 * extreme / (r.size + 1))), int(r.size)
 
 
+def tost_p(replicates: np.ndarray, margin: float) -> float:
+    """TOST p-value of equivalence within ``(-margin, margin)`` from bootstrap replicates.
+
+    With the ``B`` finite replicates ``Delta*``:
+    ``p_lower = (1 + #{Delta* <= -margin}) / (B + 1)`` (against ``H0: Delta <= -margin``),
+    ``p_upper = (1 + #{Delta* >= margin}) / (B + 1)`` (against ``H0: Delta >= margin``) and
+    ``p_TOST = max(p_lower, p_upper)``. At level ``alpha`` it rejects both null hypotheses,
+    and so declares equivalence, when on each side fewer than ``alpha (B + 1) - 1``
+    replicates reach the margin: the ``1 - 2 alpha`` percentile interval (90% at
+    ``alpha = 0.05``) lies inside ``(-margin, margin)``, up to the quantile's interpolation.
+    NaN without a finite replicate.
+
+    >>> r = np.array([-0.03, -0.01, 0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, np.nan])
+    >>> # B = 9; one replicate <= -0.02, three >= 0.02: max(2 / 10, 4 / 10)
+    >>> float(tost_p(r, margin=0.02))
+    0.4
+    >>> float(tost_p(r, margin=0.05))  # every replicate inside: 1 / (B + 1)
+    0.1
+    """
+    r = replicates[np.isfinite(replicates)]
+    if r.size == 0:
+        return np.nan
+    p_lower = (1 + np.sum(r <= -margin)) / (r.size + 1)
+    p_upper = (1 + np.sum(r >= margin)) / (r.size + 1)
+    return float(max(p_lower, p_upper))
+
+
 def paired_bootstrap(
-    folds: list[np.ndarray], n_boot: int, rng: np.random.Generator, confidence: float = 0.95
+    folds: list[np.ndarray],
+    n_boot: int,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+    margin: float = MARGIN,
 ) -> BootstrapResult:
-    """Estimate, percentile CI and two-sided p of ``Delta`` (see the module docstring).
+    """Estimate, percentile CI, two-sided p and TOST p of ``Delta`` (see the module
+    docstring).
 
     Args:
         folds: one array per fold, ``[D_k dialogs, S_k seeds, 2 (variant, reference),
@@ -138,12 +179,15 @@ def paired_bootstrap(
         n_boot: number of bootstrap replicates ``B``.
         rng: the generator that draws them (seed it for a reproducible report).
         confidence: coverage of the percentile interval.
+        margin: the equivalence margin ``delta`` of the TOST p-value (CCC units).
     """
     per_fold = [_trial_deltas(f, np.ones((1, f.shape[0])))[0] for f in folds]  # [S_k, 3] each
-    estimate = np.concatenate(per_fold).mean(axis=0)
-    fold_deltas = np.stack([d.mean(axis=0) for d in per_fold])
+    trial_deltas = np.concatenate(per_fold)  # [J, 3]
+    estimate = trial_deltas.mean(axis=0)
     replicates = _replicates(folds, n_boot, rng)
     summaries = [percentile_summary(replicates[:, j], confidence) for j in range(len(DIMENSIONS))]
     low, high, p, n_valid = (np.array(column) for column in zip(*summaries, strict=True))
+    p_tost = np.array([tost_p(replicates[:, j], margin) for j in range(len(DIMENSIONS))])
     p[~np.isfinite(estimate)] = np.nan
-    return BootstrapResult(estimate, low, high, p, n_valid, fold_deltas)
+    p_tost[~np.isfinite(estimate)] = np.nan
+    return BootstrapResult(estimate, low, high, p, p_tost, n_valid, trial_deltas)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from bench.cli_args import add_selection_arguments, positive_int
+from bench.report.bootstrap import MARGIN
 
 FORMATS = ("md", "tex")
 
@@ -18,8 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Compute every metric from the stored per-utterance predictions of the selected "
             "trials (a grid or --variant, as for bench run), compare each variant with the "
-            "reference (paired hierarchical bootstrap of the CCC difference, "
-            "Holm-corrected), and write Markdown/LaTeX tables, stats.csv, trials.csv and "
+            "reference (paired hierarchical bootstrap of the CCC difference with a TOST "
+            "equivalence test, and a fold-level corrected t-test; Holm-corrected within the "
+            "primary family, CCC-avg, and the secondary one, CCC-V and CCC-A), give each "
+            "comparison a verdict (better, worse, equivalent or undecided), and write "
+            "Markdown/LaTeX tables, stats.csv, trials.csv and "
             "plots (PNG and PDF) to OUT/<protocol>/. Only trials stored with the config "
             "hash that the protocol, the overrides and each variant give now are used; "
             "every other stored trial is named, with the reason, and left out."
@@ -37,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--bootstrap", type=positive_int, default=10_000, help="bootstrap replicates (10000)"
     )
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (0)")
+    parser.add_argument(
+        "--equivalence-margin", type=_margin, default=MARGIN, metavar="DELTA",
+        help=f"smallest CCC difference of interest: a difference inside (-DELTA, DELTA) "
+        f"counts as equivalent when the TOST says so ({MARGIN})",
+    )  # fmt: skip
     parser.set_defaults(func=run_report)
 
 
@@ -48,6 +58,16 @@ def _formats(text: str) -> list[str]:
     return formats
 
 
+def _margin(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.02, not {text!r}") from exc
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive CCC difference, not {text}")
+    return value
+
+
 def run_report(args: argparse.Namespace) -> int:
     from bench.paths import ensure_writable_dir  # heavy imports only when run
     from bench.report.grid import report_grid
@@ -57,8 +77,9 @@ def run_report(args: argparse.Namespace) -> int:
     selection = selection_of(args)
     out = ensure_writable_dir(args.out / selection.protocol.name, "report folder")
     report = report_grid(
-        selection, args.results, args.reference, args.bootstrap, args.bootstrap_seed
-    )
+        selection, args.results, args.reference, args.bootstrap, args.bootstrap_seed,
+        args.equivalence_margin,
+    )  # fmt: skip
     for note in report.left_out:
         print(f"bench report: left out {note}", file=sys.stderr)
     written = write_report(report, out, args.format)

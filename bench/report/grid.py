@@ -17,6 +17,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.report.analysis import Report, build_report
+from bench.report.bootstrap import MARGIN
 from bench.report.summary import format_trials
 from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table, stored_trials
 from bench.run.grid import Selection, list_grid
@@ -51,10 +52,12 @@ def report_grid(
     reference: str | None = None,
     n_boot: int = 10_000,
     seed: int = 0,
+    margin: float = MARGIN,
 ) -> Report:
     """The report of the selection's current trials under ``results``.
 
-    ``reference`` defaults to the selection's. Expected trials come from the selection, so
+    ``reference`` defaults to the selection's; ``margin`` is the equivalence margin in CCC
+    (see :func:`bench.report.analysis.build_report`). Expected trials come from the selection, so
     a fold that every variant lacks shows as missing.
 
     Raises:
@@ -85,4 +88,5 @@ def report_grid(
         grid=selection.variants,
         left_out=notes,
         kept=kept,
+        margin=margin,
     )

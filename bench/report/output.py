@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from bench.report.analysis import Report
 from bench.report.plots import write_plots
 from bench.report.stats import ALPHA
 from bench.report.tables import Format, ablation_table, per_fold_table, render
-
-VERDICT = {-1: "lower", 0: "n.s.", 1: "higher"}
 
 
 def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]:
@@ -34,15 +30,25 @@ def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]
     return written + write_plots(report, out)
 
 
-def _verdict(row: pd.Series) -> str:
-    """``lower``/``higher`` only where the corrected test says so, else ``n.s.``."""
-    return VERDICT[int(row["significant"]) * (1 if row["delta"] > 0 else -1)]
+def _smallest_p_note(report: Report) -> list[str]:
+    """A warning where too few replicates let no primary test reach ``ALPHA`` after Holm."""
+    m = int(report.comparisons.query("family == 'primary'")["p"].notna().sum())
+    smallest = {"difference": 2 * m / (report.n_boot + 1), "TOST": m / (report.n_boot + 1)}
+    out = [name for name, p in smallest.items() if m and p >= ALPHA]
+    if not out:
+        return []
+    values = ", ".join(f"{name} {smallest[name]:.3f}" for name in out)
+    return [
+        f"  note: with {report.n_boot} replicates the smallest attainable p_Holm is {values}, "
+        f"so no such test can reach {ALPHA}; use more --bootstrap replicates"
+    ]
 
 
 def summarize(report: Report) -> str:
-    """A few lines for the terminal: trials found, missing ones, and what the tests support."""
+    """A few lines for the terminal: trials found, missing ones, and the verdicts with the
+    tests behind them."""
     v, c = report.variants, report.comparisons
-    n_tests = int(c["p"].notna().sum())
+    n_primary = int(c.query("family == 'primary'")["p"].notna().sum())
     lines = [
         f"protocol {report.protocol}: {len(v)} variants, {v['n'].sum()} trials "
         f"(expected {v['n_expected'].max()} per variant); reference {report.reference}"
@@ -57,25 +63,24 @@ def summarize(report: Report) -> str:
             f"teacher probability {r.teacher_probability_mean:.2f}"
             for name, r in report.selection.iterrows()
         ]
-    lines.append(
-        f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}), "
-        f"Holm over {n_tests} tests; p_Holm < {ALPHA} counts as a difference:"
-    )
-    if n_tests and 2 * n_tests / (report.n_boot + 1) >= ALPHA:
-        lines.append(
-            f"  note: with {report.n_boot} replicates the smallest attainable p_Holm is "
-            f"{2 * n_tests / (report.n_boot + 1):.3f}, so no test can reach {ALPHA}; "
-            "use more --bootstrap replicates"
-        )
+    lines += [
+        f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}): "
+        "covers other dialogs and seeds of these sessions;",
+        "fold-level corrected resampled t-test: covers other sessions, approximately;",
+        f"Holm within the primary family (CCC-avg, {n_primary} tests) and the secondary one "
+        "(CCC-V, CCC-A);",
+        f"better/worse: difference p_Holm < {ALPHA}; equivalent: TOST p_Holm < {ALPHA} within "
+        f"+-{report.margin:g} CCC; otherwise undecided:",
+        *_smallest_p_note(report),
+    ]
     by_variant = c.set_index(["variant", "dimension"])
     width = max((len(name) for name in c["variant"]), default=0)
     for variant in c["variant"].unique():
         avg, val, aro = (by_variant.loc[(variant, d)] for d in ("avg", "v", "a"))
-        verdict = _verdict(avg)
-        verdict = "no significant difference" if verdict == "n.s." else f"significantly {verdict}"
         lines.append(
-            f"  {variant:{width}}  CCC-avg difference {avg['delta']:+.3f} "
-            f"[{avg['ci_low']:+.3f}, {avg['ci_high']:+.3f}]  p_Holm {avg['p_holm']:.3f}  "
-            f"{verdict} (V {_verdict(val)}, A {_verdict(aro)})"
+            f"  {variant:{width}}  {avg['verdict']:10}  CCC-avg difference {avg['delta']:+.3f} "
+            f"[{avg['ci_low']:+.3f}, {avg['ci_high']:+.3f}]  p_Holm: difference "
+            f"{avg['p_holm']:.3f}, TOST {avg['p_tost_holm']:.3f}, fold-level "
+            f"{avg['nb_p_holm']:.3f}  (secondary: V {val['verdict']}, A {aro['verdict']})"
         )
     return "\n".join(lines)

@@ -68,7 +68,9 @@ def plot_variants(report: Report) -> Figure:
 
 
 def plot_forest(report: Report) -> Figure:
-    """ΔCCC against the reference with 95% CIs, one panel per dimension."""
+    """ΔCCC against the reference with 95% CIs, one panel per dimension, over the shaded
+    equivalence margin; red where the difference test rejects after Holm (within the
+    primary family on CCC-avg, the secondary one on CCC-V and CCC-A)."""
     others = report.order()[1:]
     fig, axes = _figure(10.0, 1.6 + 0.45 * len(others), ncols=3)
     table = report.comparisons.set_index(["variant", "dimension"])
@@ -85,6 +87,8 @@ def plot_forest(report: Report) -> Figure:
                 rows["delta"][mask], y[mask], xerr=xerr, fmt="o", color=color, mfc=face,
                 capsize=3, label=name,
             )  # fmt: skip
+        ax.axvspan(-report.margin, report.margin, color="0.88", lw=0, zorder=0,
+                   label=f"±{report.margin:g} (equivalence margin)")  # fmt: skip
         ax.axvline(0, color=REFERENCE_COLOR, lw=1)
         ax.set_title(title, fontsize=11)
         ax.set_xlabel(f"variant − {report.reference}")

@@ -1,36 +1,55 @@
-"""Paired comparisons of every variant with the reference variant.
+"""Paired comparisons of every variant with the reference variant, and their verdicts.
 
 For each variant, the trials are paired with the reference's on the same (fold, seed) and
 then on the same test utterances (``utt_id``). Trials or utterances that only one side has
 are left out of the comparison and reported (``only_reference``, ``only_variant``,
 ``unpaired_utts``), never silently averaged over.
 
-Primary test: the paired hierarchical bootstrap of :mod:`bench.report.bootstrap` (dialogs
-resampled within each test session, seeds within each fold), for each dimension (v, a, avg).
-The family of all variants x dimensions is Holm-corrected with statsmodels'
-``multipletests``. Secondary, uncorrected and labelled as such: scipy's exact two-sided
-Wilcoxon signed-rank test over the per-fold mean differences; with 5 folds its smallest
-attainable p is 2 / 2^5 = 0.0625, so it can never reach 0.05 there.
+Tests, per variant and dimension (v, a, avg):
+
+- the paired hierarchical bootstrap of :mod:`bench.report.bootstrap` (dialogs resampled
+  within each test session, seeds within each fold): ``delta`` with its 95% CI, the
+  two-sided ``p`` of a difference and the TOST ``p_tost`` of equivalence within
+  ``(-margin, margin)``. Its scope: other dialogs and seeds of these test sessions;
+- the fold-level corrected resampled t-test of :mod:`bench.report.fold_test` over the
+  per-trial differences (``nb_t``, ``nb_p``), with ``n_test / n_train = 1 / (k - 1)`` for
+  the ``k`` folds of the results. Its scope: other sessions, approximately.
+
+Families. The primary family is CCC-avg of every variant against the reference; CCC-V
+and CCC-A of every variant form the secondary family. Each test's p-values are
+Holm-corrected (statsmodels' ``multipletests``) within each family separately:
+``p_holm``, ``p_tost_holm`` and ``nb_p_holm``.
+
+Verdict of a row, one word: ``better`` or ``worse`` where the bootstrap's difference test
+rejects after Holm (by the sign of ``delta``), else ``equivalent`` where the TOST rejects
+after Holm, else ``undecided``. A difference that is not significant is never read as
+equivalence: that takes the TOST. The fold-level test does not enter the verdict; it
+says whether the difference also holds across sessions.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
 import pandas as pd
-from scipy.stats import wilcoxon
 from statsmodels.stats.multitest import multipletests
 
 from bench.errors import BenchError
-from bench.report.bootstrap import DIMENSIONS, MOMENTS, moments, paired_bootstrap
+from bench.report.bootstrap import DIMENSIONS, MARGIN, MOMENTS, moments, paired_bootstrap
+from bench.report.fold_test import corrected_resampled_t, leave_one_out_ratio
 from bench.report.summary import PRED, TRUE, format_trials, trial_pairs
 
 ALPHA = 0.05
+FAMILIES = {"avg": "primary", "v": "secondary", "a": "secondary"}
+HOLM = {"p": "p_holm", "p_tost": "p_tost_holm", "nb_p": "nb_p_holm"}  # raw -> corrected
+VERDICTS = ("better", "worse", "equivalent", "undecided")
 COLUMNS = [
-    "variant", "reference", "dimension", "n_pairs", "n_folds", "variant_mean",
-    "reference_mean", "delta", "ci_low", "ci_high", "p", "p_holm", "significant",
-    "wilcoxon_p_secondary", "only_reference", "only_variant", "unpaired_utts", "n_boot", "seed",
+    "variant", "reference", "dimension", "family", "n_pairs", "n_folds", "variant_mean",
+    "reference_mean", "delta", "ci_low", "ci_high", "p", "p_holm", "significant", "margin",
+    "p_tost", "p_tost_holm", "verdict", "nb_t", "nb_p", "nb_p_holm", "only_reference",
+    "only_variant", "unpaired_utts", "n_boot", "seed",
 ]  # fmt: skip
 
 
@@ -79,14 +98,6 @@ def _pair(variant: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd.DataFrame,
     return paired, unpaired
 
 
-def _wilcoxon(fold_deltas: np.ndarray) -> float:
-    """Exact two-sided Wilcoxon signed-rank p over per-fold differences; NaN if undefined."""
-    finite = fold_deltas[np.isfinite(fold_deltas)]
-    if not np.any(finite != 0):
-        return float("nan")
-    return float(wilcoxon(finite, alternative="two-sided").pvalue)
-
-
 def _rng(seed: int, variant: str) -> np.random.Generator:
     """A generator per (seed, variant): a comparison does not depend on the other variants."""
     return np.random.default_rng([seed, zlib.crc32(variant.encode())])
@@ -98,6 +109,7 @@ def compare_to_reference(
     reference: str = "mamba_ema",
     n_boot: int = 10_000,
     seed: int = 0,
+    margin: float = MARGIN,
 ) -> pd.DataFrame:
     """The stats table: one row per (variant, dimension) against the reference.
 
@@ -108,40 +120,52 @@ def compare_to_reference(
         reference: the variant every other one is compared with.
         n_boot: bootstrap replicates per comparison.
         seed: seeds the bootstrap (with the variant's name), so a report is reproducible.
+        margin: the equivalence margin ``delta`` in CCC, the smallest effect of interest.
 
     Returns:
-        Columns ``COLUMNS``: ``delta`` (variant minus reference, mean over paired trials),
-        ``ci_low``/``ci_high`` (95% percentile CI), ``p`` (bootstrap, two-sided), ``p_holm``
-        (Holm over every finite p of the table), ``significant`` (``p_holm < 0.05``),
+        Columns ``COLUMNS``: ``family`` (primary for avg, secondary for v and a), ``delta``
+        (variant minus reference, mean over paired trials), ``ci_low``/``ci_high`` (95%
+        percentile CI), ``p`` (bootstrap, two-sided), ``p_tost`` (bootstrap TOST within
+        ``(-margin, margin)``), ``nb_t``/``nb_p`` (fold-level corrected t-test), each with
+        its Holm-corrected ``*_holm`` within the row's family, ``significant`` (the
+        difference test rejects after Holm), ``verdict`` (see the module docstring),
         ``variant_mean``/``reference_mean`` (mean CCC over the paired trials) and the
         bookkeeping of what could not be paired.
+
+    Raises:
+        BenchError: the reference has no results, or the margin is not a positive number.
     """
+    if not (math.isfinite(margin) and margin > 0):
+        raise BenchError(f"the equivalence margin is a positive CCC difference, not {margin}")
     variants = sorted(predictions["variant"].unique())
     if reference not in variants:
         raise BenchError(f"reference variant {reference!r} has no results; have {variants}")
+    ratio = leave_one_out_ratio(predictions["fold"].nunique())
     ref_preds = predictions[predictions["variant"] == reference]
     rows = []
     for variant in (v for v in variants if v != reference):
         paired, unpaired = _pair(predictions[predictions["variant"] == variant], ref_preds)
         means = _paired_means(trials, variant, reference, paired)
-        base = {"variant": variant, "reference": reference, "n_boot": n_boot, "seed": seed}
+        base = {"variant": variant, "reference": reference, "margin": margin}
         base |= {"n_pairs": paired.groupby(["fold", "seed"]).ngroups} | unpaired
-        base["n_folds"] = paired["fold"].nunique()
+        base |= {"n_folds": paired["fold"].nunique(), "n_boot": n_boot, "seed": seed}
         if paired.empty:
             rows += [base | {"dimension": d} | means[d] for d in DIMENSIONS]
             continue
-        result = paired_bootstrap(_fold_arrays(paired), n_boot, _rng(seed, variant))
+        result = paired_bootstrap(_fold_arrays(paired), n_boot, _rng(seed, variant), margin=margin)
         for j, dimension in enumerate(DIMENSIONS):
+            nb_t, nb_p = corrected_resampled_t(result.trial_deltas[:, j], ratio)
             rows.append(
                 base | means[dimension] | {
                     "dimension": dimension, "delta": result.estimate[j],
                     "ci_low": result.ci_low[j], "ci_high": result.ci_high[j],
-                    "p": result.p_value[j],
-                    "wilcoxon_p_secondary": _wilcoxon(result.fold_deltas[:, j]),
+                    "p": result.p_value[j], "p_tost": result.p_tost[j], "nb_t": nb_t,
+                    "nb_p": nb_p,
                 }
             )  # fmt: skip
-    table = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    return _holm(table)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table["family"] = table["dimension"].map(FAMILIES)
+    return _verdicts(_holm(table))
 
 
 def _paired_means(
@@ -160,12 +184,27 @@ def _paired_means(
 
 
 def _holm(table: pd.DataFrame) -> pd.DataFrame:
-    """Fill ``p_holm`` and ``significant``: Holm over the finite p-values of the family."""
-    finite = table["p"].notna()
-    table["p_holm"] = np.nan
-    table["significant"] = False
-    if finite.any():
-        reject, corrected, _, _ = multipletests(table.loc[finite, "p"], ALPHA, method="holm")
-        table.loc[finite, "p_holm"] = corrected
-        table.loc[finite, "significant"] = reject
+    """Fill the ``*_holm`` columns of ``HOLM``: Holm over the finite p-values of each test
+    within each family; and ``significant``: the difference test's ``p_holm < ALPHA``."""
+    for corrected in HOLM.values():
+        table[corrected] = np.nan
+    for _, family in table.groupby("family"):
+        for raw, corrected in HOLM.items():
+            finite = family.index[family[raw].notna()]
+            if not finite.empty:
+                adjusted = multipletests(table.loc[finite, raw], ALPHA, method="holm")[1]
+                table.loc[finite, corrected] = adjusted
+    table["significant"] = table["p_holm"].lt(ALPHA)
+    return table
+
+
+def _verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """Fill ``verdict``: better/worse (difference ``p_holm < ALPHA``, by the sign of
+    ``delta``), equivalent (``p_tost_holm < ALPHA``), else undecided."""
+    equivalent = table["p_tost_holm"].lt(ALPHA)
+    table["verdict"] = np.select(
+        [table["significant"] & (table["delta"] > 0), table["significant"], equivalent],
+        VERDICTS[:3],
+        VERDICTS[3],
+    )
     return table

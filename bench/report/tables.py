@@ -97,14 +97,26 @@ def _md_numbers(cell: Cell) -> str:
 
 
 def _tex_numbers(cell: Cell) -> str:
-    """The same in LaTeX math mode, compact for a paper: the std as a subscript, a small CI."""
+    """The same in LaTeX math mode, compact for a paper: the std as a subscript (a CI is
+    drawn by :func:`_tex_ci`)."""
     x = cell.numbers
     if cell.kind == "pm":
         return _number(x[0]) + (f"_{{\\pm {_number(x[1])}}}" if math.isfinite(x[1]) else "")
-    if cell.kind == "ci":
-        ci = f"[{_number(x[1])}, {_number(x[2])}]"
-        return f"{_number(x[0], True)}\\ {{\\scriptstyle {ci}}}"
     return _number(x[0])
+
+
+def _tex_ci(cell: Cell) -> str:
+    """An estimate with its CI in two lines, the CI small below it, so the ablation table
+    with its verdict column fits a two-column paper's text width."""
+    x = cell.numbers
+    estimate = _number(x[0], True)
+    estimate = f"\\mathbf{{{estimate}}}" if cell.bold else f"{{{estimate}}}"
+    marker = r"^\dagger" if cell.marker else ""
+    ci = f"[{_number(x[1])},\\,{_number(x[2])}]"
+    return (
+        f"\\begin{{tabular}}[t]{{@{{}}r@{{}}}}${estimate}{marker}$ \\\\ "
+        f"$\\scriptstyle {ci}$\\end{{tabular}}{_text(cell.text, 'tex')}"
+    )
 
 
 def _cell(cell: Cell, fmt: Format) -> str:
@@ -120,6 +132,8 @@ def _cell(cell: Cell, fmt: Format) -> str:
     if fmt == "md":
         body = _md_numbers(cell)
         return (f"**{body}**" if cell.bold else body) + ("†" if cell.marker else "") + note
+    if cell.kind == "ci":
+        return _tex_ci(cell)
     body = _tex_numbers(cell)
     body = f"\\mathbf{{{body}}}" if cell.bold else f"{{{body}}}"
     marker = r"^\dagger" if cell.marker else ""
@@ -153,7 +167,7 @@ def render(table: Table, fmt: Format) -> str:
         r"\begin{table*}[htbp]",
         r"  \centering",
         r"  \footnotesize",
-        r"  \setlength{\tabcolsep}{3pt}",
+        r"  \setlength{\tabcolsep}{2.5pt}",
         f"  \\caption{{{_text(table.legend, fmt)}}}",
         f"  \\label{{tab:{re.sub(r'[^A-Za-z0-9]+', '-', table.label)}}}",
         f"  \\begin{{tabular}}{{{spec}}}",
@@ -186,8 +200,10 @@ def _name(variant: str, reference: str) -> Cell:
 
 
 def ablation_table(report: Report) -> Table:
-    """Variants x metrics (mean {pm} std) and {Delta}CCC-avg with its CI; markers where the
-    Holm-corrected p < 0.05 (per dimension); the best value of each column in bold."""
+    """Variants x metrics (mean {pm} std), {Delta}CCC-avg with its CI and the CCC-avg verdict;
+    markers where the difference test's Holm-corrected p < 0.05 (CCC-avg within the primary
+    family, CCC-V and CCC-A within the secondary one); the best value of each column in
+    bold."""
     order = report.order()
     variants = report.variants.loc[order]
     comparisons = report.comparisons.set_index(["variant", "dimension"])
@@ -203,12 +219,14 @@ def ablation_table(report: Report) -> Table:
             for variant, row in variants.iterrows()
         ]
         columns.append((header, _bold_best(cells, lower_is_better=metric.startswith("rmse"))))
-    delta = [Cell("text", "reference")]
+    delta, verdict = [Cell("text", "reference")], [Cell("num")]
     for variant in order[1:]:
         row = comparisons.loc[(variant, "avg")]
         numbers = (row["delta"], row["ci_low"], row["ci_high"])
         delta.append(Cell("ci", numbers=numbers, marker=bool(row["significant"])))
+        verdict.append(Cell("text", row["verdict"]))
     columns.append(("{Delta}CCC-avg\n[95% CI]", _bold_best(delta)))
+    columns.append(("Verdict\n(CCC-avg)", verdict))
     n = [
         Cell("text", str(r.n) if r.n == r.n_expected else f"{r.n}/{r.n_expected}")
         for r in variants.itertuples()
@@ -221,24 +239,39 @@ def ablation_table(report: Report) -> Table:
 
 
 def _legend(report: Report) -> str:
-    """Protocol, n, the test and the correction, and every missing or unpaired trial."""
+    """Protocol, n, each test with its scope, the families and their correction, the
+    verdicts and their margin, and every missing or unpaired trial."""
     v = report.variants
     c = report.comparisons
-    n_tests = int(c["p"].notna().sum())
+    n_primary = int(c.loc[c["family"] == "primary", "p"].notna().sum())
+    n_secondary = int(c.loc[c["family"] == "secondary", "p"].notna().sum())
+    margin = f"{report.margin:g}"
     sentences = [
         f"Protocol {report.protocol}. Mean {{pm}} std over folds {{times}} seeds; "
         f"n = trials per variant (k/N: only k of the N = {v['n_expected'].max()} "
         "fold-seed trials finished).",
         "CCC and RMSE are pooled over each fold's test utterances; Dialog CCC-avg is the "
-        "mean of per-dialog CCCs (secondary).",
+        "mean of per-dialog CCCs (secondary, not tested).",
         f"{{Delta}}CCC-avg: variant minus {report.reference}, mean over the trials both "
-        "finished, with a 95% percentile CI and two-sided p from a paired hierarchical "
-        "bootstrap (test dialogs resampled within each test session, seeds within each "
-        f"fold; {report.n_boot} replicates, seed {report.seed}). The test sessions are fixed "
-        "strata: the CI covers other dialogs and seeds, not other sessions or speakers.",
-        f"{{dagger}}: p < 0.05 for that dimension after Holm's correction over the family of "
-        f"{n_tests} tests ({c['variant'].nunique()} variants {{times}} CCC-V, CCC-A, CCC-avg); "
-        "every p-value is in stats.csv. Bold: best in column.",
+        "finished, with a 95% percentile CI from a paired hierarchical bootstrap (test "
+        "dialogs resampled within each test session, seeds within each fold; "
+        f"{report.n_boot} replicates, seed {report.seed}). The test sessions are fixed "
+        "strata: the bootstrap's tests cover other dialogs and seeds of these sessions, "
+        "not other sessions or speakers.",
+        f"Primary family: CCC-avg of the {n_primary} variants against {report.reference}; "
+        f"secondary family: their CCC-V and CCC-A ({n_secondary} tests). Holm's correction "
+        "runs within each family. {dagger}: the bootstrap's two-sided difference test has "
+        "p < 0.05 after Holm, over the primary family on CCC-avg and {Delta}CCC-avg, over "
+        "the secondary family on CCC-V and CCC-A.",
+        "Verdict: better or worse where the CCC-avg difference is significant ({dagger}); "
+        "else equivalent where two one-sided bootstrap tests (TOST) put it inside "
+        f"{{pm}}{margin} CCC, the declared smallest effect of interest, with p < 0.05 after "
+        f"Holm (the 90% interval inside {{pm}}{margin}); else undecided. A difference that "
+        "is not significant is not called equivalent.",
+        "A fold-level Nadeau-Bengio corrected resampled t-test over the paired fold-seed "
+        "trials (n_test/n_train taken as 1/(folds - 1)) covers other sessions, "
+        "approximately; its p-values (nb_p_holm) are in stats.csv with every other "
+        "p-value and the verdicts of CCC-V and CCC-A. Bold: best in column.",
     ]
     missing = report.missing_notes()
     if missing:

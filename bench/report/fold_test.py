@@ -1,0 +1,62 @@
+"""The fold-level test: Nadeau and Bengio's corrected resampled t-test.
+
+The bootstrap of :mod:`bench.report.bootstrap` holds the test sessions fixed, so it speaks
+for other dialogs and seeds of these sessions only. This test treats each paired
+(fold, seed) trial as one resampled train/test split and asks whether the mean difference
+would hold for other splits of the population of sessions. Splits share most of their
+training data, so their differences are correlated and the ordinary t-test's variance
+``var(d) / J`` is too small; Nadeau and Bengio's correction inflates it by the test/train
+size ratio:
+
+    t = mean(d) / sqrt((1 / J + n_test / n_train) * var(d)),   df = J - 1,
+
+with ``var`` the sample variance (ddof 1) of the ``J`` per-trial differences ``d_j`` and a
+two-sided p from Student's t. Their correction assumes random resampling; applied to
+k-fold cross-validation (Bouckaert and Frank) it is an approximation, and with only
+``k`` sessions it covers other sessions only approximately.
+
+References: C. Nadeau and Y. Bengio (2003), "Inference for the Generalization Error",
+Machine Learning 52:239-281; R. R. Bouckaert and E. Frank (2004), "Evaluating the
+Replicability of Significance Tests for Comparing Learning Algorithms", PAKDD, LNCS 3056.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import t as student_t
+
+
+def leave_one_out_ratio(n_folds: int) -> float:
+    """``n_test / n_train`` of leave-one-unit-out over ``k`` folds: ``1 / (k - 1)``.
+
+    An approximation: it assumes units of equal size and ignores the validation part held
+    out of the training units. NaN below two folds.
+
+    >>> leave_one_out_ratio(5)
+    0.25
+    """
+    return 1.0 / (n_folds - 1) if n_folds >= 2 else float("nan")
+
+
+def corrected_resampled_t(differences: np.ndarray, test_train_ratio: float) -> tuple[float, float]:
+    """Nadeau-Bengio corrected resampled t statistic and its two-sided p-value.
+
+    ``t = mean(d) / sqrt((1 / J + test_train_ratio) * var(d, ddof=1))`` over the ``J``
+    finite differences ``d`` (non-finite ones are dropped), ``df = J - 1``,
+    ``p = 2 * P(T_df >= |t|)``. Both are NaN when the test is undefined: fewer than two
+    differences, zero variance, or a non-finite ratio. With ``test_train_ratio = 0`` it is
+    the ordinary one-sample t-test.
+
+    >>> t, p = corrected_resampled_t(np.array([0.02, 0.04, 0.03, 0.05, 0.01]), 0.25)
+    >>> round(t, 3), round(p, 3)  # mean 0.03, var 2.5e-4: t = 0.03 / sqrt(0.45 * 2.5e-4)
+    (2.828, 0.047)
+    """
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d)]
+    if d.size < 2 or not np.isfinite(test_train_ratio):
+        return float("nan"), float("nan")
+    variance = d.var(ddof=1)
+    if variance <= 0:
+        return float("nan"), float("nan")
+    t = d.mean() / np.sqrt((1.0 / d.size + test_train_ratio) * variance)
+    return float(t), float(2.0 * student_t.sf(abs(t), df=d.size - 1))
