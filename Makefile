@@ -1,5 +1,5 @@
 # make demo: set up .venv and run the main job on the built-in synthetic corpus.
-# make test: set up .venv and run the test suite.
+# make test: set up .venv and run the test suite (tests/ and the doctests of bench/).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
