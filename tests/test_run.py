@@ -124,6 +124,20 @@ def test_a_failing_trial_leaves_no_result_and_reruns(setup, tmp_path: Path, monk
     assert run_planned(retry, inputs, run_local, tmp_path, progress=False).ok
 
 
+def test_a_worker_lost_after_its_trial_was_stored_does_not_fail_the_trial(setup, tmp_path):
+    protocol, inputs = setup
+
+    def report_then_die(works, shared, on_start, on_done, on_fail) -> None:
+        def also_fail(work: dict, payload: dict) -> None:
+            on_done(work, payload)
+            on_fail(work, "ActorDiedError: the actor's node was terminated")  # as Ray Tune does
+
+        run_local(works, shared, on_start, also_fail, on_fail)
+
+    summary = run_planned(plan(protocol, tmp_path), inputs, report_then_die, tmp_path, False)
+    assert len(summary.finished) == 4 and summary.failed == {} and summary.ok
+
+
 def test_a_result_that_cannot_be_stored_fails_only_its_trial(setup, tmp_path, monkeypatch):
     protocol, inputs = setup
     real = worker.execute

@@ -157,6 +157,8 @@ def run_planned(
 
     def on_fail(work: dict, error: str) -> None:
         key = by_id[work["trial_id"]].key
+        if key in summary.finished:  # stored already; its worker died after reporting it
+            return
         summary.failed[key] = error
         last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
         bar.say(f"FAILED {key}: {last}")
