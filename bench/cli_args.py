@@ -102,9 +102,9 @@ def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
-    """Which trials: protocol and overrides, ``--grid`` or ``--variant``, ``--seeds``,
-    ``--folds`` and the results folder (``bench run``, ``bench ls``, ``bench report``)."""
+def add_variant_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which variants and folds: protocol and overrides, ``--grid`` or ``--variant``,
+    ``--folds`` (``bench tune``, and with the rest of the selection ``bench run``)."""
     add_protocol_arguments(parser)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--grid", help="grid in variants/grids/ (default: ablations)")
@@ -115,10 +115,45 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="V",
         help="these variants instead of a grid (repeatable: --variant a b --variant c)",
     )
-    parser.add_argument("--seeds", "--seed", type=int_list, help="e.g. 0,1,2 (default: grid's)")
     parser.add_argument("--folds", "--fold", type=int_list, help="e.g. 1,3 (default: all)")
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which trials: the variants and folds, ``--seeds``, ``--tuned`` and the results folder
+    (``bench run``, ``bench ls``, ``bench report``)."""
+    add_variant_arguments(parser)
+    parser.add_argument("--seeds", "--seed", type=int_list, help="e.g. 0,1,2 (default: grid's)")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder (default: ./results)")  # fmt: skip
+    parser.add_argument(
+        "--tuned",
+        choices=("nested", "fold1"),
+        help="train each variant with its configuration chosen by `bench tune`: nested, "
+        "fold k's own choice (no test session informs it); fold1, fold 1's choice for "
+        "every fold (one search per variant; folds 2..K's test sessions informed it)",
+    )
+    parser.add_argument("--tuning", type=Path, default=Path("tuning"),
+                        help="tuning folder that --tuned reads (default: ./tuning)")  # fmt: skip
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where trials run: ``--executor``, the Ray cluster and resources per trial, and
+    ``--quiet`` (``bench run``, ``bench tune``)."""
+    parser.add_argument(
+        "--executor",
+        choices=("ray", "local"),
+        default="ray",
+        help="ray: Ray Tune over the CPUs/GPUs/cluster (default); local: in-process",
+    )
+    parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS or local)")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (1)")
+    parser.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=0.0,
+        help="GPU share per trial; 0.25 packs four trials per GPU (default 0)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def positive_int(text: str) -> int:

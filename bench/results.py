@@ -21,22 +21,17 @@ named in a warning, and the trial counts as missing.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import json
-import logging
-import os
 import re
 import typing
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 
-from bench.atomic import atomic_write
+from bench.atomic import atomic_write, lock_folder, read_json, write_json
 from bench.config import config_from_dict
 from bench.errors import BenchError
 
@@ -44,7 +39,6 @@ RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "predictions.parquet"
 HISTORY_FILE = "history.csv"
 CHECKPOINT_FILE = "checkpoint.pt"
-LOCK_FILE = ".lock"
 SCHEMA = "bench.trial/1"
 PREDICTION_COLUMNS = [
     "utt_id", "dialog", "speaker", "session",
@@ -52,7 +46,6 @@ PREDICTION_COLUMNS = [
 ]  # fmt: skip
 TRIAL_FOLDER = re.compile(r"fold(\d+)/seed(\d+)")
 
-log = logging.getLogger(__name__)
 Plain = TypeVar("Plain")
 
 
@@ -72,7 +65,7 @@ class TrialKey:
         return f"{self.protocol}/{self.variant}/fold{self.fold}/seed{self.seed}"
 
 
-def _from_plain(cls: type[Plain], values: Any, where: str) -> Plain:
+def from_plain(cls: type[Plain], values: Any, where: str) -> Plain:
     """Dataclass ``cls`` from JSON values: every field present, no other key, each of its type
     (nested dataclass fields too).
 
@@ -90,7 +83,7 @@ def _from_plain(cls: type[Plain], values: Any, where: str) -> Plain:
         if missing:
             raise BenchError(f"missing key(s) {', '.join(where + m for m in missing)}")
         values = {
-            key: _from_plain(hints[key], value, f"{where}{key}.")
+            key: from_plain(hints[key], value, f"{where}{key}.")
             if dataclasses.is_dataclass(hints.get(key))
             else value
             for key, value in values.items()
@@ -122,7 +115,7 @@ class TrialOutcome:
     @classmethod
     def from_json(cls, values: Any) -> TrialOutcome:
         """Raises: BenchError: a missing, unknown or wrongly typed key."""
-        return _from_plain(cls, values, "outcome.")
+        return from_plain(cls, values, "outcome.")
 
 
 @dataclass(frozen=True)
@@ -134,7 +127,8 @@ class TrialRecord:
     short hash with the protocol's sections (:func:`bench.variants.config_hash`), which says
     whether a stored trial is current. git_commit (``+dirty`` with uncommitted changes),
     versions (package -> version), created (local ISO time) and worker (host, pid, threads,
-    devices, wall-clock start and finish) say how it was made.
+    devices, wall-clock start and finish) say how it was made. tuning: where the config's
+    tuned values came from (``bench run --tuned``, :mod:`bench.tune.apply`), else None.
     """
 
     protocol: str
@@ -148,6 +142,7 @@ class TrialRecord:
     versions: dict[str, str]
     created: str
     worker: dict[str, Any]
+    tuning: dict[str, Any] | None = None
     schema: str = SCHEMA
 
     @property
@@ -170,7 +165,7 @@ class TrialRecord:
         if values.get("schema") != SCHEMA:
             found = repr(values["schema"]) if "schema" in values else "none"
             raise BenchError(f"the record's schema is {found}, not {SCHEMA!r}")
-        return _from_plain(cls, values, "")
+        return from_plain(cls, values, "")
 
 
 def write_trial(
@@ -199,71 +194,30 @@ def write_trial(
         lambda f: predictions[PREDICTION_COLUMNS].to_parquet(f, index=False),
     )
     atomic_write(folder / HISTORY_FILE, lambda f: history.to_csv(f, index=False))
-    text = json.dumps(record.to_json(), indent=2, sort_keys=True, default=str)
-    atomic_write(folder / RESULT_FILE, lambda f: f.write(text.encode()))
+    write_json(folder / RESULT_FILE, record.to_json())
     return folder
-
-
-def _move_aside(path: Path, reason: str) -> None:
-    """Rename a bad ``result.json`` to ``result.json.corrupt-<time>`` (never delete it)."""
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
-    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-    try:
-        os.replace(path, aside)
-    except FileNotFoundError:  # another reader moved it first
-        return
-    except OSError as exc:
-        log.warning("%s: %s; the trial counts as missing (could not move it aside: %s)",
-                    path, reason, exc.strerror or exc)  # fmt: skip
-        return
-    log.warning("%s: %s; moved to %s, the trial counts as missing and reruns",
-                path, reason, aside.name)  # fmt: skip
 
 
 def read_record(folder: str | Path) -> TrialRecord | None:
     """The record of a trial folder, or None when the trial is not complete.
 
     Not complete: no ``result.json``, no ``predictions.parquet``, or a ``result.json`` that is
-    not a valid record; that file is moved aside (:func:`_move_aside`) with a warning.
+    not a valid record; that file is moved aside (:func:`bench.atomic.read_json`) with a
+    warning.
     """
-    path = Path(folder) / RESULT_FILE
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        return None
-    except (UnicodeDecodeError, OSError) as exc:
-        _move_aside(path, f"unreadable result ({exc})")
-        return None
-    try:
-        record = TrialRecord.from_json(json.loads(text))
-    except json.JSONDecodeError as exc:
-        _move_aside(path, f"corrupt result (not JSON: {exc})")
-        return None
-    except BenchError as exc:
-        _move_aside(path, f"corrupt result ({exc})")
-        return None
-    if not (path.parent / PREDICTIONS_FILE).is_file():
+    record = read_json(Path(folder) / RESULT_FILE, TrialRecord.from_json, "result")
+    if record is None or not (Path(folder) / PREDICTIONS_FILE).is_file():
         return None
     return record
 
 
-@contextmanager
-def claim(root: str | Path, key: TrialKey) -> Iterator[None]:
+def claim(root: str | Path, key: TrialKey) -> AbstractContextManager[None]:
     """Hold an exclusive lock on a trial, so two runs never write the same trial.
-
-    The lock is an OS file lock: it is released when the holder exits, even by SIGKILL.
 
     Raises:
         BenchError: another process holds the trial.
     """
-    folder = key.folder(root)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_FILE, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise BenchError(f"{key} is being written by another bench run") from exc
-        yield
+    return lock_folder(key.folder(root), f"{key} is being written by another bench run")
 
 
 def stored_trials(root: str | Path, protocol: str) -> Iterator[tuple[TrialKey, TrialRecord]]:

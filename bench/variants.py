@@ -77,10 +77,16 @@ def resolve_variant(name: str, protocol: Protocol, overrides: Sequence[str] = ()
     return config
 
 
-def config_hash(config: dict[str, Any], protocol: Protocol) -> str:
+def config_hash(
+    config: dict[str, Any], protocol: Protocol, tuning: dict[str, Any] | None = None
+) -> str:
     """Short hash of everything that changes a trial's numbers except fold and seed: the
-    variant's resolved config and the protocol's corpus, folds, validation and features."""
+    variant's resolved config, the protocol's corpus, folds, validation and features, and
+    the tuning the config came from (``bench run --tuned``), so tuned and untuned trials
+    never share a hash."""
     hashed = {"trial": config, "protocol": protocol.hashed()}
+    if tuning is not None:
+        hashed["tuning"] = tuning
     text = json.dumps(hashed, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -10,7 +10,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from bench.corpus.iemocap import read_iemocap
 from bench.corpus.synth import SynthConfig, generate
+from bench.features.extract import extract_features
 
 # What subprocesses (bench CLI runs, Ray workers, feature workers) read for their thread pools.
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which a machine may set, are left alone.
@@ -50,6 +52,17 @@ def one_torch_thread() -> Iterator[None]:
 def tiny_corpus_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 120-utterance synthetic corpus in IEMOCAP's layout (5 sessions x 2 speakers)."""
     return generate(tmp_path_factory.mktemp("corpus") / "tiny", SynthConfig(size="tiny"), False)
+
+
+@pytest.fixture(scope="session")
+def tiny_feature_cache(tiny_corpus_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A feature cache holding the tiny corpus's default features (those of the synthetic
+    protocol), extracted once; tests that need them, not their extraction, read it
+    (``features.cache_dir=<it>``)."""
+    table = read_iemocap(tiny_corpus_root).table
+    cache = tmp_path_factory.mktemp("features")
+    extract_features(table, {"cache_dir": str(cache)}, workers=1, progress=False)
+    return cache
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-STARTUP_SECONDS = 600  # generating the tiny corpus and importing torch on a busy machine
+STARTUP_SECONDS = 600  # importing torch and starting the workers on a busy machine
 HANG_SECONDS = 60  # a hang guard, not a speed test: an interrupted run stops in ~3 s here,
 # and the reported bug was a 28 s wait; a busy shared machine can take several times longer
 
@@ -43,9 +43,11 @@ def group_is_gone(pgid: int) -> bool:
     return False
 
 
-def test_ctrl_c_stops_extraction_with_one_line_and_a_rerun_resumes(tmp_path: Path) -> None:
+def test_ctrl_c_stops_extraction_with_one_line_and_a_rerun_resumes(
+    tmp_path: Path, tiny_corpus_root: Path
+) -> None:
     env = {**os.environ, "BENCH_DATA": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "bench.cli", "features", "corpus.synth.size=tiny"]
+    command = [sys.executable, "-m", "bench.cli", "features", f"corpus.root={tiny_corpus_root}"]
     command += ["--workers", "2"]  # a pool even on a one-core machine
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

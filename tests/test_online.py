@@ -16,7 +16,6 @@ from bench.cli import build_parser
 from bench.corpus.iemocap import read_iemocap
 from bench.errors import BenchError
 from bench.features.config import features_block, parse_features_config
-from bench.features.extract import extract_features
 from bench.features.load import load_features
 from bench.online import StreamingPredictor
 from bench.protocol import load_protocol, make_folds
@@ -38,11 +37,10 @@ FAST = [
 
 
 @pytest.fixture(scope="module")
-def corpus(tiny_corpus_root: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The tiny corpus, its default features extracted once, and its first fold."""
+def corpus(tiny_corpus_root: Path, tiny_feature_cache: Path):
+    """The tiny corpus, its default features, and its first fold."""
     table = read_iemocap(tiny_corpus_root).table
-    block = {"cache_dir": str(tmp_path_factory.mktemp("features"))}
-    extract_features(table, block, workers=1, progress=False)
+    block = {"cache_dir": str(tiny_feature_cache)}
     fold = make_folds(table, load_protocol("synthetic"))[0]
     return table, block, {"train": fold.train, "val": fold.val, "test": fold.test}
 

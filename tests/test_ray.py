@@ -10,9 +10,13 @@ import pytest
 from bench.corpus.iemocap import read_iemocap
 from bench.protocol import load_protocol
 from bench.results import load_table, read_record
+from bench.run import RunOptions, select_trials
 from bench.run.driver import run_planned
 from bench.run.plan import plan_trials
+from bench.tune.search import tune_grid
+from bench.tune.store import TuningKey, read_configuration
 from tests.test_run import FAST, fake_inputs
+from tests.test_tune import EPOCHS, TUNE_FAST, faked_corpus, fast_search
 
 ray = pytest.importorskip("ray")
 from bench.run.ray_adapter import RayOptions, run_ray  # noqa: E402
@@ -87,3 +91,25 @@ def test_a_failing_trial_is_reported_and_the_others_finish(cluster, setup, tmp_p
     summary = run_planned(plan, inputs, executor, tmp_path, progress=False)
     assert len(summary.finished) == 2 and len(summary.failed) == 2
     assert all(key.fold == 99 and "KeyError" in error for key, error in summary.failed.items())
+
+
+def test_tune_under_ray_stores_curves_stops_some_and_chooses(
+    cluster, tiny_corpus_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    corpus, search = faked_corpus(tiny_corpus_root, tmp_path, monkeypatch), fast_search(tmp_path)
+    selection = select_trials(overrides=[corpus, *TUNE_FAST], variants=["stateless"], folds=[1])
+    root = tmp_path / "tuning"
+    options = RunOptions(progress=False, cpus_per_trial=3)  # two at a time on the six CPUs
+    summary = tune_grid(selection, root, search, executor="ray", options=options)
+    key = TuningKey("synthetic", "stateless", 1)
+    stored = [read_configuration(root, key, i) for i in range(6)]
+    assert summary.ok and summary.trained == 6
+    assert {r.status for r in stored} == {"finished", "stopped"}  # ASHA stopped some
+    for record in stored:  # every epoch came back to the driver, in order
+        assert [row["epoch"] for row in record.history] == list(range(len(record.history)))
+        assert (len(record.history) == EPOCHS) == (record.status == "finished")
+    best = max((r for r in stored if r.score is not None), key=lambda r: r.score)
+    assert summary.chosen[key].index == best.index
+    assert (root / ".ray").is_dir()  # Tune's own files stay under the tuning folder
+    again = tune_grid(selection, root, search, executor="ray", options=options)
+    assert again.trained == 0 and again.chosen == summary.chosen

@@ -63,10 +63,14 @@ def test_report_writes_tables_stats_plots_and_an_honest_summary(
             "--equivalence-margin", "0.025"]  # fmt: skip
     assert main(argv) == 0
     out = tmp_path / "synthetic"
+    untuned = [p for p in PLOTS if p != "tuning_budget"]
     names = ["ablations.md", "ablations.tex", "per_fold.md", "per_fold.tex", "stats.csv",
-             "trials.csv"] + [f"{p}.{ext}" for p in PLOTS for ext in ("png", "pdf")]  # fmt: skip
+             "trials.csv"] + [f"{p}.{ext}" for p in untuned for ext in ("png", "pdf")]  # fmt: skip
     for name in names:
         assert (out / name).stat().st_size > 0, name
+    assert not (out / "tuning_budget.png").exists() and not (out / "tuning.csv").exists()
+    legend = (out / "ablations.md").read_text()
+    assert "Untuned: every variant trains with one shared recipe" in legend
     assert (out / "ccc_avg_per_variant.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "delta_forest.pdf").read_bytes()[:5] == b"%PDF-"
     stats = pd.read_csv(out / "stats.csv")

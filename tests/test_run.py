@@ -171,11 +171,14 @@ def _bench(*args: str, env: dict) -> subprocess.Popen:
     )
 
 
-def test_killed_run_resumes_with_exactly_the_missing_trials(tmp_path: Path, tiny_corpus_root: Path):
+def test_killed_run_resumes_with_exactly_the_missing_trials(
+    tmp_path: Path, tiny_corpus_root: Path, tiny_feature_cache: Path
+):
     env = {**os.environ, "BENCH_DATA": str(tmp_path / "data")}
     results = tmp_path / "results"
     args = ["--variant", "stateless", "--seeds", "0,1", "--results", str(results)]
-    args += [f"corpus.root={tiny_corpus_root}", "train.epochs=1", *FAST[1:]]
+    args += [f"corpus.root={tiny_corpus_root}", f"features.cache_dir={tiny_feature_cache}"]
+    args += ["train.epochs=1", *FAST[1:]]
     first = _bench(*args, env=env)
     deadline = time.time() + 300
     while len(list(results.glob(f"**/{RESULT_FILE}"))) < 2 and time.time() < deadline:

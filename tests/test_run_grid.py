@@ -117,10 +117,10 @@ def test_bad_result_files_never_block_ls_report_or_run(
     argv += {"ls": [], "run": ["--executor", "local", "--quiet"],
              "report": ["--out", str(tmp_path / "out"), "--bootstrap", "50", "--format", "md"]
              }[command]  # fmt: skip
-    with caplog.at_level(logging.WARNING, logger="bench.results"):
+    with caplog.at_level(logging.WARNING, logger="bench.atomic"):
         assert main(argv) == 0
     out = capsys.readouterr().out
-    warnings = [r.getMessage() for r in caplog.records if r.name == "bench.results"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bench.atomic"]
     assert len(warnings) == len(SPOILED)
     for key in SPOILED.values():
         path = key.folder(results) / RESULT_FILE

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from bench.report.bootstrap import MARGIN
 from bench.report.stats import compare_to_reference
 from bench.report.summary import fold_summary, trial_metrics, variant_summary
+from bench.report.tuning import UNTUNED, TuningView
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Report:
     absent: tuple[str, ...] = ()
     left_out: tuple[str, ...] = ()
     selection: pd.DataFrame | None = None  # per variant: kept epochs, teacher probability
+    tuning: TuningView = field(default_factory=lambda: TuningView(UNTUNED))  # how chosen
 
     def order(self) -> list[str]:
         """The variants to show: the reference first, then the others by name."""
@@ -70,6 +72,7 @@ def build_report(
     left_out: Sequence[str] = (),
     kept: pd.DataFrame | None = None,
     margin: float = MARGIN,
+    tuning: TuningView | None = None,
 ) -> Report:
     """Compute the report from the trials' predictions and histories (each with variant,
     fold and seed columns, as :func:`bench.results.load_table` gives them).
@@ -78,7 +81,8 @@ def build_report(
     its variants, so one with no trials shows as absent; ``left_out``: notes on stored
     trials that were not used; ``kept``: each trial's kept epoch and its teacher probability
     (``variant, best_epoch, teacher_probability``, from the trial records), summarised per
-    variant; ``margin``: the equivalence margin of the TOST, in CCC.
+    variant; ``margin``: the equivalence margin of the TOST, in CCC; ``tuning``: how the
+    configurations were chosen (default: untuned, one shared recipe).
     ``build_report(...).comparisons`` is the stats table with the verdicts (see
     :func:`bench.report.stats.compare_to_reference`).
     """
@@ -98,6 +102,7 @@ def build_report(
         absent=tuple(v for v in grid if v not in variants.index),
         left_out=tuple(left_out),
         selection=None if kept is None or kept.empty else selection_summary(kept),
+        tuning=tuning or TuningView(UNTUNED),
     )
 
 

@@ -19,6 +19,7 @@ from bench.errors import BenchError
 from bench.report.analysis import Report, build_report
 from bench.report.bootstrap import MARGIN
 from bench.report.summary import format_trials
+from bench.report.tuning import tuning_view
 from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table, stored_trials
 from bench.run.grid import Selection, list_grid
 from bench.run.plan import PlannedTrial
@@ -64,6 +65,7 @@ def report_grid(
         BenchError: no current trial, or none of the reference.
     """
     plan = list_grid(selection, results)
+    folds = sorted({t.key.fold for t in plan})
     current = [t.key for t in plan if t.status == "done"]
     notes = left_out_notes(plan, results)
     if not current:
@@ -89,4 +91,5 @@ def report_grid(
         left_out=notes,
         kept=kept,
         margin=margin,
+        tuning=tuning_view(selection.tuning, selection.protocol.name, selection.variants, folds),
     )

@@ -11,8 +11,8 @@ from bench.report.tables import Format, ablation_table, per_fold_table, render
 
 
 def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]:
-    """ablations.<fmt>, per_fold.<fmt>, stats.csv, trials.csv, selection.csv (kept epochs)
-    and the plots under ``out``."""
+    """ablations.<fmt>, per_fold.<fmt>, stats.csv, trials.csv, selection.csv (kept epochs),
+    tuning.csv (chosen configurations, when tuned) and the plots under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     tables = {"ablations": ablation_table(report), "per_fold": per_fold_table(report)}
@@ -27,6 +27,9 @@ def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]
     if report.selection is not None:
         report.selection.to_csv(out / "selection.csv", index_label="variant")
         written.append(out / "selection.csv")
+    if report.tuning.chosen is not None and not report.tuning.chosen.empty:
+        report.tuning.chosen.to_csv(out / "tuning.csv", index=False)
+        written.append(out / "tuning.csv")
     return written + write_plots(report, out)
 
 
@@ -63,6 +66,7 @@ def summarize(report: Report) -> str:
             f"teacher probability {r.teacher_probability_mean:.2f}"
             for name, r in report.selection.iterrows()
         ]
+    lines.append(f"  {report.tuning.note}")
     lines += [
         f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}): "
         "covers other dialogs and seeds of these sessions;",

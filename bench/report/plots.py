@@ -155,11 +155,22 @@ def plot_learning_curves(report: Report) -> Figure:
     return fig
 
 
+def plot_tuning(report: Report) -> Figure:
+    """Best validation CCC-avg after n configurations tried, one line per variant (mean and
+    range over the tuned folds): where a line is flat, that variant's budget saturated."""
+    fig, (ax,) = _figure(7.5, 4.0)
+    _lines(ax, report.tuning.curves, "tried", "best", report, marker="o", errorbar=("pi", 100))
+    ax.set(xlabel="configurations tried", ylabel="best validation CCC-avg so far")
+    ax.set_title(f"{report.protocol}: tuning budget (mean and range over folds)", fontsize=11)
+    return fig
+
+
 PLOTS: dict[str, Callable[[Report], Figure]] = {
     "ccc_avg_per_variant": plot_variants,
     "delta_forest": plot_forest,
     "per_fold": plot_folds,
     "learning_curves": plot_learning_curves,
+    "tuning_budget": plot_tuning,
 }
 
 
@@ -167,9 +178,12 @@ def write_plots(report: Report, out: Path) -> list[Path]:
     """Every figure of ``PLOTS`` as ``<name>.png`` and ``<name>.pdf`` under ``out``.
 
     The forest plot needs at least one variant besides the reference, the learning curves
-    a stored history; a figure without its data is left out.
+    a stored history, the tuning budget plot a tuned report; a figure without its data is
+    left out.
     """
     skip = set()
+    if report.tuning.curves is None or report.tuning.curves.empty:
+        skip.add("tuning_budget")
     if report.comparisons.empty:
         skip.add("delta_forest")
     if report.history.empty or report.history["val_ccc_avg"].isna().all():

@@ -240,7 +240,8 @@ def ablation_table(report: Report) -> Table:
 
 def _legend(report: Report) -> str:
     """Protocol, n, each test with its scope, the families and their correction, the
-    verdicts and their margin, and every missing or unpaired trial."""
+    verdicts and their margin, how the configurations were chosen, and every missing or
+    unpaired trial."""
     v = report.variants
     c = report.comparisons
     n_primary = int(c.loc[c["family"] == "primary", "p"].notna().sum())
@@ -273,6 +274,7 @@ def _legend(report: Report) -> str:
         "approximately; its p-values (nb_p_holm) are in stats.csv with every other "
         "p-value and the verdicts of CCC-V and CCC-A. Bold: best in column.",
     ]
+    sentences.append(report.tuning.note)
     missing = report.missing_notes()
     if missing:
         sentences.append("Missing trials: " + "; ".join(missing) + ".")

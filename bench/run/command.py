@@ -10,11 +10,11 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from bench.cli_args import add_selection_arguments
+from bench.cli_args import add_executor_arguments, add_selection_arguments
 
 if TYPE_CHECKING:
     from bench.run.driver import RunSummary
-    from bench.run.grid import Selection
+    from bench.run.grid import RunOptions, Selection
     from bench.run.plan import PlannedTrial
 
 
@@ -33,23 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_selection_arguments(run)
-    run.add_argument(
-        "--executor",
-        choices=("ray", "local"),
-        default="ray",
-        help="ray: Ray Tune over the CPUs/GPUs/cluster (default); local: in-process",
-    )
+    add_executor_arguments(run)
     run.add_argument("--force", action="store_true", help="rerun trials that are stored")
     run.add_argument("--dry-run", action="store_true", help="list what would run and exit")
-    run.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS or local)")
-    run.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (1)")
-    run.add_argument(
-        "--gpus-per-trial",
-        type=float,
-        default=0.0,
-        help="GPU share per trial; 0.25 packs four trials per GPU (default 0)",
-    )
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument(
         "--save-checkpoints",
         action="store_true",
@@ -68,12 +54,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def selection_of(args: argparse.Namespace) -> Selection:
-    """The trials that ``--protocol``, the overrides, ``--grid``/``--variant``, ``--seeds``
-    and ``--folds`` select (shared with ``bench report``)."""
+    """The trials that ``--protocol``, the overrides, ``--grid``/``--variant``, ``--seeds``,
+    ``--folds`` and ``--tuned`` select (shared with ``bench report``)."""
     from bench.run.grid import select_trials
+    from bench.tune.apply import Tuning
 
+    tuning = Tuning(args.tuned, args.tuning) if args.tuned else None
     return select_trials(
-        args.protocol, args.overrides, args.grid, args.variant, args.seeds, args.folds
+        args.protocol, args.overrides, args.grid, args.variant, args.seeds, args.folds, tuning
+    )
+
+
+def run_options(args: argparse.Namespace, **more: Any) -> RunOptions:
+    """The :class:`RunOptions` of ``add_executor_arguments`` (``bench run``, ``bench tune``)."""
+    from bench.run.grid import RunOptions
+
+    return RunOptions(
+        progress=not args.quiet,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        address=args.address,
+        **more,
     )
 
 
@@ -123,7 +124,7 @@ def run_command(args: argparse.Namespace) -> int:
     """``bench run``: run every selected trial that is not done; exit 1 if one failed."""
     from tabulate import tabulate
 
-    from bench.run.grid import RunOptions, list_grid, run_grid
+    from bench.run.grid import list_grid, run_grid
 
     selection = selection_of(args)
     if args.dry_run:
@@ -133,14 +134,7 @@ def run_command(args: argparse.Namespace) -> int:
         todo = sum(t.needs_run for t in plan)
         print(f"{todo} to run, {len(plan) - todo} to skip")
         return 0
-    options = RunOptions(
-        force=args.force,
-        progress=not args.quiet,
-        save_checkpoints=args.save_checkpoints,
-        cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial,
-        address=args.address,
-    )
+    options = run_options(args, force=args.force, save_checkpoints=args.save_checkpoints)
     summary = run_grid(selection, args.results, args.executor, options)
     if not summary.finished and not summary.failed and not summary.busy:
         print(f"all {len(summary.skipped)} trials are done; nothing to run (--force reruns)")

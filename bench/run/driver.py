@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from bench.atomic import Busy
 from bench.errors import BenchError
 from bench.results import TrialKey, TrialRecord, claim, write_trial
 from bench.run.plan import PlannedTrial
@@ -115,6 +116,7 @@ def trial_record(trial: PlannedTrial, result: TrialResult, worker: dict) -> Tria
         versions=versions(),
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         worker=worker,
+        tuning=trial.tuning,
     )
 
 
@@ -169,7 +171,7 @@ def run_planned(
         for trial in todo:
             try:
                 locks.enter_context(claim(results_root, trial.key))
-            except BenchError as exc:
+            except Busy as exc:
                 summary.busy.append(trial.key)
                 bar.say(f"skipped: {exc}")
                 continue

@@ -30,6 +30,7 @@ from bench.run.driver import Executor, RunSummary, run_planned
 from bench.run.local import run_local
 from bench.run.plan import PlannedTrial, plan_trials
 from bench.run.worker import SharedInputs
+from bench.tune.apply import Tuning
 from bench.variants import DEFAULT_GRID, TRIAL_SECTIONS, load_grid
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Selection:
     protocol: the loaded protocol, its overrides applied. overrides: ``model.*`` and
     ``train.*`` overrides, applied to every variant's configuration. folds: None for every
     fold of the protocol's corpus. reference: the variant a report compares the others with.
+    tuning: train each variant with its tuned configuration (``bench run --tuned``), or None.
     """
 
     protocol: Protocol
@@ -51,6 +53,7 @@ class Selection:
     folds: tuple[int, ...] | None = None
     overrides: tuple[str, ...] = ()
     reference: str | None = None
+    tuning: Tuning | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def select_trials(
     variants: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
     folds: Sequence[int] | None = None,
+    tuning: Tuning | None = None,
 ) -> Selection:
     """A :class:`Selection` from names, as the command line gives them.
 
@@ -87,6 +91,7 @@ def select_trials(
         variants: these variants instead of the grid's (duplicates dropped). The reference
             is then the grid's if it is among them, else the first.
         seeds, folds: these instead of the grid's seeds and every fold.
+        tuning: the tuned configurations to train with (:mod:`bench.tune.apply`).
 
     Raises:
         BenchError: an unknown protocol, grid or override key.
@@ -103,6 +108,7 @@ def select_trials(
         folds=tuple(folds) if folds is not None else None,
         overrides=tuple(trial),
         reference=reference,
+        tuning=tuning,
     )
 
 
@@ -122,23 +128,34 @@ def check_output_folders(protocol: Protocol, results: str | Path | None = None) 
         ensure_writable_dir(protocol.features.cache_dir, "feature cache folder")
 
 
-def _plan(
-    selection: Selection, results: Path, force: bool, progress: bool
-) -> tuple[Corpus, dict[int, Fold], list[PlannedTrial]]:
+def corpus_and_folds(selection: Selection, progress: bool) -> tuple[Corpus, dict[int, Fold]]:
+    """The selection's corpus (prepared on first use) and its selected folds by number.
+
+    Raises:
+        BenchError: a selected fold the protocol does not have.
+    """
     corpus = prepare_corpus(selection.protocol.corpus, progress=progress)
     folds = {f.number: f for f in make_folds(corpus.table, selection.protocol)}
     wanted = list(selection.folds) if selection.folds is not None else sorted(folds)
     unknown = sorted(set(wanted) - set(folds))
     if unknown:
         raise BenchError(f"no fold(s) {unknown}; this protocol has folds 1..{len(folds)}")
+    return corpus, {n: folds[n] for n in wanted}
+
+
+def _plan(
+    selection: Selection, results: Path, force: bool, progress: bool
+) -> tuple[Corpus, dict[int, Fold], list[PlannedTrial]]:
+    corpus, folds = corpus_and_folds(selection, progress)
     plan = plan_trials(
         selection.protocol,
         selection.variants,
         selection.seeds,
-        wanted,
+        list(folds),
         results,
         selection.overrides,
         force,
+        selection.tuning,
     )
     return corpus, folds, plan
 

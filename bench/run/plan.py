@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.protocol import Protocol
 from bench.results import TrialKey, TrialRecord, read_record
+from bench.tune.apply import Tuning, tuned_config
 from bench.variants import config_hash, resolve_variant
 
 
@@ -19,6 +20,7 @@ class PlannedTrial:
     status: ``done`` (stored with this config hash), ``stale`` (stored with another hash),
     ``missing`` (not stored, only partly, or with a corrupt record), or ``forced``
     (``force`` reruns it). stored: the record in the store, if there is a valid one.
+    tuning: where the config's tuned values came from (:mod:`bench.tune.apply`), or None.
     """
 
     key: TrialKey
@@ -26,6 +28,7 @@ class PlannedTrial:
     config_hash: str
     status: str
     stored: TrialRecord | None = None
+    tuning: dict[str, Any] | None = None
 
     @property
     def needs_run(self) -> bool:
@@ -53,20 +56,24 @@ def plan_trials(
     results_root: Path,
     overrides: Sequence[str] = (),
     force: bool = False,
+    tuning: Tuning | None = None,
 ) -> list[PlannedTrial]:
     """Every requested trial, in (variant, fold, seed) order, with its status.
 
-    ``overrides`` (``model.*``, ``train.*``) apply to every variant's resolved config.
+    ``overrides`` (``model.*``, ``train.*``) apply to every variant's resolved config;
+    ``tuning`` applies each variant's chosen values per fold (``bench run --tuned``).
     """
     plan = []
     for variant in variants:
-        config = resolve_variant(variant, protocol, overrides)
-        digest = config_hash(config, protocol)
+        untuned = resolve_variant(variant, protocol, overrides)
         for fold in folds:
+            config, marker = untuned, None
+            if tuning is not None:
+                config, marker = tuned_config(tuning, protocol, variant, fold, tuple(overrides))
+            digest = config_hash(config, protocol, marker)
             for seed in seeds:
                 key = TrialKey(protocol.name, variant, fold, seed)
                 stored = read_record(key.folder(results_root))
-                plan.append(
-                    PlannedTrial(key, config, digest, _status(stored, digest, force), stored)
-                )
+                status = _status(stored, digest, force)
+                plan.append(PlannedTrial(key, config, digest, status, stored, marker))
     return plan

@@ -27,8 +27,12 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 import ray
 from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+
+from bench.tune.local import Schedule, train_configuration
 
 PAYLOAD = "bench_payload"
+EPOCH, METRIC, ROW, FINISHED = "epoch", "val_ccc_avg", "bench_row", "bench_finished"
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,44 @@ def _connect(options: RayOptions) -> bool:
     return True
 
 
+def _fit(
+    trainable: Callable,
+    works: list[dict[str, Any]],
+    callback: tune.Callback,
+    options: RayOptions,
+    storage: Path,
+    scheduler: Any = None,
+) -> None:
+    """One ``Tuner`` over ``works`` (a grid search over the trial specs), each trial with the
+    resources of ``options``; failures reach ``callback``, never raise."""
+    started = _connect(options)
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+        tuner = tune.Tuner(
+            tune.with_resources(
+                trainable, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
+            ),
+            param_space={"trial": tune.grid_search(works)},
+            tune_config=tune.TuneConfig(reuse_actors=True, scheduler=scheduler),
+            run_config=tune.RunConfig(
+                name="bench",
+                storage_path=str(storage.resolve()),
+                verbose=0,
+                callbacks=[callback],
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            ),
+        )
+        tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _threads(options: RayOptions) -> int:
+    """Torch threads of a trial: as many as the CPUs it reserves."""
+    return max(1, int(options.cpus_per_trial))
+
+
 def run_ray(
     works: list[dict[str, Any]],
     inputs: SharedInputs,
@@ -103,27 +145,67 @@ def run_ray(
     storage: Path,
 ) -> None:
     """Run every trial spec under Ray Tune; failures are reported, never raised."""
-    started = _connect(options)
-    try:
-        threads = max(1, int(options.cpus_per_trial))
-        trainable = tune.with_resources(
-            tune.with_parameters(_trainable, inputs=inputs, threads=threads),
-            {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
-        )
-        storage.mkdir(parents=True, exist_ok=True)
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"trial": tune.grid_search(works)},
-            tune_config=tune.TuneConfig(reuse_actors=True),
-            run_config=tune.RunConfig(
-                name="bench",
-                storage_path=str(storage.resolve()),
-                verbose=0,
-                callbacks=[_Relay(on_start, on_done, on_fail)],
-                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-            ),
-        )
-        tuner.fit()
-    finally:
-        if started:
-            ray.shutdown()
+    trainable = tune.with_parameters(_trainable, inputs=inputs, threads=_threads(options))
+    _fit(trainable, works, _Relay(on_start, on_done, on_fail), options, storage)
+
+
+def _search_trainable(config: dict[str, Any], inputs: SharedInputs, threads: int) -> None:
+    def report(row: dict[str, Any]) -> None:
+        tune.report({EPOCH: row["epoch"] + 1, METRIC: row["val_ccc_avg"], ROW: json.dumps(row)})
+
+    train_configuration(config["trial"], inputs, report, threads)
+    tune.report({FINISHED: True})
+
+
+class _SearchRelay(tune.Callback):
+    """Passes each epoch of each configuration, and its end, to the driver's handlers.
+
+    A configuration finished if it reported its last epoch (ASHA then ends it, at
+    ``max_t``) or its training returned (patience ended it); else ASHA stopped it."""
+
+    def __init__(self, max_epochs: int, on_epoch: Callable, on_done: Callable, on_fail: Callable):
+        self.max_epochs = max_epochs
+        self.on_epoch, self.on_done, self.on_fail = on_epoch, on_done, on_fail
+        self.finished: set[str] = set()
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info):
+        if ROW in result:
+            self.on_epoch(trial.config["trial"], json.loads(result[ROW]))
+        if result.get(FINISHED) or result.get(EPOCH, 0) >= self.max_epochs:
+            self.finished.add(trial.trial_id)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        status = "finished" if trial.trial_id in self.finished else "stopped"
+        self.on_done(trial.config["trial"], status)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error = Path(trial.error_file).read_text() if trial.error_file else "unknown error"
+        self.on_fail(trial.config["trial"], error)
+
+
+def search_ray(
+    works: list[dict[str, Any]],
+    inputs: SharedInputs,
+    schedule: Schedule,
+    on_epoch: Callable[[dict, dict], None],
+    on_done: Callable[[dict, str], None],
+    on_fail: Callable[[dict, str], None],
+    options: RayOptions,
+    storage: Path,
+) -> None:
+    """Train every configuration under Ray Tune's ``ASHAScheduler`` on validation CCC-avg,
+    reported after each epoch; the handlers are those of
+    :func:`bench.tune.local.search_local`. Configurations stored before a resume do not
+    enter the scheduler's rungs (Ray's scheduler cannot be given past results)."""
+    rules = schedule.scheduler
+    scheduler = ASHAScheduler(
+        time_attr=EPOCH,
+        metric=METRIC,
+        mode="max",
+        max_t=schedule.max_epochs,
+        grace_period=rules.grace_period,
+        reduction_factor=rules.reduction_factor,
+    )
+    trainable = tune.with_parameters(_search_trainable, inputs=inputs, threads=_threads(options))
+    relay = _SearchRelay(schedule.max_epochs, on_epoch, on_done, on_fail)
+    _fit(trainable, works, relay, options, storage, scheduler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +51,9 @@ class TrialData:
             return np.ones(len(rows), dtype=bool)
         return np.asarray(self.valid[name], dtype=bool)[rows]
 
-    def validate(self) -> None:
-        """Raise ``BenchError`` naming every inconsistency between table, features, splits."""
+    def validate(self, splits: Sequence[str] = SPLITS) -> None:
+        """Raise ``BenchError`` naming every inconsistency between table, features and the
+        ``splits`` that must be present (non-empty, in range, disjoint)."""
         problems = [f"table lacks column {c!r}" for c in TABLE_COLUMNS if c not in self.table]
         n = len(self.table)
         for name in FEATURES:
@@ -60,7 +62,7 @@ class TrialData:
                 shape = None if array is None else array.shape
                 problems.append(f"features[{name!r}] must be [{n}, D], not {shape}")
         seen: set[int] = set()
-        for name in SPLITS:
+        for name in splits:
             rows = np.asarray(self.splits.get(name, []))
             if rows.size == 0:
                 problems.append(f"split {name!r} is empty")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,13 +62,15 @@ def fit(
     config: TrainConfig,
     device: torch.device | str,
     seed: int,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> FitResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
     Each batch holds ``batch_dialogs`` dialogs, cut into chunks of ``chunk_len``; the state
     is carried, detached, from one chunk of a dialog to the next. One optimiser step per
     chunk (``train_step``): AdamW on ``va_loss`` with the gradient norm clipped, weight
-    decay on weight matrices only (``make_optimizer``).
+    decay on weight matrices only (``make_optimizer``). ``on_epoch`` sees each epoch's
+    history row as it is made (a tuner reports it, and may stop the run by raising).
     """
     rng = np.random.default_rng(seed)
     sampler = torch.Generator().manual_seed(seed)
@@ -106,6 +109,8 @@ def fit(
             "eligible": eligible,
             "seconds": time.perf_counter() - start,
         })  # fmt: skip
+        if on_epoch is not None:
+            on_epoch(result.history[-1])
         if not eligible:
             continue
         first_eligible = epoch if first_eligible is None else first_eligible

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,17 @@ from bench.model import StreamingModel
 from bench.results import PREDICTION_COLUMNS, TrialOutcome
 from bench.train.checkpoint import checkpoint_bytes, make_checkpoint
 from bench.train.config import TrialSpec
-from bench.train.data import FEATURES, DialogSet, TrialData, dialog_set, fit_standardisers
+from bench.train.data import (
+    FEATURES,
+    SPLITS,
+    DialogSet,
+    Standardiser,
+    TrialData,
+    dialog_set,
+    fit_standardisers,
+)
 from bench.train.evaluate import predict
-from bench.train.trainer import fit
+from bench.train.trainer import FitResult, fit
 
 
 @dataclass
@@ -86,62 +94,88 @@ def predictions_table(
     return table[PREDICTION_COLUMNS], va_scores(true, pred)
 
 
-def run_trial(
-    spec: Mapping[str, Any], data: TrialData, keep_checkpoint: bool = False
-) -> TrialResult:
-    """Train and evaluate one configuration on one fold.
+@dataclass
+class TrainedModel:
+    """A model trained on a fold's training dialogs and kept at its best validation epoch,
+    with what it was trained with: the standardisers (fitted on the training rows), the
+    splits as dialog sets, the device and the fit's history."""
+
+    spec: TrialSpec
+    model: StreamingModel
+    fitted: FitResult
+    standardisers: dict[str, Standardiser]
+    splits: dict[str, DialogSet]
+    device: torch.device
+
+
+def train_model(
+    spec: Mapping[str, Any],
+    data: TrialData,
+    splits: Sequence[str] = SPLITS,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainedModel:
+    """Train one configuration on ``data``'s training split, selecting on ``val``.
 
     Feature standardisers are fitted on the training rows. The seed fixes initialisation,
     batch order, dropout and scheduled-sampling draws (a CPU run is reproducible); the
-    caller's global torch RNG state is left as it was. ``keep_checkpoint`` puts the
-    evaluated model's checkpoint in the result (``TrialResult.checkpoint``).
+    caller's global torch RNG state is left as it was. ``splits``: the splits that must be
+    present (a tuner's data has no test split); ``on_epoch``: see :func:`fit`.
     """
-    began = time.perf_counter()
     resolved = TrialSpec.from_dict(spec)
-    data.validate()
+    data.validate(splits)
     device = resolve_device(resolved.device)
     standardisers = fit_standardisers(data)
-    splits = {name: dialog_set(data, name, standardisers) for name in ("train", "val", "test")}
-    config = resolved.train
+    sets = {name: dialog_set(data, name, standardisers) for name in splits}
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(resolved.seed)
         dims = [data.features[name].shape[1] for name in FEATURES]
         model = StreamingModel(resolved.model, *dims).to(device)
-        fitted = fit(model, splits["train"], splits["val"], config, device, resolved.seed)
-        trained = time.perf_counter()
-        outputs = {
-            name: predictions_table(
-                data,
-                splits[name],
-                predict(model, splits[name], config.eval_batch_dialogs, config.chunk_len, device),
-            )
-            for name in ("val", "test")
-        }
+        fitted = fit(model, sets["train"], sets["val"], resolved.train, device, resolved.seed,
+                     on_epoch)  # fmt: skip
+    return TrainedModel(resolved, model, fitted, standardisers, sets, device)
+
+
+def run_trial(
+    spec: Mapping[str, Any], data: TrialData, keep_checkpoint: bool = False
+) -> TrialResult:
+    """Train and evaluate one configuration on one fold (:func:`train_model`), then stream
+    the validation and test dialogs. ``keep_checkpoint`` puts the evaluated model's
+    checkpoint in the result (``TrialResult.checkpoint``).
+    """
+    began = time.perf_counter()
+    trained = train_model(spec, data)
+    model, fitted, config = trained.model, trained.fitted, trained.spec.train
+    trained_at = time.perf_counter()
+    outputs = {}
+    for name in ("val", "test"):
+        dialogs = trained.splits[name]
+        pred = predict(model, dialogs, config.eval_batch_dialogs, config.chunk_len, trained.device)
+        outputs[name] = predictions_table(data, dialogs, pred)
     finished = time.perf_counter()
-    counts = {f"{name}_utterances": len(s.rows) for name, s in splits.items()}
-    counts |= {f"{name}_dialogs": len(s.dialogs) for name, s in splits.items()}
+    counts = {f"{name}_utterances": len(s.rows) for name, s in trained.splits.items()}
+    counts |= {f"{name}_dialogs": len(s.dialogs) for name, s in trained.splits.items()}
     counts |= {
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": fitted.steps,
         "epochs_run": len(fitted.history),
     }
     return TrialResult(
-        spec=resolved.to_dict(),
+        spec=trained.spec.to_dict(),
         predictions=outputs["test"][0],
         outcome=TrialOutcome(
             metrics={"val": outputs["val"][1], "test": outputs["test"][1]},
             best_epoch=fitted.best_epoch,
             teacher_probability=fitted.history[fitted.best_epoch]["teacher_probability"],
             timings={
-                "train_s": trained - began,
-                "evaluate_s": finished - trained,
+                "train_s": trained_at - began,
+                "evaluate_s": finished - trained_at,
                 "total_s": finished - began,
             },
             counts=counts,
         ),
         history=fitted.history,
         checkpoint=(
-            checkpoint_bytes(make_checkpoint(model, resolved, standardisers, data))
+            checkpoint_bytes(make_checkpoint(model, trained.spec, trained.standardisers, data))
             if keep_checkpoint
             else None
         ),

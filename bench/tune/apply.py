@@ -1,0 +1,83 @@
+"""``bench run --tuned``: train each trial with its variant's chosen configuration.
+
+Two modes, named in the report's legend:
+
+- ``nested``: fold k trains with the choice tuned on fold k's own training part, so no
+  test session informed any choice;
+- ``fold1``: every fold trains with the choice tuned on fold 1's training part; cheaper
+  (one search per variant), but fold 1's training part holds the other folds' test
+  sessions, so for folds 2..K the test session helped choose the configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.protocol import Protocol
+from bench.tune.store import TuningKey, read_choice
+from bench.variants import config_hash, resolve_variant
+
+MODES = ("nested", "fold1")
+
+
+def value_overrides(values: dict[str, Any]) -> list[str]:
+    """``key=value`` overrides that set a configuration's values (JSON is valid YAML).
+
+    >>> value_overrides({"train.lr": 0.001, "model.dropout": 0.25})
+    ['model.dropout=0.25', 'train.lr=0.001']
+    """
+    return [f"{key}={json.dumps(value)}" for key, value in sorted(values.items())]
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Which tuned configurations a run trains with: ``mode`` (``MODES``) and the tuning
+    folder they are read from."""
+
+    mode: str
+    root: Path = Path("tuning")
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise BenchError(f"--tuned must be one of {', '.join(MODES)}, not {self.mode!r}")
+
+    def source_fold(self, fold: int) -> int:
+        return fold if self.mode == "nested" else 1
+
+
+def tuned_config(
+    tuning: Tuning, protocol: Protocol, variant: str, fold: int, overrides: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A variant's config on ``fold`` with its chosen values applied, and the tuning marker
+    that the trial's record keeps and its config hash covers.
+
+    Raises:
+        BenchError: no choice stored for the source fold, or one made for another
+            configuration of the variant (the protocol, variant file or overrides changed).
+    """
+    key = TuningKey(protocol.name, variant, tuning.source_fold(fold))
+    choice = read_choice(tuning.root, key)
+    again = f"run `bench tune --protocol {protocol.name} --variant {variant} --folds {key.fold}`"
+    if choice is None:
+        raise BenchError(f"no tuned configuration of {key} under {tuning.root}/; {again}")
+    base = config_hash(resolve_variant(variant, protocol, overrides), protocol)
+    if choice.base_hash != base:
+        raise BenchError(
+            f"the tuning of {key} under {tuning.root}/ was made for another configuration of "
+            f"the variant (hash {choice.base_hash}, now {base}); {again}"
+        )
+    config = resolve_variant(variant, protocol, [*overrides, *value_overrides(choice.values)])
+    marker = {
+        "mode": tuning.mode,
+        "fold": key.fold,
+        "search": choice.search,
+        "described": choice.described,
+        "tried": choice.tried,
+        "index": choice.index,
+        "values": choice.values,
+    }
+    return config, marker

@@ -1,0 +1,106 @@
+"""What a tuning worker runs, and the ``local`` search executor.
+
+A configuration trains on a fold's training part only: :func:`tuning_inputs` drops the test
+rows from the table and the features before anything is sent to a worker, so no test
+label, feature or row count can inform a choice.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.run.worker import SharedInputs
+from bench.train.trial import train_model
+from bench.tune.asha import Asha
+from bench.tune.space import Scheduler
+
+EpochReport = Callable[[dict[str, Any]], None]
+
+
+class Stopped(Exception):
+    """Raised from an epoch report: the scheduler stopped this configuration."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a search stops configurations: ASHA settings, the epochs a configuration may run
+    (its ``train.epochs``), and curves already stored (name -> history rows), which the
+    ``local`` executor replays so that a resumed search decides as an unbroken one."""
+
+    scheduler: Scheduler
+    max_epochs: int
+    stored: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def tuning_inputs(
+    table, features: dict[str, np.ndarray], valid: dict[str, np.ndarray] | None,
+    splits: dict[str, np.ndarray], label_scale: tuple[float, float], fold: int,
+) -> SharedInputs:  # fmt: skip
+    """The inputs of a fold's search: only its training and validation rows, renumbered;
+    the test rows are gone. ``splits``: the fold's ``train`` and ``val`` row indices."""
+    rows = np.sort(np.concatenate([splits["train"], splits["val"]]))  # [n_kept]
+    position = {int(row): i for i, row in enumerate(rows)}
+    renumbered = {
+        name: np.array([position[int(r)] for r in splits[name]], dtype=np.int64)
+        for name in ("train", "val")
+    }
+    return SharedInputs(
+        table=table.iloc[rows].reset_index(drop=True),
+        features={role: values[rows] for role, values in features.items()},
+        folds={fold: renumbered},
+        label_scale=label_scale,
+        valid=None if valid is None else {role: v[rows] for role, v in valid.items()},
+    )
+
+
+def train_configuration(
+    work: dict[str, Any], inputs: SharedInputs, report: EpochReport, threads: int | None = None
+) -> None:
+    """Train one configuration (``work``: ``trial_id``, ``fold``, ``spec``) on its fold's
+    training dialogs, calling ``report(row)`` with each epoch's history row."""
+    if threads:
+        torch.set_num_threads(threads)
+    train_model(work["spec"], inputs.trial_data(work["fold"]), ("train", "val"), report)
+
+
+def search_local(
+    works: list[dict[str, Any]],
+    inputs: SharedInputs,
+    schedule: Schedule,
+    on_epoch: Callable[[dict, dict], None],
+    on_done: Callable[[dict, str], None],
+    on_fail: Callable[[dict, str], None],
+) -> None:
+    """Train each configuration in turn under ASHA (:class:`bench.tune.asha.Asha`).
+
+    ``on_epoch(work, row)`` sees every epoch; ``on_done(work, status)`` ends a configuration
+    as ``finished`` or ``stopped``; a configuration that raises is reported to ``on_fail``
+    and the others go on.
+    """
+    rules = schedule.scheduler
+    rule = Asha(rules.grace_period, rules.reduction_factor, schedule.max_epochs)
+    for name, history in schedule.stored.items():
+        for row in history:
+            rule.goes_on(name, row["epoch"] + 1, row["val_ccc_avg"])
+    for work in works:
+
+        def report(row: dict[str, Any], work: dict = work) -> None:
+            on_epoch(work, row)
+            if not rule.goes_on(work["trial_id"], row["epoch"] + 1, row["val_ccc_avg"]):
+                raise Stopped
+
+        try:
+            train_configuration(work, inputs, report)
+        except Stopped:
+            on_done(work, "stopped")
+            continue
+        except Exception:  # a failed configuration must not stop the search
+            on_fail(work, traceback.format_exc())
+            continue
+        on_done(work, "finished")

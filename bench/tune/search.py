@@ -1,0 +1,275 @@
+"""The library API under ``bench tune``: the same search for every variant, per fold.
+
+>>> selection = select_trials(grid="ablations", folds=[1])  # doctest: +SKIP
+>>> summary = tune_grid(selection, "tuning", budget=16, executor="local")  # doctest: +SKIP
+>>> summary.chosen[TuningKey("synthetic", "mamba_ema", 1)].values  # doctest: +SKIP
+{'model.dropout': 0.17, 'train.lr': 0.0008, 'train.weight_decay': 0.0001}
+
+For each selected fold and variant, the first ``budget`` configurations of the search
+(:mod:`bench.tune.space`) train on the fold's training part and are selected on its
+validation part (the protocol's validation rule), under ASHA; the test rows never reach a
+worker (:func:`bench.tune.local.tuning_inputs`). Every variant gets the same
+configurations, training seed, epochs and early-stopping rule; only its ablation switches
+differ. Results go to ``tuning/`` (:mod:`bench.tune.store`) as they arrive.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from bench.atomic import Busy
+from bench.errors import BenchError
+from bench.features.extract import extract_features
+from bench.features.load import load_features
+from bench.paths import ensure_writable_dir
+from bench.protocol import Fold
+from bench.run.grid import RunOptions, Selection, check_output_folders, corpus_and_folds
+from bench.run.worker import SharedInputs
+from bench.tune.apply import value_overrides
+from bench.tune.local import Schedule, search_local, tuning_inputs
+from bench.tune.space import Search, load_search
+from bench.tune.store import (
+    Choice,
+    ConfigurationRecord,
+    TuningKey,
+    lock_search,
+    read_configuration,
+    tuning_hash,
+    write_choice,
+    write_configuration,
+)
+from bench.variants import config_hash, resolve_variant
+
+SearchExecutor = Callable[[list[dict], SharedInputs, Schedule, Callable, Callable, Callable], None]
+DEFAULT_ROOT = "tuning"
+
+
+@dataclass(frozen=True)
+class PlannedConfiguration:
+    """Configuration ``index`` of a search, with its trial spec and whether it is stored."""
+
+    key: TuningKey
+    index: int
+    values: dict[str, Any]
+    spec: dict[str, Any]
+    digest: str
+    stored: ConfigurationRecord | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.key}/config-{self.index:03d}"
+
+    def work(self) -> dict[str, Any]:
+        return {"trial_id": self.name, "fold": self.key.fold, "spec": self.spec}
+
+
+@dataclass(frozen=True)
+class PlannedSearch:
+    """One search: a variant on a fold, its configurations, and the untuned config hash."""
+
+    key: TuningKey
+    base_hash: str
+    epochs: int
+    configurations: list[PlannedConfiguration]
+
+    @property
+    def todo(self) -> list[PlannedConfiguration]:
+        return [c for c in self.configurations if c.stored is None]
+
+
+def plan_search(
+    selection: Selection, search: Search, budget: int, root: Path, variant: str, fold: int
+) -> PlannedSearch:
+    """The configurations of one search, each marked stored when its record is current."""
+    protocol = selection.protocol
+    base = resolve_variant(variant, protocol, selection.overrides)
+    key = TuningKey(protocol.name, variant, fold)
+    settings = {"scheduler": asdict(search.settings.scheduler),
+                "training_seed": search.settings.training_seed}  # fmt: skip
+    planned = []
+    for index, values in enumerate(search.configurations(budget)):
+        config = resolve_variant(
+            variant, protocol, [*selection.overrides, *value_overrides(values)]
+        )
+        digest = tuning_hash(config_hash(config, protocol), settings)
+        stored = read_configuration(root, key, index)
+        current = stored is not None and stored.tuning_hash == digest and stored.values == values
+        spec = {**config, "seed": search.settings.training_seed, "device": "auto"}
+        planned.append(
+            PlannedConfiguration(key, index, values, spec, digest, stored if current else None)
+        )
+    return PlannedSearch(key, config_hash(base, protocol), base["train"]["epochs"], planned)
+
+
+def choose(search: Search, planned: PlannedSearch, records: list[ConfigurationRecord]) -> Choice:
+    """The configuration with the highest score (ties: the lower index).
+
+    Raises:
+        BenchError: no configuration has a score (each stopped before an eligible epoch).
+    """
+    scored = [r for r in records if r.score is not None]
+    if not scored:
+        raise BenchError(f"{planned.key}: no configuration reached an epoch eligible for "
+                         "selection; raise scheduler.grace_period")  # fmt: skip
+    best = max(scored, key=lambda r: (r.score, -r.index))
+    return Choice(
+        index=best.index,
+        values=best.values,
+        score=best.score,
+        tried=len(records),
+        search=search.name,
+        described=search.describe(),
+        base_hash=planned.base_hash,
+    )
+
+
+@dataclass
+class TuneSummary:
+    """What a tuning run did: configurations trained, found stored, failed; busy searches;
+    the choice of every search whose budget is complete."""
+
+    trained: int = 0
+    skipped: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    busy: list[TuningKey] = field(default_factory=list)
+    chosen: dict[TuningKey, Choice] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.busy
+
+
+def search_executor(executor: str | SearchExecutor, options: RunOptions, root: Path):
+    """The search executor named ``ray`` or ``local``, or ``executor`` itself."""
+    if callable(executor):
+        return executor
+    if executor == "local":
+        return search_local
+    if executor != "ray":
+        raise BenchError(f"executor {executor!r} is not one of ray, local")
+    from bench.run.ray_adapter import RayOptions, search_ray  # Ray loads only when asked for
+
+    ray = RayOptions(options.cpus_per_trial, options.gpus_per_trial, options.address)
+    return functools.partial(search_ray, options=ray, storage=root / ".ray")
+
+
+def _run_search(
+    planned: PlannedSearch,
+    inputs: SharedInputs,
+    search: Search,
+    run: SearchExecutor,
+    root: Path,
+    bar: tqdm,
+    summary: TuneSummary,
+) -> None:
+    """Train the missing configurations of one search, store each as it ends, then choose."""
+    by_name = {c.name: c for c in planned.todo}
+    curves: dict[str, list[dict]] = {name: [] for name in by_name}
+    records = {c.index: c.stored for c in planned.configurations if c.stored is not None}
+
+    def on_epoch(work: dict, row: dict) -> None:
+        curves[work["trial_id"]].append(row)
+        bar.set_postfix_str(f"{planned.key} config {work['trial_id'][-3:]} epoch {row['epoch']}")
+
+    def on_done(work: dict, status: str) -> None:
+        configuration = by_name[work["trial_id"]]
+        record = ConfigurationRecord.from_history(
+            configuration.index, configuration.values, configuration.digest, status,
+            curves[configuration.name],
+        )  # fmt: skip
+        try:
+            write_configuration(root, planned.key, record)
+        except OSError:
+            on_fail(work, traceback.format_exc())
+            return
+        records[record.index] = record
+        summary.trained += 1
+        bar.update(1)
+
+    def on_fail(work: dict, error: str) -> None:
+        summary.failed[work["trial_id"]] = error
+        last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
+        bar.write(f"FAILED {work['trial_id']}: {last}")
+        bar.update(1)
+
+    stored = {c.name: c.stored.history for c in planned.configurations if c.stored is not None}
+    schedule = Schedule(search.settings.scheduler, planned.epochs, stored)
+    if by_name:
+        run([c.work() for c in planned.todo], inputs, schedule, on_epoch, on_done, on_fail)
+    if len(records) == len(planned.configurations):
+        choice = choose(search, planned, [records[i] for i in sorted(records)])
+        write_choice(root, planned.key, choice)
+        summary.chosen[planned.key] = choice
+
+
+def tune_grid(
+    selection: Selection,
+    root: str | Path = DEFAULT_ROOT,
+    search: Search | None = None,
+    budget: int | None = None,
+    executor: str | SearchExecutor = "ray",
+    options: RunOptions | None = None,
+) -> TuneSummary:
+    """Tune every selected variant on every selected fold with the same search.
+
+    ``search``: default ``variants/search/default.yaml``; ``budget``: configurations per
+    search (default: the search file's). Stored configurations are not trained again; the
+    choice of a search is written once its whole budget is stored.
+
+    Raises:
+        BenchError: an unwritable folder, an unknown fold, or bad configuration.
+    """
+    began, root = time.perf_counter(), Path(root)
+    options = options or RunOptions()
+    search = search or load_search()
+    budget = budget or search.settings.budget
+    check_output_folders(selection.protocol, None)
+    ensure_writable_dir(root, "tuning folder")
+    ensure_writable_dir(selection.protocol.features.cache_dir, "feature cache folder")
+    run = search_executor(executor, options, root)
+    corpus, folds = corpus_and_folds(selection, options.progress)
+    plans = {
+        (fold, variant): plan_search(selection, search, budget, root, variant, fold)
+        for fold in folds
+        for variant in selection.variants
+    }
+    summary = TuneSummary()
+    summary.skipped = sum(len(p.configurations) - len(p.todo) for p in plans.values())
+    todo = sum(len(p.todo) for p in plans.values())
+    features = None
+    if todo:
+        protocol = selection.protocol
+        extract_features(corpus.table, protocol.features, progress=options.progress)
+        features = load_features(corpus.table, protocol.features)
+    bar = tqdm(total=todo, desc="configurations", unit="config", disable=not options.progress)
+    try:
+        for number, fold in folds.items():
+            inputs = None if features is None else _fold_inputs(corpus, features, fold, number)
+            for variant in selection.variants:
+                planned = plans[(number, variant)]
+                try:
+                    with lock_search(root, planned.key):
+                        _run_search(planned, inputs, search, run, root, bar, summary)
+                except Busy as exc:
+                    summary.busy.append(planned.key)
+                    bar.write(f"skipped: {exc}")
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - began
+    return summary
+
+
+def _fold_inputs(corpus, features, fold: Fold, number: int) -> SharedInputs:
+    splits = {"train": fold.train, "val": fold.val}
+    return tuning_inputs(
+        corpus.table, dict(features), features.valid, splits, corpus.label_scale, number
+    )

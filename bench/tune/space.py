@@ -1,0 +1,177 @@
+"""The search of ``bench tune``: a space of nuisance hyperparameters, read from
+``variants/search/<name>.yaml``, and its configurations.
+
+The configurations are the first ``budget`` points of a scrambled Sobol sequence
+(``scipy.stats.qmc``) seeded by ``searcher_seed``, mapped through each parameter's
+distribution. They depend on nothing else, so every variant and fold gets the same
+configurations, and a larger budget extends a smaller one (the sequence is a prefix).
+
+>>> search = load_search()
+>>> first = search.configurations(4)
+>>> sorted(first[0]) == sorted(search.space) and search.configurations(2) == first[:2]
+True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scipy.stats import qmc
+
+from bench.config import Origins, config_from_dict, load_yaml
+from bench.errors import BenchError
+from bench.resources import variants_dir
+
+DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
+# Never searched: the ablation switches are what a grid compares, and the epoch budget and
+# early stopping must be equal for every configuration.
+SCIENTIFIC = (
+    "model.updater", "model.film", "model.prosody", "model.feedback", "model.ema",
+    "train.epochs", "train.patience",
+)  # fmt: skip
+DEFAULT_SEARCH = "default"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One searched key: ``uniform`` or ``log_uniform`` on ``[low, high]``, or a ``choice``
+    among ``values``. ``value(u)`` maps ``u`` in [0, 1) onto it:
+    uniform ``low + u (high - low)``; log-uniform ``low (high / low)^u``; choice
+    ``values[floor(u len(values))]``.
+
+    >>> Parameter("log_uniform", 1e-4, 1e-2).value(0.5)
+    0.001
+    """
+
+    distribution: str
+    low: float | None = None
+    high: float | None = None
+    values: tuple[Any, ...] | None = None
+
+    def check(self, key: str) -> None:
+        if self.distribution not in DISTRIBUTIONS:
+            raise BenchError(f"{key}: distribution must be one of {', '.join(DISTRIBUTIONS)}")
+        if self.distribution == "choice":
+            if not self.values:
+                raise BenchError(f"{key}: a choice needs a non-empty list of values")
+            return
+        if self.low is None or self.high is None or not self.low < self.high:
+            raise BenchError(f"{key}: needs low < high")
+        if self.distribution == "log_uniform" and self.low <= 0:
+            raise BenchError(f"{key}: a log-uniform range needs low > 0")
+
+    def value(self, u: float) -> Any:
+        """The value at ``u``; a number is rounded to 6 significant digits."""
+        if self.distribution == "choice":
+            return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
+        if self.distribution == "uniform":
+            number = self.low + u * (self.high - self.low)
+        else:
+            number = math.exp(math.log(self.low) + u * math.log(self.high / self.low))
+        return float(f"{number:.6g}")
+
+    def describe(self) -> str:
+        if self.distribution == "choice":
+            return "{" + ", ".join(map(str, self.values)) + "}"
+        kind = "log-uniform" if self.distribution == "log_uniform" else "uniform"
+        return f"{kind} [{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """ASHA (Li et al. 2020): rungs at ``grace_period * reduction_factor**k`` epochs; a
+    configuration reaching a rung goes on only if its validation CCC-avg is among the best
+    ``1 / reduction_factor`` of those recorded at that rung so far."""
+
+    grace_period: int = 5
+    reduction_factor: int = 3
+
+    def __post_init__(self) -> None:
+        if self.grace_period < 1 or self.reduction_factor < 2:
+            raise BenchError("scheduler: need grace_period >= 1 and reduction_factor >= 2")
+
+
+@dataclass(frozen=True)
+class SearchFile:
+    """The keys of ``variants/search/<name>.yaml``; ``space`` maps a dotted key to the
+    fields of a :class:`Parameter`."""
+
+    space: dict[str, Any] = field(default_factory=dict)
+    budget: int = 16
+    searcher_seed: int = 0
+    training_seed: int = 0
+    scheduler: Scheduler = field(default_factory=Scheduler)
+
+
+@dataclass(frozen=True)
+class Search:
+    """A loaded search: its name, file, checked space and settings (:class:`SearchFile`)."""
+
+    name: str
+    path: Path
+    space: dict[str, Parameter]
+    settings: SearchFile
+
+    def configurations(self, budget: int) -> list[dict[str, Any]]:
+        """The first ``budget`` configurations: ``{key: value}`` over the space's keys."""
+        keys = sorted(self.space)
+        sampler = qmc.Sobol(len(keys), scramble=True, seed=self.settings.searcher_seed)
+        with warnings.catch_warnings():  # Sobol's balance warning for a non-power-of-2 n
+            warnings.simplefilter("ignore", UserWarning)
+            points = sampler.random(budget)  # [budget, len(keys)] in [0, 1)
+        return [
+            {k: self.space[k].value(float(u)) for k, u in zip(keys, row, strict=True)}
+            for row in points
+        ]
+
+    def describe(self) -> str:
+        """One line for a report legend: the space, searcher and scheduler."""
+        space = "; ".join(f"{k} {p.describe()}" for k, p in sorted(self.space.items()))
+        rule = self.settings.scheduler
+        return (
+            f"{space}; scrambled Sobol points (searcher seed {self.settings.searcher_seed}), "
+            f"ASHA on validation CCC-avg (grace {rule.grace_period} epochs, "
+            f"reduction factor {rule.reduction_factor})"
+        )
+
+
+def search_path(name: str | Path) -> Path:
+    """``variants/search/<name>.yaml``, or ``name`` itself when it is a YAML path."""
+    if str(name).endswith((".yaml", ".yml")):
+        return Path(name)
+    return variants_dir() / "search" / f"{name}.yaml"
+
+
+def load_search(name: str | Path = DEFAULT_SEARCH) -> Search:
+    """Read and check a search file.
+
+    Raises:
+        BenchError: an unknown file, key or distribution, or a searched key that is an
+            ablation switch or the epoch budget (``SCIENTIFIC``).
+    """
+    path = search_path(name)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
+        raise BenchError(f"unknown search {str(name)!r} (known: {known})")
+    origins = Origins(str(path))
+    settings = config_from_dict(SearchFile, load_yaml(path), "", origins)
+    if not settings.space:
+        raise BenchError(f"{path}: the space is empty")
+    space = {
+        key: config_from_dict(Parameter, values, f"space.{key}.", origins)
+        for key, values in settings.space.items()
+    }
+    for key, parameter in space.items():
+        if key.split(".", 1)[0] not in ("model", "train"):
+            raise BenchError(f"{path}: {key}: only model.* and train.* keys can be searched")
+        if any(key == s or key.startswith(s + ".") for s in SCIENTIFIC):
+            raise BenchError(f"{path}: {key} is an ablation switch or the epoch budget, "
+                             "never a nuisance hyperparameter")  # fmt: skip
+        parameter.check(f"{path}: {key}")
+    if settings.budget < 1:
+        raise BenchError(f"{path}: budget must be at least 1")
+    return Search(Path(name).stem, path, space, settings)

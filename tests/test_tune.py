@@ -1,0 +1,228 @@
+"""``bench tune`` with the local executor: what it stores and chooses, that the test part
+never informs a choice, resuming, and ``bench run --tuned``.
+
+Features are faked as in ``test_run_grid.py`` (the arousal label planted in one column):
+what is tested is the search, not the extractors.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_run import FAST
+from test_run_grid import fake_features
+
+from bench.cli import main
+from bench.errors import BenchError
+from bench.run import RunOptions, list_grid, run_grid, select_trials
+from bench.run import grid as grid_module
+from bench.tune import search as search_module
+from bench.tune.apply import Tuning
+from bench.tune.local import search_local
+from bench.tune.search import tune_grid
+from bench.tune.space import Search, load_search
+from bench.tune.store import TuningKey, read_choice, read_configuration
+
+EPOCHS = 6
+TUNE_FAST = [f"train.epochs={EPOCHS}", "train.patience=50", *FAST[1:]]
+QUIET = RunOptions(progress=False)
+
+
+def fast_search(tmp_path: Path) -> Search:
+    """The shipped space, six configurations, ASHA rungs at epochs 1, 2 and 4."""
+    text = load_search().path.read_text()
+    for old, new in [("grace_period: 5", "grace_period: 1"), ("budget: 16", "budget: 6"),
+                     ("reduction_factor: 3", "reduction_factor: 2")]:  # fmt: skip
+        text = text.replace(old, new)
+    path = tmp_path / "search.yaml"
+    path.write_text(text)
+    return load_search(path)
+
+
+def faked_corpus(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The override that selects the corpus at ``root``, its features faked for tuning."""
+    fake_features(monkeypatch, tmp_path / "data")
+    monkeypatch.setattr(search_module, "extract_features", grid_module.extract_features)
+    monkeypatch.setattr(search_module, "load_features", grid_module.load_features)
+    return f"corpus.root={root}"
+
+
+@pytest.fixture
+def search(tmp_path: Path) -> Search:
+    return fast_search(tmp_path)
+
+
+@pytest.fixture
+def corpus(tiny_corpus_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    return faked_corpus(tiny_corpus_root, tmp_path, monkeypatch)
+
+
+def records(root: Path, key: TuningKey, budget: int) -> list:
+    return [read_configuration(root, key, i) for i in range(budget)]
+
+
+def curves(root: Path, key: TuningKey, budget: int) -> list:
+    """What the stored configurations measured: values, status, score and learning curves,
+    without the seconds each epoch took."""
+    return [
+        (r.values, r.status, r.score, [{**row, "seconds": 0} for row in r.history])
+        for r in records(root, key, budget)
+    ]
+
+
+def test_every_configuration_is_stored_and_the_best_is_chosen(corpus, search, tmp_path):
+    selection = select_trials(overrides=[corpus, *TUNE_FAST], variants=["mamba_ema", "stateless"],
+                              folds=[1])  # fmt: skip
+    root = tmp_path / "tuning"
+    summary = tune_grid(selection, root, search, executor="local", options=QUIET)
+    assert summary.ok and summary.trained == 12 and summary.skipped == 0
+    for variant in ("mamba_ema", "stateless"):
+        key = TuningKey("synthetic", variant, 1)
+        stored = records(root, key, 6)
+        assert [r.values for r in stored] == search.configurations(6)  # same for each variant
+        statuses = {r.status for r in stored}
+        assert statuses == {"finished", "stopped"}  # ASHA stopped some, others ran to the end
+        for record in stored:
+            epochs = [row["epoch"] for row in record.history]
+            assert epochs == list(range(len(epochs)))
+            assert (len(epochs) == EPOCHS) == (record.status == "finished")
+            eligible = [r["val_ccc_avg"] for r in record.history if r["eligible"]]
+            assert record.score == (max(eligible) if eligible else None)
+        choice = read_choice(root, key)
+        best = max((r for r in stored if r.score is not None), key=lambda r: r.score)
+        assert summary.chosen[key] == choice and choice.index == best.index
+        assert choice.tried == 6 and choice.values == best.values
+    again = tune_grid(selection, root, search, executor="local", options=QUIET)
+    assert again.trained == 0 and again.skipped == 12 and again.chosen == summary.chosen
+    larger = tune_grid(selection, root, search, budget=7, executor="local", options=QUIET)
+    assert larger.trained == 2 and larger.skipped == 12  # a larger budget extends the search
+
+
+def test_test_labels_never_inform_a_choice(corpus, search, tmp_path, monkeypatch):
+    selection = select_trials(overrides=[corpus, *TUNE_FAST], variants=["gru_ema"], folds=[2])
+    real = grid_module.corpus_and_folds
+    clean_corpus, folds = real(selection, False)
+    test = folds[2].test
+    seen = []
+
+    def spy(works, inputs, *rest):
+        seen.append(inputs)
+        search_local(works, inputs, *rest)
+
+    def poisoned(selection, progress):  # the test session's labels scrambled
+        table = clean_corpus.table.copy()
+        scrambled = np.random.default_rng(0).uniform(0, 1, (len(test), 2))
+        table.loc[test, ["valence", "arousal"]] = scrambled
+        return replace(clean_corpus, table=table), folds
+
+    clean = tune_grid(selection, tmp_path / "clean", search, executor=spy, options=QUIET)
+    monkeypatch.setattr(search_module, "corpus_and_folds", poisoned)
+    dirty = tune_grid(selection, tmp_path / "dirty", search, executor=spy, options=QUIET)
+    key = TuningKey("synthetic", "gru_ema", 2)
+    assert clean.chosen[key] == dirty.chosen[key]
+    assert curves(tmp_path / "clean", key, 6) == curves(tmp_path / "dirty", key, 6)
+    test_ids = set(clean_corpus.table.iloc[test]["utt_id"])
+    assert len(seen) == 2
+    for inputs in seen:  # no worker ever had a test row
+        assert not test_ids & set(inputs.table["utt_id"])
+        assert len(inputs.table) == len(folds[2].train) + len(folds[2].val)
+
+
+def test_an_interrupted_search_resumes_where_it_stopped(corpus, search, tmp_path):
+    selection = select_trials(overrides=[corpus, *TUNE_FAST], variants=["stateless"], folds=[1])
+    whole = tune_grid(selection, tmp_path / "whole", search, executor="local", options=QUIET)
+    stored = 0
+
+    def killed_after_three(works, inputs, schedule, on_epoch, on_done, on_fail):
+        def done(work, status):
+            nonlocal stored
+            on_done(work, status)
+            stored += 1
+            if stored == 3:
+                raise KeyboardInterrupt
+
+        search_local(works, inputs, schedule, on_epoch, done, on_fail)
+
+    root = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        tune_grid(selection, root, search, executor=killed_after_three, options=QUIET)
+    key = TuningKey("synthetic", "stateless", 1)
+    assert read_choice(root, key) is None and len(list(key.folder(root).glob("config-*"))) == 3
+    resumed = tune_grid(selection, root, search, executor="local", options=QUIET)
+    assert resumed.trained == 3 and resumed.skipped == 3
+    # ASHA replays the stored curves, so the resumed search decides as the unbroken one
+    assert curves(root, key, 6) == curves(tmp_path / "whole", key, 6)
+    assert resumed.chosen == whole.chosen
+
+
+def test_a_tuned_run_trains_each_folds_choice_under_its_own_hash(corpus, search, tmp_path):
+    overrides = [corpus, *TUNE_FAST]
+    root = tmp_path / "tuning"
+    tuned = select_trials(overrides=overrides, variants=["stateless"], seeds=[0], folds=[1, 2],
+                          tuning=Tuning("nested", root))  # fmt: skip
+    with pytest.raises(BenchError, match="no tuned configuration of synthetic/stateless/fold1"):
+        list_grid(tuned, tmp_path / "results")
+    tune_grid(tuned, root, search, budget=3, executor="local", options=QUIET)
+    results = tmp_path / "results"
+    assert run_grid(tuned, results, "local", QUIET).ok
+    untuned = list_grid(replace(tuned, tuning=None), results)
+    assert [t.status for t in untuned] == ["stale", "stale"]  # tuned and untuned never mix
+    for trial in list_grid(tuned, results):
+        choice = read_choice(root, TuningKey("synthetic", "stateless", trial.key.fold))
+        record = trial.stored
+        assert trial.status == "done" and record.tuning["mode"] == "nested"
+        assert record.tuning["values"] == choice.values
+        assert record.config["train"]["lr"] == choice.values["train.lr"]
+        assert record.config["model"]["dropout"] == choice.values["model.dropout"]
+    shared = list_grid(replace(tuned, tuning=Tuning("fold1", root)), results)
+    fold1 = read_choice(root, TuningKey("synthetic", "stateless", 1))
+    assert all(t.tuning["fold"] == 1 and t.tuning["values"] == fold1.values for t in shared)
+    assert [t.status for t in shared] == ["stale", "stale"]
+    changed = replace(tuned, overrides=(*tuned.overrides, "train.chunk_len=6"))
+    with pytest.raises(BenchError, match="was made for another configuration of the variant"):
+        list_grid(changed, results)
+
+
+def test_the_command_prints_the_choices_and_run_names_what_is_missing(corpus, tmp_path, capsys):
+    args = ["--variant", "stateless", "--folds", "1", corpus, *TUNE_FAST, "--quiet"]
+    tuning = ["--tuning", str(tmp_path / "tuning")]
+    assert main(["run", "--dry-run", "--tuned", "nested", *tuning, *args]) == 2
+    again = "bench tune --protocol synthetic --variant stateless --folds 1"
+    assert again in capsys.readouterr().err
+    assert main(["tune", "--executor", "local", "--budget", "2", *tuning, *args]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic/stateless/fold1" in out and "2 configurations trained" in out
+    chosen = json.loads((tmp_path / "tuning/synthetic/stateless/fold1/chosen.json").read_text())
+    assert chosen["tried"] == 2
+    assert main(["run", "--dry-run", "--tuned", "nested", *tuning, *args]) == 0
+
+
+def test_a_tuned_report_names_the_search_the_choices_and_the_budget(corpus, search, tmp_path):
+    root, results, out = tmp_path / "tuning", tmp_path / "results", tmp_path / "report"
+    variants = ["mamba_ema", "stateless"]
+    tuning = Tuning("nested", root)
+    selection = select_trials(overrides=[corpus, *TUNE_FAST], variants=variants, seeds=[0, 1],
+                              folds=[1, 2], tuning=tuning)  # fmt: skip
+    tune_grid(selection, root, search, budget=3, executor="local", options=QUIET)
+    assert run_grid(selection, results, "local", QUIET).ok
+    args = ["--variant", *variants, "--seeds", "0,1", "--folds", "1,2", corpus, *TUNE_FAST]
+    args += ["--results", str(results), "--bootstrap", "50", "--format", "md"]
+    tuned = ["--tuned", "nested", "--tuning", str(root)]
+    assert main(["report", *args, "--out", str(out), *tuned]) == 0
+    chosen = pd.read_csv(out / "synthetic" / "tuning.csv")
+    assert len(chosen) == 4 and (chosen["tried"] == 3).all()
+    for _, row in chosen.iterrows():
+        choice = read_choice(root, TuningKey("synthetic", row["variant"], row["fold"]))
+        assert row["chosen"] == choice.index and row["val_ccc_avg"] == pytest.approx(choice.score)
+        assert {k: row[k] for k in choice.values} == pytest.approx(choice.values)
+    legend = (out / "synthetic" / "ablations.md").read_text()
+    assert "Tuned (bench tune, mode nested)" in legend and "no test session informed" in legend
+    assert "3 configurations per variant and fold from: model.dropout uniform [0, 0.5]" in legend
+    assert (out / "synthetic" / "tuning_budget.png").stat().st_size > 0
+    # the untuned report of the same folder finds only stale trials: tuned ones never mix in
+    assert main(["report", *args, "--out", str(out)]) == 2
