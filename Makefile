@@ -19,8 +19,10 @@ demo: $(STAMP)
 	$(VENV)/bin/bench run --grid ablations
 	$(VENV)/bin/bench report
 
+# Two pytest-xdist workers (a test file stays in one worker, so its module fixtures, such as
+# a Ray cluster, start once); `pytest` alone runs the same tests serially.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -42,12 +42,11 @@ def test_fold_k_tests_session_k_and_nothing_leaks(tiny_table):
         assert val.groupby("session")["dialog"].nunique().tolist() == [1] * 4
 
 
-def test_validation_split_is_seeded(small_corpus_root: Path):
-    table = read_iemocap(small_corpus_root).table
+def test_validation_split_is_seeded(tiny_table):
     protocol = load_protocol("synthetic")
-    first = make_folds(table, protocol)
-    again = make_folds(table, protocol)
-    other = make_folds(table, load_protocol("synthetic", ["validation.seed=1"]))
+    first = make_folds(tiny_table, protocol)
+    again = make_folds(tiny_table, protocol)
+    other = make_folds(tiny_table, load_protocol("synthetic", ["validation.seed=1"]))
     assert all(np.array_equal(a.val, b.val) for a, b in zip(first, again, strict=True))
     assert any(not np.array_equal(a.val, b.val) for a, b in zip(first, other, strict=True))
 

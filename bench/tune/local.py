@@ -10,7 +10,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -18,7 +18,9 @@ import torch
 from bench.run.worker import SharedInputs
 from bench.train.trial import train_model
 from bench.tune.asha import Asha
-from bench.tune.space import Scheduler
+
+if TYPE_CHECKING:  # the space module imports scipy.stats, which workers do not need
+    from bench.tune.space import Scheduler
 
 EpochReport = Callable[[dict[str, Any]], None]
 

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scipy.stats import qmc
-
 from bench.config import Origins, config_from_dict, load_yaml
 from bench.errors import BenchError
 from bench.resources import variants_dir
@@ -118,6 +116,8 @@ class Search:
 
     def configurations(self, budget: int) -> list[dict[str, Any]]:
         """The first ``budget`` configurations: ``{key: value}`` over the space's keys."""
+        from scipy.stats import qmc  # scipy.stats takes ~1.5 s to import; Ray workers skip it
+
         keys = sorted(self.space)
         sampler = qmc.Sobol(len(keys), scramble=True, seed=self.settings.searcher_seed)
         with warnings.catch_warnings():  # Sobol's balance warning for a non-power-of-2 n
