@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,19 +170,28 @@ def list_grid(
     return _plan(selection, Path(results), force, progress=False)[2]
 
 
-def executor_function(executor: str | Executor, options: RunOptions, results: Path) -> Executor:
-    """The executor named ``ray`` or ``local``, or ``executor`` itself when it is one
-    (a callable ``(works, inputs, on_start, on_done, on_fail) -> None``)."""
+def named_executor(
+    executor: str | Callable, options: RunOptions, storage: Path, local: Callable, ray: str
+) -> Callable:
+    """``executor`` itself when it is a callable; else ``local`` for ``local``, or the
+    function ``ray`` of :mod:`bench.run.ray_adapter` bound to the options' resources and to
+    ``storage/.ray`` for ``ray`` (Ray loads only then)."""
     if callable(executor):
         return executor
     if executor == "local":
-        return run_local
+        return local
     if executor != "ray":
         raise BenchError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
-    from bench.run.ray_adapter import RayOptions, run_ray  # Ray loads only when asked for
+    from bench.run import ray_adapter
 
-    ray = RayOptions(options.cpus_per_trial, options.gpus_per_trial, options.address)
-    return functools.partial(run_ray, options=ray, storage=results / ".ray")
+    where = ray_adapter.RayOptions(options.cpus_per_trial, options.gpus_per_trial, options.address)
+    return functools.partial(getattr(ray_adapter, ray), options=where, storage=storage / ".ray")
+
+
+def executor_function(executor: str | Executor, options: RunOptions, results: Path) -> Executor:
+    """The executor named ``ray`` or ``local``, or ``executor`` itself when it is one
+    (a callable ``(works, inputs, on_start, on_done, on_fail) -> None``)."""
+    return named_executor(executor, options, results, run_local, "run_ray")
 
 
 def run_grid(

@@ -15,7 +15,6 @@ differ. Results go to ``tuning/`` (:mod:`bench.tune.store`) as they arrive.
 
 from __future__ import annotations
 
-import functools
 import time
 import traceback
 from collections.abc import Callable
@@ -31,7 +30,13 @@ from bench.features.extract import extract_features
 from bench.features.load import load_features
 from bench.paths import ensure_writable_dir
 from bench.protocol import Fold
-from bench.run.grid import RunOptions, Selection, check_output_folders, corpus_and_folds
+from bench.run.grid import (
+    RunOptions,
+    Selection,
+    check_output_folders,
+    corpus_and_folds,
+    named_executor,
+)
 from bench.run.worker import SharedInputs
 from bench.tune.apply import value_overrides
 from bench.tune.local import Schedule, search_local, tuning_inputs
@@ -148,18 +153,11 @@ class TuneSummary:
         return not self.failed and not self.busy
 
 
-def search_executor(executor: str | SearchExecutor, options: RunOptions, root: Path):
+def search_executor(
+    executor: str | SearchExecutor, options: RunOptions, root: Path
+) -> SearchExecutor:
     """The search executor named ``ray`` or ``local``, or ``executor`` itself."""
-    if callable(executor):
-        return executor
-    if executor == "local":
-        return search_local
-    if executor != "ray":
-        raise BenchError(f"executor {executor!r} is not one of ray, local")
-    from bench.run.ray_adapter import RayOptions, search_ray  # Ray loads only when asked for
-
-    ray = RayOptions(options.cpus_per_trial, options.gpus_per_trial, options.address)
-    return functools.partial(search_ray, options=ray, storage=root / ".ray")
+    return named_executor(executor, options, root, search_local, "search_ray")
 
 
 def _run_search(
