@@ -1,28 +1,33 @@
-"""Does the report find the synthetic corpus's planted effects, and only those?
+"""Does the report find the synthetic corpus's planted effects, and only those, under the
+old method (one shared recipe, validation dialogs whose speakers train) and the new one
+(each variant tuned with the same budget, speaker-disjoint validation)?
 
 For each generator seed it runs a reduced grid (mamba_ema, gru_ema, stateless, no_prosody;
-all folds; five training seeds) on the default corpus (dialog moods persist) and on the
-null corpus (``corpus.synth.context=false``: independent moods), and tests three
-hypotheses fixed in advance, each on CCC-avg with the report's paired hierarchical
-bootstrap, Holm-corrected over these three:
+all folds; several training seeds) on the context corpus (dialog moods persist) and on its
+null twin (``corpus.synth.context=false``: independent moods), once per method:
 
-1. mamba_ema differs from stateless (planted: it is better, since history carries mood);
+- ``old``: ``validation.unit=dialog``, every variant with the shared recipe;
+- ``new``: ``validation.unit=session`` (validation speakers unseen in training, as test
+  speakers are), and each variant trained with its configuration from ``bench tune``
+  (``--budget`` configurations; ``--tuning-mode nested`` tunes every fold on its own
+  training part, ``fold1`` tunes once on fold 1's and names the leakage).
+
+Three hypotheses are fixed in advance, each tested on CCC-avg with the report's paired
+hierarchical bootstrap, Holm-corrected over these three:
+
+1. mamba_ema differs from stateless (planted on a context corpus: better);
 2. gru_ema differs from stateless (the same);
-3. no_prosody differs from mamba_ema (planted: worse, since prosody carries valence).
+3. no_prosody differs from mamba_ema (planted on both corpora: worse).
 
-On a null corpus hypotheses 1 and 2 have no planted effect. Two rates are counted there:
+On a null corpus tests 1 and 2 have no planted effect; any significant difference there,
+in either direction, is counted (two-sided). The V and A deltas of each test are printed
+beside CCC-avg. The output ends with one Markdown table, old and new side by side.
 
-- *false context claims*: a stateful model significantly better than stateless;
-- *any difference*: a stateful model significantly better or worse than stateless (worse
-  is no claim about context, but it is a claim the corpus did not plant).
+The default generator seeds are 4, 5 and 6: seeds 0 to 3 were used while choosing the
+protocol's defaults (model size, epochs, validation share) and are not evidence for them.
 
-On a context corpus a planned test is a detection when it is significant in the planted
-direction. Hypothesis 3 is planted on both corpora (prosody carries valence in both).
-It prints every comparison of the full report per corpus, then one Markdown table of the
-planned tests and the rates.
-
-    python benchmarks/planted_effects.py --generator-seeds 1,2,3   # about 15 min per seed
-    python benchmarks/planted_effects.py --data /tmp/cache train.lr=3e-4   # other settings
+    python benchmarks/planted_effects.py                           # seeds 4,5,6, both methods
+    python benchmarks/planted_effects.py --methods old --generator-seeds 7
 """
 
 from __future__ import annotations
@@ -39,116 +44,152 @@ from statsmodels.stats.multitest import multipletests
 
 from bench.cli_args import int_list
 from bench.report.grid import report_grid
-from bench.run import RunOptions, run_grid, select_trials
+from bench.run import RunOptions, Selection, run_grid, select_trials
+from bench.tune.apply import Tuning
+from bench.tune.search import tune_grid
 
 VARIANTS = ["mamba_ema", "gru_ema", "stateless", "no_prosody"]
-REFERENCES = ["mamba_ema", "stateless"]  # the full report is printed against each
+REFERENCES = ["mamba_ema", "stateless"]  # the full report is computed against each
 PLANNED = [  # (variant, reference, planted sign on a context corpus, on a null corpus)
     ("mamba_ema", "stateless", +1, 0),
     ("gru_ema", "stateless", +1, 0),
     ("no_prosody", "mamba_ema", -1, -1),
 ]
+METHODS = {"old": ["validation.unit=dialog"], "new": ["validation.unit=session"]}
+QUIET = RunOptions(progress=False)
 
 
 @dataclass(frozen=True)
 class PlannedTest:
-    """One planned CCC-avg comparison on one corpus, Holm-corrected over the three."""
+    """One planned comparison on one corpus: CCC-avg (tested, Holm over the three) and the
+    V and A deltas (printed, not tested)."""
 
     name: str
     delta: float
+    delta_v: float
+    delta_a: float
     p_holm: float
     significant: bool
     planted: int  # the planted sign of delta: +1, -1, or 0 (no effect)
 
     @property
     def cell(self) -> str:
-        return f"{self.delta:+.3f} ({self.p_holm:.3f}){' †' if self.significant else ''}"
+        mark = " †" if self.significant else ""
+        return (f"{self.delta:+.3f}{mark} (p {self.p_holm:.3f}; "
+                f"V {self.delta_v:+.3f}, A {self.delta_a:+.3f})")  # fmt: skip
 
 
-def run_and_compare(
-    results: Path, seeds: list[int], overrides: list[str], n_boot: int
-) -> dict[str, pd.DataFrame]:
-    """Run the reduced grid (Ray, skipping stored trials) and return the CCC-avg comparisons
-    of its report against each of ``REFERENCES``."""
-    selection = select_trials("synthetic", overrides, variants=VARIANTS, seeds=seeds)
-    summary = run_grid(selection, results, "ray", RunOptions(progress=False))
+def run_method(
+    method: str, results: Path, tuning: Path, args: argparse.Namespace, overrides: list[str]
+) -> Selection:
+    """Tune (new method) and run the reduced grid; the selection its report reads."""
+    tuned = Tuning(args.tuning_mode, tuning) if method == "new" else None
+    selection = select_trials("synthetic", overrides + METHODS[method], variants=VARIANTS,
+                              seeds=args.seeds, tuning=tuned)  # fmt: skip
+    if tuned is not None:
+        folds = [1] if args.tuning_mode == "fold1" else None
+        search = select_trials("synthetic", overrides + METHODS[method], variants=VARIANTS,
+                               folds=folds)  # fmt: skip
+        tuned_summary = tune_grid(search, tuning, budget=args.budget, options=QUIET)
+        if not tuned_summary.ok:
+            sys.exit(f"tuning failed for {overrides}: {', '.join(tuned_summary.failed)}")
+    summary = run_grid(selection, results, "ray", QUIET)
     if not summary.ok:
         sys.exit(f"trials failed for {overrides}: {', '.join(map(str, summary.failed))}")
-    tables = {}
-    for reference in REFERENCES:
-        report = report_grid(selection, results, reference, n_boot, seed=0)
-        table = report.comparisons.query("dimension == 'avg'").set_index("variant")
-        tables[reference] = table[["delta", "ci_low", "ci_high", "p", "p_holm", "significant"]]
-    return tables
+    return selection
+
+
+def comparisons(selection: Selection, results: Path, n_boot: int) -> dict[str, pd.DataFrame]:
+    """Per reference, the report's comparisons indexed by (variant, dimension)."""
+    return {
+        reference: report_grid(selection, results, reference, n_boot, seed=0).comparisons.set_index(
+            ["variant", "dimension"]
+        )
+        for reference in REFERENCES
+    }
 
 
 def planned_tests(tables: dict[str, pd.DataFrame], context: bool) -> list[PlannedTest]:
     """The three pre-specified tests, from the comparison tables keyed by reference."""
-    rows = [tables[reference].loc[variant] for variant, reference, _, _ in PLANNED]
+    rows = [tables[reference].loc[(variant, "avg")] for variant, reference, _, _ in PLANNED]
     reject, p_holm, _, _ = multipletests([row["p"] for row in rows], alpha=0.05, method="holm")
-    return [
-        PlannedTest(
-            f"{variant} - {reference}", row["delta"], p, bool(r), on_context if context else on_null
-        )
-        for (variant, reference, on_context, on_null), row, p, r in zip(
-            PLANNED, rows, p_holm, reject, strict=True
-        )
-    ]
+    tests = []
+    for (variant, reference, on_context, on_null), row, p, r in zip(
+        PLANNED, rows, p_holm, reject, strict=True
+    ):
+        v, a = (tables[reference].loc[(variant, d), "delta"] for d in ("v", "a"))
+        name = f"{variant} - {reference}"
+        planted = on_context if context else on_null
+        tests.append(PlannedTest(name, row["delta"], v, a, p, bool(r), planted))
+    return tests
 
 
-def summary(outcomes: dict[str, list[PlannedTest]]) -> str:
-    """The Markdown table of every corpus's planned tests, and the rates over corpora."""
-    names = [test.name for test in next(iter(outcomes.values()))]
-    lines = ["| corpus | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    lines += [f"| {c} | " + " | ".join(t.cell for t in ts) + " |" for c, ts in outcomes.items()]
+def counts(outcomes: dict[str, list[PlannedTest]]) -> list[str]:
+    """Detections of planted effects and two-sided significant differences on null tests."""
     planted = [t for ts in outcomes.values() for t in ts if t.planted]
     detected = sum(t.significant and t.delta * t.planted > 0 for t in planted)
     wrong_sign = sum(t.significant and t.delta * t.planted < 0 for t in planted)
     nulls = [t for ts in outcomes.values() for t in ts if not t.planted]
-    false_claims = sum(t.significant and t.delta > 0 for t in nulls)
-    any_difference = sum(t.significant for t in nulls)
-    lines += [
-        "",
-        "† Holm p < 0.05 over the three planned tests; (p_Holm).",
-        f"planted effects detected: {detected} of {len(planted)} "
-        f"(significant in the wrong direction: {wrong_sign})",
-        f"null corpora, false context claims (stateful significantly better): "
-        f"{false_claims} of {len(nulls)} tests",
-        f"null corpora, any significant stateful - stateless difference: "
-        f"{any_difference} of {len(nulls)} tests",
+    better = sum(t.significant and t.delta > 0 for t in nulls)
+    worse = sum(t.significant and t.delta < 0 for t in nulls)
+    return [
+        f"planted effects detected {detected} of {len(planted)} (wrong direction: {wrong_sign})",
+        f"null stateful - stateless tests significant (two-sided) {better + worse} of "
+        f"{len(nulls)} (better {better}, worse {worse})",
     ]
+
+
+def summary(outcomes: dict[str, dict[str, list[PlannedTest]]]) -> str:
+    """One Markdown table, a row per corpus and method, and the counts per method."""
+    names = [t.name for t in next(iter(next(iter(outcomes.values())).values()))]
+    lines = ["| corpus | method | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for corpus, by_method in outcomes.items():
+        lines += [f"| {corpus} | {m} | " + " | ".join(t.cell for t in ts) + " |"
+                  for m, ts in by_method.items()]  # fmt: skip
+    lines += ["", "CCC-avg delta († Holm p < 0.05 over the three planned tests), with the "
+              "untested V and A deltas."]  # fmt: skip
+    methods = next(iter(outcomes.values()))
+    for method in methods:
+        per_corpus = {c: by_method[method] for c, by_method in outcomes.items()}
+        lines += [f"{method}: " + "; ".join(counts(per_corpus))]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--generator-seeds", default="0", help="corpus seeds, e.g. 1,2,3")
     parser.add_argument(
-        "--seeds", type=int_list, default=[0, 1, 2, 3, 4], help="training seeds (0,1,2,3,4)"
+        "--generator-seeds", type=int_list, default=[4, 5, 6], help="corpus seeds (4,5,6)"
     )
+    parser.add_argument("--seeds", type=int_list, default=[0, 1, 2], help="training seeds")
+    parser.add_argument("--methods", default="old,new", help="old, new or both (old,new)")
+    parser.add_argument("--budget", type=int, default=8, help="configurations per search (8)")
+    parser.add_argument("--tuning-mode", choices=("nested", "fold1"), default="fold1")
     parser.add_argument("--bootstrap", type=int, default=4000, help="bootstrap replicates")
     parser.add_argument("--context", default="true,false", help="corpora: true, false or both")
-    parser.add_argument("--data", type=Path, help="corpus and feature cache (default: a temp dir)")
-    parser.add_argument("--results", type=Path, help="keep the trial results here (default: temp)")
+    parser.add_argument("--data", type=Path, help="corpus and feature cache (default: temp)")
+    parser.add_argument("--results", type=Path, help="keep results and tuning here (temp)")
     parser.add_argument("overrides", nargs="*", help="protocol overrides, e.g. train.epochs=30")
     args = parser.parse_args()
-    outcomes: dict[str, list[PlannedTest]] = {}
+    outcomes: dict[str, dict[str, list[PlannedTest]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-planted-") as tmp:
-        for generator in args.generator_seeds.split(","):
+        os.environ["BENCH_DATA"] = str(args.data or Path(tmp) / "data")
+        for generator in args.generator_seeds:
             for context in args.context.split(","):
-                name = f"seed{generator}-context-{context}"
-                results = (args.results or Path(tmp)) / name
+                corpus = f"{'context' if context == 'true' else 'null'}, seed {generator}"
+                folder = (args.results or Path(tmp)) / f"seed{generator}-context-{context}"
                 overrides = [f"corpus.synth.seed={generator}", f"corpus.synth.context={context}"]
-                os.environ["BENCH_DATA"] = str(args.data or Path(tmp) / "data")
-                tables = run_and_compare(
-                    results, args.seeds, overrides + args.overrides, args.bootstrap
-                )
-                print(f"\n== corpus {name}: CCC-avg differences (variant - reference)")
-                for reference, table in tables.items():
-                    print(f"full report, reference {reference} (Holm over all its tests):")
-                    print(table.round(4).to_string())
-                label = f"{'context' if context == 'true' else 'null'}, seed {generator}"
-                outcomes[label] = planned_tests(tables, context == "true")
+                for method in args.methods.split(","):
+                    selection = run_method(method, folder / method, folder / "tuning", args,
+                                           overrides + args.overrides)  # fmt: skip
+                    tables = comparisons(selection, folder / method, args.bootstrap)
+                    print(f"\n== corpus {corpus}, method {method}: differences (variant - ref.)")
+                    for reference, table in tables.items():
+                        columns = ["delta", "ci_low", "ci_high", "p_holm", "verdict"]
+                        print(f"reference {reference} (Holm within each family of its report):")
+                        print(table[columns].round(4).to_string())
+                    outcomes.setdefault(corpus, {})[method] = planned_tests(
+                        tables, context == "true"
+                    )
     print("\n" + summary(outcomes))
 
 

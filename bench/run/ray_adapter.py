@@ -1,11 +1,14 @@
-"""The ``ray`` executor. This is the only module that imports Ray.
+"""The ``ray`` executors of ``bench run`` and ``bench tune``. This is the only module that
+imports Ray.
 
-Trials run as Ray Tune trials of one ``Tuner`` over the grid. The shared inputs go to the
-object store once (``tune.with_parameters``); each trial reserves ``cpus`` CPUs and a
-fraction ``gpus`` of a GPU (``0.25`` packs four trials per GPU); torch in a trial uses as
-many threads as it has CPUs. A trial's result travels back to the driver in its report, so
-a multi-node cluster needs no shared filesystem; the driver alone writes ``results/``.
-Tune's own files go under ``<results>/.ray/``, not the home directory.
+Trials (or a search's configurations) run as Ray Tune trials of one ``Tuner`` over the grid;
+a search adds Ray Tune's ``ASHAScheduler`` on validation CCC-avg reported every epoch. The
+shared inputs go to the object store once (``tune.with_parameters``); each trial reserves
+``cpus`` CPUs and a fraction ``gpus`` of a GPU (``0.25`` packs four trials per GPU); torch
+in a trial uses as many threads as it has CPUs. A trial's result travels back to the driver
+in its report, so a multi-node cluster needs no shared filesystem; the driver alone writes
+``results/`` (and ``tuning/``). Tune's own files go under ``<results>/.ray/``, not the home
+directory.
 """
 
 from __future__ import annotations
