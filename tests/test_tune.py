@@ -220,6 +220,9 @@ def test_a_tuned_report_names_the_search_the_choices_and_the_budget(corpus, sear
         choice = read_choice(root, TuningKey("synthetic", row["variant"], row["fold"]))
         assert row["chosen"] == choice.index and row["val_ccc_avg"] == pytest.approx(choice.score)
         assert {k: row[k] for k in choice.values} == pytest.approx(choice.values)
+    table = (out / "synthetic" / "tuning.md").read_text()
+    assert "| mamba_ema (ref.) |" in table and "of 3 |" in table
+    assert (out / "synthetic" / "tuning.tex").is_file() is False  # only the formats asked for
     legend = (out / "synthetic" / "ablations.md").read_text()
     assert "Tuned (bench tune, mode nested)" in legend and "no test session informed" in legend
     assert "3 configurations per variant and fold from: model.dropout uniform [0, 0.5]" in legend

@@ -7,16 +7,20 @@ from pathlib import Path
 from bench.report.analysis import Report
 from bench.report.plots import write_plots
 from bench.report.stats import ALPHA
-from bench.report.tables import Format, ablation_table, per_fold_table, render
+from bench.report.tables import Format, ablation_table, per_fold_table, render, tuning_table
 
 
 def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]:
     """ablations.<fmt>, per_fold.<fmt>, stats.csv, trials.csv, selection.csv (kept epochs),
-    tuning.csv (chosen configurations, when tuned) and the plots under ``out``."""
+    tuning.<fmt> and tuning.csv (the chosen configurations, when tuned) and the plots under
+    ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    tables = {"ablations": ablation_table(report), "per_fold": per_fold_table(report)}
+    tables = {"ablations": ablation_table(report), "per_fold": per_fold_table(report),
+              "tuning": tuning_table(report)}  # fmt: skip
     for name, table in tables.items():
+        if table is None:
+            continue
         for fmt in formats:
             path = out / f"{name}.{fmt}"
             path.write_text(render(table, fmt))

@@ -313,3 +313,32 @@ def per_fold_table(report: Report) -> Table:
     return Table(
         headers, ["left", *["right"] * len(fold_ids)], rows, legend, f"{report.protocol}-folds"
     )
+
+
+def tuning_table(report: Report) -> Table | None:
+    """Variants x source folds: the chosen configuration's values, its validation CCC-avg
+    and its index among those tried; None for an untuned report."""
+    chosen = report.tuning.chosen
+    if chosen is None or chosen.empty:
+        return None
+    keys = [c for c in chosen.columns if c.startswith(("model.", "train."))]
+    order = {v: i for i, v in enumerate(report.order())}
+    chosen = chosen.assign(rank=chosen["variant"].map(order)).sort_values(["rank", "fold"])
+    rows = [
+        [
+            _name(r["variant"], report.reference),
+            Cell("text", str(r["fold"])),
+            *(Cell("text", f"{r[k]:.3g}") for k in keys),
+            Cell("num", numbers=(r["val_ccc_avg"],)),
+            Cell("text", f"{r['chosen'] + 1} of {r['tried']}"),
+        ]
+        for _, r in chosen.iterrows()
+    ]
+    headers = ["Variant", "Tuned on\nfold", *keys, "Validation\nCCC-avg", "Chosen"]
+    legend = (
+        f"Protocol {report.protocol}. The configuration each variant trained with: its "
+        "values, its best validation CCC-avg in the search, and its place in the search's "
+        f"order. {report.tuning.note}"
+    )
+    align = ["left", *["right"] * (len(headers) - 1)]
+    return Table(headers, align, rows, legend, f"{report.protocol}-tuning")
