@@ -14,9 +14,10 @@ from bench.run import RunOptions, select_trials
 from bench.run.driver import run_planned
 from bench.run.plan import plan_trials
 from bench.tune.search import tune_grid
+from bench.tune.space import load_search
 from bench.tune.store import TuningKey, read_configuration
 from tests.test_run import FAST, fake_inputs
-from tests.test_tune import EPOCHS, TUNE_FAST, faked_corpus, fast_search
+from tests.test_tune import EPOCHS, TUNE_FAST, curves, faked_corpus, fast_search, records
 
 ray = pytest.importorskip("ray")
 from bench.run.ray_adapter import RayOptions, run_ray  # noqa: E402
@@ -113,3 +114,27 @@ def test_tune_under_ray_stores_curves_stops_some_and_chooses(
     assert (root / ".ray").is_dir()  # Tune's own files stay under the tuning folder
     again = tune_grid(selection, root, search, executor="ray", options=options)
     assert again.trained == 0 and again.chosen == summary.chosen
+
+
+def test_a_search_without_stops_is_the_same_under_ray_and_locally(
+    cluster, tiny_corpus_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    corpus = faked_corpus(tiny_corpus_root, tmp_path, monkeypatch)
+    (tmp_path / "dropout.yaml").write_text(  # ASHA's only rung is the last epoch
+        "space:\n  model.dropout: {distribution: uniform, low: 0.0, high: 0.5}\n"
+        f"scheduler: {{grace_period: {EPOCHS}, reduction_factor: 3}}\n"
+    )
+    search = load_search(tmp_path / "dropout.yaml")
+    overrides = [corpus, *TUNE_FAST, "train.lr=0.05", "train.patience=1"]  # patience ends some
+    selection = select_trials(overrides=overrides, variants=["stateless"], folds=[1])
+    quiet = RunOptions(progress=False)
+    local = tune_grid(selection, tmp_path / "local", search, budget=3, executor="local",
+                      options=quiet)  # fmt: skip
+    ray_run = tune_grid(selection, tmp_path / "ray", search, budget=3, executor="ray",
+                        options=quiet)  # fmt: skip
+    key = TuningKey("synthetic", "stateless", 1)
+    assert curves(tmp_path / "ray", key, 3) == curves(tmp_path / "local", key, 3)
+    assert ray_run.chosen == local.chosen
+    stored = records(tmp_path / "ray", key, 3)
+    assert all(r.status == "finished" for r in stored)
+    assert any(len(r.history) < EPOCHS for r in stored)  # a run that patience ended

@@ -153,11 +153,14 @@ def run_ray(
 
 
 def _search_trainable(config: dict[str, Any], inputs: SharedInputs, threads: int) -> None:
+    last: dict[str, Any] = {}
+
     def report(row: dict[str, Any]) -> None:
-        tune.report({EPOCH: row["epoch"] + 1, METRIC: row["val_ccc_avg"], ROW: json.dumps(row)})
+        last.update({EPOCH: row["epoch"] + 1, METRIC: row["val_ccc_avg"]})
+        tune.report({**last, ROW: json.dumps(row)})
 
     train_configuration(config["trial"], inputs, report, threads)
-    tune.report({FINISHED: True})
+    tune.report({**last, FINISHED: True})  # Tune refuses a result without the metric
 
 
 class _SearchRelay(tune.Callback):

@@ -94,7 +94,9 @@ def search_local(
 
         def report(row: dict[str, Any], work: dict = work) -> None:
             on_epoch(work, row)
-            if not rule.goes_on(work["trial_id"], row["epoch"] + 1, row["val_ccc_avg"]):
+            epochs = row["epoch"] + 1  # a rung at the last epoch records, and stops nothing
+            goes_on = rule.goes_on(work["trial_id"], epochs, row["val_ccc_avg"])
+            if not goes_on and epochs < schedule.max_epochs:
                 raise Stopped
 
         try:
