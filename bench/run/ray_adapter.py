@@ -209,7 +209,7 @@ def search_ray(
         metric=METRIC,
         mode="max",
         max_t=schedule.max_epochs,
-        grace_period=rules.grace_period,
+        grace_period=min(rules.grace_period, schedule.max_epochs),  # longer: no stop at all
         reduction_factor=rules.reduction_factor,
     )
     trainable = tune.with_parameters(_search_trainable, inputs=inputs, threads=_threads(options))
