@@ -8,6 +8,11 @@ what is tested is the search, not the extractors.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -229,3 +234,35 @@ def test_a_tuned_report_names_the_search_the_choices_and_the_budget(corpus, sear
     assert (out / "synthetic" / "tuning_budget.png").stat().st_size > 0
     # the untuned report of the same folder finds only stale trials: tuned ones never mix in
     assert main(["report", *args, "--out", str(out)]) == 2
+
+
+def test_a_killed_tune_resumes_with_the_missing_configurations(
+    tmp_path: Path, tiny_corpus_root: Path, tiny_feature_cache: Path, monkeypatch, capsys
+):
+    root = tmp_path / "tuning"
+    args = ["tune", "--executor", "local", "--quiet", "--variant", "stateless", "--folds", "1",
+            "--budget", "6", "--tuning", str(root), f"corpus.root={tiny_corpus_root}",
+            f"features.cache_dir={tiny_feature_cache}", *TUNE_FAST]  # fmt: skip
+    env = {**os.environ, "BENCH_DATA": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "bench.cli", *args]
+    first = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    folder = TuningKey("synthetic", "stateless", 1).folder(root)
+    deadline = time.time() + 300
+    while len(list(folder.glob("config-*.json"))) < 2 and time.time() < deadline:
+        assert first.poll() is None, first.communicate()[0]
+        time.sleep(0.1)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    before = {p: p.stat().st_mtime_ns for p in folder.glob("config-*.json")}
+    assert 2 <= len(before) < 6 and not (folder / "chosen.json").exists()
+    for path in before:  # nothing half-written looks stored
+        assert json.loads(path.read_text())["index"] == int(path.stem.split("-")[1])
+    monkeypatch.setenv("BENCH_DATA", env["BENCH_DATA"])  # the rerun, in this process
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"{6 - len(before)} configurations trained, {len(before)} stored" in out
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # stored ones untouched
+    assert json.loads((folder / "chosen.json").read_text())["tried"] == 6
+    assert not list(folder.glob(".*.tmp-*"))
