@@ -21,7 +21,8 @@ class SharedInputs:
     """Everything every trial needs, sent to the workers once.
 
     table: the utterance table; features: role -> ``[N, d]`` rows aligned with it;
-    folds: fold number -> ``{"train", "val", "test"}`` row indices; label_scale: (lo, hi);
+    folds: fold number -> ``{"train", "val", "test"}`` row indices (a tuner's inputs have no
+    ``test``: :func:`bench.tune.local.tuning_inputs`); label_scale: (lo, hi);
     features_config: the plain features block the features came from (for checkpoints);
     valid: role -> ``[N]`` bool, False for an extractor's zero fallback.
     """
