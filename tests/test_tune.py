@@ -230,7 +230,8 @@ def test_a_tuned_report_names_the_search_the_choices_and_the_budget(corpus, sear
     assert (out / "synthetic" / "tuning.tex").is_file() is False  # only the formats asked for
     legend = (out / "synthetic" / "ablations.md").read_text()
     assert "Tuned (bench tune, mode nested)" in legend and "no test session informed" in legend
-    assert "3 configurations per variant and fold from: model.dropout uniform [0, 0.5]" in legend
+    searched = "3 configurations per variant and tuned fold, from: model.dropout uniform [0, 0.5]"
+    assert searched in legend
     assert (out / "synthetic" / "tuning_budget.png").stat().st_size > 0
     # the untuned report of the same folder finds only stale trials: tuned ones never mix in
     assert main(["report", *args, "--out", str(out)]) == 2

@@ -63,7 +63,7 @@ def tuning_view(tuning: Tuning | None, protocol: str, variants: Sequence[str],
                                        for r in scores])  # fmt: skip
             curves += [{"variant": variant, "fold": fold, "tried": n + 1, "best": b}
                        for n, b in enumerate(best)]  # fmt: skip
-    searches = "; ".join(f"{tried} configurations per variant and fold from: {text}"
+    searches = "; ".join(f"{tried} configurations per variant and tuned fold, from: {text}"
                          for text, tried in sorted(described))  # fmt: skip
     note = (
         f"Tuned (bench tune, mode {tuning.mode}): each variant's nuisance hyperparameters "
