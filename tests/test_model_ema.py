@@ -32,6 +32,11 @@ def test_closed_form_equals_recurrence(config: EMAConfig) -> None:
     expected = recurrence(ema.alpha(), u, c0)
     torch.testing.assert_close(c, expected, atol=1e-13, rtol=0)
     torch.testing.assert_close(last, expected[:, -1], atol=1e-13, rtol=0)
+    state, stepped = c0, []
+    for t in range(u.shape[1]):
+        state = ema.step(u[:, t], state)  # [B, C]
+        stepped.append(state)
+    torch.testing.assert_close(torch.stack(stepped, dim=1), expected, atol=1e-13, rtol=0)
 
 
 def test_alpha_zero_passes_u_through() -> None:

@@ -58,14 +58,18 @@ def test_forward_and_gradients_match_mambapy(steps: int) -> None:
 
 
 def test_step_matches_mambapy_step() -> None:
+    """Length-1 chunks and ``step`` (its own code path) both match mambapy's ``step``."""
     ours, theirs = pair()
     x = torch.randn(2, 5, D_MODEL, generator=torch.Generator().manual_seed(3))
-    state, cache = None, (None, torch.zeros(2, ours.d_inner, D_CONV - 1))
+    chunked, stepped, cache = None, None, (None, torch.zeros(2, ours.d_inner, D_CONV - 1))
     for t in range(5):
-        y_ours, state = ours(x[:, t : t + 1], state)
+        y_chunk, chunked = ours(x[:, t : t + 1], chunked)
+        y_step, stepped = ours.step(x[:, t], stepped)
         y_theirs, cache = theirs.step(x[:, t], cache)
-        torch.testing.assert_close(y_ours[:, 0], y_theirs, atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(state.ssm, cache[0], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(y_chunk[:, 0], y_theirs, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(y_step, y_theirs, atol=1e-5, rtol=1e-4)
+    for state in (chunked, stepped):
+        torch.testing.assert_close(state.ssm, cache[0], atol=1e-5, rtol=1e-4)
 
 
 def reference(block: MambaBlock, x: torch.Tensor) -> torch.Tensor:
@@ -103,8 +107,13 @@ def test_matches_sequential_fp64_reference_whole_and_chunked() -> None:
     whole, _ = ours(x)
     first, state = ours(x[:, :2])
     rest, _ = ours(x[:, 2:], state)
+    steps, state = [], None
+    for t in range(x.shape[1]):
+        y, state = ours.step(x[:, t], state)  # [B, d_model]
+        steps.append(y)
     torch.testing.assert_close(whole, expected, atol=1e-12, rtol=0)
     torch.testing.assert_close(torch.cat([first, rest], dim=1), expected, atol=1e-12, rtol=0)
+    torch.testing.assert_close(torch.stack(steps, dim=1), expected, atol=1e-12, rtol=0)
 
 
 def test_cuda_kernels_are_optional() -> None:

@@ -63,5 +63,8 @@ class EMA(nn.Module):
         return c, c[:, -1]
 
     def step(self, u: Tensor, c0: Tensor | None = None) -> Tensor:
-        """One step, ``u [B, C] -> c [B, C]``."""
-        return self(u.unsqueeze(1), c0)[1]
+        """One step, ``c = a c0 + (1 - a) u``: ``u [B, C] -> c [B, C]``."""
+        if c0 is None:
+            c0 = u.new_zeros(u.shape[0], self.channels)
+        a = self.alpha().to(u.dtype)  # [], [1] or [C]
+        return torch.lerp(u, c0, a)  # [B, C]

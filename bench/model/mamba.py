@@ -86,6 +86,23 @@ def selective_scan(
     return torch.stack(ys, dim=1), h  # [B, T, Di], [B, Di, N]
 
 
+def causal_depthwise_conv(padded: Tensor, conv: nn.Conv1d) -> Tensor:
+    """``conv``'s depthwise convolution of ``padded [B, Di, K-1+T]`` (its first ``K - 1``
+    columns the carried inputs), as ``out_t = bias + sum_k w_k ⊙ padded_{t+k}``: ``[B, Di, T]``.
+
+    The same numbers as ``F.conv1d(padded, w, b, groups=Di)``, as ``K`` multiply-adds of
+    shifted views: for small ``B`` and ``T`` (a TBPTT chunk, a single step) that is several
+    times faster on CPU, forward and backward, than the convolution kernels.
+    """
+    weight = conv.weight.squeeze(1)  # [Di, K]
+    kernel_size = weight.shape[-1]
+    steps = padded.shape[-1] - kernel_size + 1
+    out = conv.bias.unsqueeze(-1)  # [Di, 1]
+    for k in range(kernel_size):
+        out = torch.addcmul(out, weight[:, k : k + 1], padded[..., k : k + steps])  # [B, Di, T]
+    return out
+
+
 class MambaBlock(nn.Module):
     """mamba-ssm's ``Mamba`` mixer, ``[B, T, d_model] -> [B, T, d_model]``, with state.
 
@@ -135,6 +152,24 @@ class MambaBlock(nn.Module):
             ssm=weight.new_zeros(batch, self.d_inner, self.d_state),
         )
 
+    def step(self, x: Tensor, state: MambaState | None = None) -> tuple[Tensor, MambaState]:
+        """One position, ``x [B, d_model] -> out [B, d_model]``: ``forward`` on a length-1
+        sequence, with the conv a dot product over the window and the scan a single update
+        (a rollout runs this once per utterance, so fewer ops matter)."""
+        if state is None:
+            state = self.initial_state(x.shape[0])
+        xs, z = self.in_proj(x).chunk(2, dim=-1)  # [B, Di] each
+        window = torch.cat([state.conv, xs.unsqueeze(-1)], dim=-1)  # [B, Di, K]
+        conv = (window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias  # [B, Di]
+        xs = F.silu(conv)  # [B, Di]
+        dt, B, C = self.x_proj(xs).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = F.softplus(self.dt_proj(dt))  # [B, Di]
+        decay = torch.exp(delta.unsqueeze(-1) * -torch.exp(self.A_log))  # [B, Di, N]
+        h = torch.addcmul((delta * xs).unsqueeze(-1) * B.unsqueeze(1), decay, state.ssm)
+        y = torch.bmm(h, C.unsqueeze(-1)).squeeze(-1) + self.D * xs  # [B, Di]
+        out = self.out_proj(y * F.silu(z))  # [B, d_model]
+        return out, MambaState(conv=window[..., 1:], ssm=h)
+
     def forward(self, x: Tensor, state: MambaState | None = None) -> tuple[Tensor, MambaState]:
         """Run ``x [B, T, d_model]`` on from ``state``; returns (out [B, T, d_model], state)."""
         kernel = scan_kernel(on_cuda=x.is_cuda, carried=state is not None)
@@ -142,8 +177,7 @@ class MambaBlock(nn.Module):
             state = self.initial_state(x.shape[0])
         xs, z = self.in_proj(x).chunk(2, dim=-1)  # [B, T, Di] each
         conv_in = torch.cat([state.conv, xs.transpose(1, 2)], dim=-1)  # [B, Di, K-1+T]
-        conv = F.conv1d(conv_in, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner)
-        xs = F.silu(conv).transpose(1, 2)  # [B, T, Di]
+        xs = F.silu(causal_depthwise_conv(conv_in, self.conv1d)).transpose(1, 2)  # [B, T, Di]
         dt, B, C = self.x_proj(xs).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         A = -torch.exp(self.A_log)  # [Di, N]
         if kernel is None:

@@ -18,10 +18,10 @@ from bench.model.mamba import MambaBlock
 State = Any  # a tensor or a (nested) tuple of tensors
 
 
-class Updater(nn.Module):
-    """Base class: ``step`` is ``forward`` on a length-1 sequence."""
-
-    d_out: int
+class Recurrent(nn.Module):
+    """The contract of updaters and of the sequence cores inside them: ``forward`` runs a
+    sequence ``[B, T, D]`` from a state; ``step`` is ``forward`` on a length-1 sequence
+    unless a subclass has a cheaper one (a rollout calls it once per utterance)."""
 
     def initial_state(self, batch: int) -> State:
         raise NotImplementedError
@@ -30,9 +30,15 @@ class Updater(nn.Module):
         raise NotImplementedError
 
     def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """One utterance: ``x [B, D] -> u [B, d_out]``."""
-        u, state = self(x.unsqueeze(1), state)  # [B, 1, d_out]
-        return u.squeeze(1), state
+        """One utterance: ``x [B, D] -> [B, D_out]``."""
+        out, state = self(x.unsqueeze(1), state)  # [B, 1, D_out]
+        return out.squeeze(1), state
+
+
+class Updater(Recurrent):
+    """An updater: a ``Recurrent`` whose output ``u`` has ``d_out`` channels."""
+
+    d_out: int
 
 
 class NoUpdater(Updater):
@@ -56,7 +62,7 @@ class ProjectedUpdater(Updater):
     The core maps ``[B, T, d_model] -> [B, T, d_model]`` and has the updater contract.
     """
 
-    def __init__(self, core: nn.Module, d_in: int, config: ModelConfig):
+    def __init__(self, core: Recurrent, d_in: int, config: ModelConfig):
         super().__init__()
         self.d_out = config.d_c
         self.proj_in = nn.Linear(d_in, config.d_model)
@@ -72,8 +78,12 @@ class ProjectedUpdater(Updater):
         h, state = self.core(self.proj_in(x), state)  # [B, T, d_model]
         return self.dropout(self.norm(self.proj_out(h))), state  # [B, T, d_c]
 
+    def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        h, state = self.core.step(self.proj_in(x), state)  # [B, d_model]
+        return self.dropout(self.norm(self.proj_out(h))), state  # [B, d_c]
 
-class ResidualMLP(nn.Module):
+
+class ResidualMLP(Recurrent):
     """Stateless core ``h + W_2 GELU(W_1 LayerNorm(h))``: the seed's stage-2 updater."""
 
     def __init__(self, width: int):
@@ -89,7 +99,7 @@ class ResidualMLP(nn.Module):
         return h + self.net(h), ()  # [B, T, W]
 
 
-class GRUCore(nn.Module):
+class GRUCore(Recurrent):
     """A one-layer GRU; its state is the hidden vector ``[1, B, width]``."""
 
     def __init__(self, width: int):
@@ -103,7 +113,7 @@ class GRUCore(nn.Module):
         return self.gru(h, state)  # [B, T, W], [1, B, W]
 
 
-class ResidualMamba(nn.Module):
+class ResidualMamba(Recurrent):
     """A pre-norm residual Mamba layer ``h + Mamba(LayerNorm(h))`` (as mamba-ssm's Block)."""
 
     def __init__(self, width: int, config: ModelConfig):
@@ -118,6 +128,10 @@ class ResidualMamba(nn.Module):
 
     def forward(self, h: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         out, state = self.mixer(self.norm(h), state)  # [B, T, W]
+        return h + out, state
+
+    def step(self, h: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        out, state = self.mixer.step(self.norm(h), state)  # [B, W]
         return h + out, state
 
 
