@@ -7,10 +7,11 @@ all folds; several training seeds) on the context corpus (dialog moods persist) 
 null twin (``corpus.synth.context=false``: independent moods), once per method:
 
 - ``old``: ``validation.unit=dialog``, every variant with the shared recipe;
-- ``new``: ``validation.unit=session`` (validation speakers unseen in training, as test
-  speakers are), and each variant trained with its configuration from ``bench tune``
-  (``--budget`` configurations; ``--tuning-mode nested`` tunes every fold on its own
-  training part, ``fold1`` tunes once on fold 1's and names the leakage).
+- ``session``: ``validation.unit=session`` (validation speakers unseen in training, as test
+  speakers are), the shared recipe: the validation unit's own share of the change;
+- ``new``: ``validation.unit=session``, and each variant trained with its configuration from
+  ``bench tune`` (``--budget`` configurations; ``--tuning-mode nested`` tunes every fold on
+  its own training part, ``fold1`` tunes once on fold 1's and names the leakage).
 
 Three hypotheses are fixed in advance, each tested on CCC-avg with the report's paired
 hierarchical bootstrap, Holm-corrected over these three:
@@ -21,12 +22,12 @@ hierarchical bootstrap, Holm-corrected over these three:
 
 On a null corpus tests 1 and 2 have no planted effect; any significant difference there,
 in either direction, is counted (two-sided). The V and A deltas of each test are printed
-beside CCC-avg. The output ends with one Markdown table, old and new side by side.
+beside CCC-avg. The output ends with one Markdown table, the methods side by side.
 
 The default generator seeds are 4, 5 and 6: seeds 0 to 3 were used while choosing the
 protocol's defaults (model size, epochs, validation share) and are not evidence for them.
 
-    python benchmarks/planted_effects.py                           # seeds 4,5,6, both methods
+    python benchmarks/planted_effects.py                           # seeds 4,5,6, old and new
     python benchmarks/planted_effects.py --methods old --generator-seeds 7
 """
 
@@ -55,7 +56,11 @@ PLANNED = [  # (variant, reference, planted sign on a context corpus, on a null 
     ("gru_ema", "stateless", +1, 0),
     ("no_prosody", "mamba_ema", -1, -1),
 ]
-METHODS = {"old": ["validation.unit=dialog"], "new": ["validation.unit=session"]}
+METHODS = {  # name: (protocol overrides, whether each variant trains with its tuned choice)
+    "old": (["validation.unit=dialog"], False),
+    "session": (["validation.unit=session"], False),  # isolates the validation unit
+    "new": (["validation.unit=session"], True),
+}
 QUIET = RunOptions(progress=False)
 
 
@@ -83,13 +88,14 @@ def run_method(
     method: str, results: Path, tuning: Path, args: argparse.Namespace, overrides: list[str]
 ) -> Selection:
     """Tune (new method) and run the reduced grid; the selection its report reads."""
-    tuned = Tuning(args.tuning_mode, tuning) if method == "new" else None
-    selection = select_trials("synthetic", overrides + METHODS[method], variants=VARIANTS,
-                              seeds=args.seeds, tuning=tuned)  # fmt: skip
+    method_overrides, tune = METHODS[method]
+    overrides = overrides + method_overrides
+    tuned = Tuning(args.tuning_mode, tuning) if tune else None
+    selection = select_trials("synthetic", overrides, variants=VARIANTS, seeds=args.seeds,
+                              tuning=tuned)  # fmt: skip
     if tuned is not None:
         folds = [1] if args.tuning_mode == "fold1" else None
-        search = select_trials("synthetic", overrides + METHODS[method], variants=VARIANTS,
-                               folds=folds)  # fmt: skip
+        search = select_trials("synthetic", overrides, variants=VARIANTS, folds=folds)
         tuned_summary = tune_grid(search, tuning, budget=args.budget, options=QUIET)
         if not tuned_summary.ok:
             sys.exit(f"tuning failed for {overrides}: {', '.join(tuned_summary.failed)}")
@@ -155,13 +161,25 @@ def summary(outcomes: dict[str, dict[str, list[PlannedTest]]]) -> str:
     return "\n".join(lines)
 
 
+def method_list(text: str) -> list[str]:
+    """``old,new`` -> ["old", "new"], every name one of ``METHODS``."""
+    methods = text.split(",")
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown method {', '.join(unknown)}: not in "
+                                         f"{', '.join(METHODS)}")  # fmt: skip
+    return methods
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--generator-seeds", type=int_list, default=[4, 5, 6], help="corpus seeds (4,5,6)"
     )
     parser.add_argument("--seeds", type=int_list, default=[0, 1, 2], help="training seeds")
-    parser.add_argument("--methods", default="old,new", help="old, new or both (old,new)")
+    parser.add_argument(
+        "--methods", type=method_list, default=["old", "new"], help="old, session, new (old,new)"
+    )
     parser.add_argument("--budget", type=int, default=8, help="configurations per search (8)")
     parser.add_argument("--tuning-mode", choices=("nested", "fold1"), default="fold1")
     parser.add_argument("--bootstrap", type=int, default=4000, help="bootstrap replicates")
@@ -178,7 +196,7 @@ def main() -> None:
                 corpus = f"{'context' if context == 'true' else 'null'}, seed {generator}"
                 folder = (args.results or Path(tmp)) / f"seed{generator}-context-{context}"
                 overrides = [f"corpus.synth.seed={generator}", f"corpus.synth.context={context}"]
-                for method in args.methods.split(","):
+                for method in args.methods:
                     selection = run_method(method, folder / method, folder / "tuning", args,
                                            overrides + args.overrides)  # fmt: skip
                     tables = comparisons(selection, folder / method, args.bootstrap)
