@@ -10,8 +10,11 @@ null twin (``corpus.synth.context=false``: independent moods), once per method:
 - ``session``: ``validation.unit=session`` (validation speakers unseen in training, as test
   speakers are), the shared recipe: the validation unit's own share of the change;
 - ``new``: ``validation.unit=session``, and each variant trained with its configuration from
-  ``bench tune`` (``--budget`` configurations; ``--tuning-mode nested`` tunes every fold on
-  its own training part, ``fold1`` tunes once on fold 1's and names the leakage).
+  ``bench tune`` (``--budget`` configurations of the default search; ``--tuning-mode nested``
+  tunes every fold on its own training part, ``fold1`` tunes once on fold 1's and names the
+  leakage);
+- ``ramp``: as ``new``, with the search ``variants/search/ramp.yaml``, which also searches
+  where scheduled sampling's ramp starts and ends.
 
 Three hypotheses are fixed in advance, each tested on CCC-avg with the report's paired
 hierarchical bootstrap, Holm-corrected over these three:
@@ -48,6 +51,7 @@ from bench.report.grid import report_grid
 from bench.run import RunOptions, Selection, run_grid, select_trials
 from bench.tune.apply import Tuning
 from bench.tune.search import tune_grid
+from bench.tune.space import DEFAULT_SEARCH, load_search
 
 VARIANTS = ["mamba_ema", "gru_ema", "stateless", "no_prosody"]
 REFERENCES = ["mamba_ema", "stateless"]  # the full report is computed against each
@@ -56,10 +60,11 @@ PLANNED = [  # (variant, reference, planted sign on a context corpus, on a null 
     ("gru_ema", "stateless", +1, 0),
     ("no_prosody", "mamba_ema", -1, -1),
 ]
-METHODS = {  # name: (protocol overrides, whether each variant trains with its tuned choice)
-    "old": (["validation.unit=dialog"], False),
-    "session": (["validation.unit=session"], False),  # isolates the validation unit
-    "new": (["validation.unit=session"], True),
+METHODS = {  # name: (protocol overrides, the search each variant is tuned with, or None)
+    "old": (["validation.unit=dialog"], None),
+    "session": (["validation.unit=session"], None),  # isolates the validation unit
+    "new": (["validation.unit=session"], DEFAULT_SEARCH),
+    "ramp": (["validation.unit=session"], "ramp"),  # also searches the sampling ramp
 }
 QUIET = RunOptions(progress=False)
 
@@ -88,15 +93,18 @@ def run_method(
     method: str, results: Path, tuning: Path, args: argparse.Namespace, overrides: list[str]
 ) -> Selection:
     """Tune (new method) and run the reduced grid; the selection its report reads."""
-    method_overrides, tune = METHODS[method]
+    method_overrides, search_name = METHODS[method]
     overrides = overrides + method_overrides
-    tuned = Tuning(args.tuning_mode, tuning) if tune else None
+    if search_name is not None and search_name != DEFAULT_SEARCH:
+        tuning = tuning.with_name(f"{tuning.name}-{search_name}")  # one search per store
+    tuned = Tuning(args.tuning_mode, tuning) if search_name is not None else None
     selection = select_trials("synthetic", overrides, variants=VARIANTS, seeds=args.seeds,
                               tuning=tuned)  # fmt: skip
     if tuned is not None:
         folds = [1] if args.tuning_mode == "fold1" else None
         search = select_trials("synthetic", overrides, variants=VARIANTS, folds=folds)
-        tuned_summary = tune_grid(search, tuning, budget=args.budget, options=QUIET)
+        tuned_summary = tune_grid(search, tuning, load_search(search_name), budget=args.budget,
+                                  options=QUIET)  # fmt: skip
         if not tuned_summary.ok:
             sys.exit(f"tuning failed for {overrides}: {', '.join(tuned_summary.failed)}")
     summary = run_grid(selection, results, "ray", QUIET)
@@ -177,9 +185,8 @@ def main() -> None:
         "--generator-seeds", type=int_list, default=[4, 5, 6], help="corpus seeds (4,5,6)"
     )
     parser.add_argument("--seeds", type=int_list, default=[0, 1, 2], help="training seeds")
-    parser.add_argument(
-        "--methods", type=method_list, default=["old", "new"], help="old, session, new (old,new)"
-    )
+    parser.add_argument("--methods", type=method_list, default=["old", "new"],
+                        help=f"of {', '.join(METHODS)} (old,new)")  # fmt: skip
     parser.add_argument("--budget", type=int, default=8, help="configurations per search (8)")
     parser.add_argument("--tuning-mode", choices=("nested", "fold1"), default="fold1")
     parser.add_argument("--bootstrap", type=int, default=4000, help="bootstrap replicates")
