@@ -236,6 +236,18 @@ def test_validation_sharing_its_unit_with_training_is_refused(tiny_table):
         check_fold(tiny_table, leaky)
 
 
+def test_session_validation_sharing_a_speaker_with_training_is_refused(tiny_table):
+    """Sessions apart but one speaker in both (a corpus where a speaker records in two
+    sessions): validation.unit=session promises unseen speakers, so the fold is refused."""
+    fold = make_folds(tiny_table, load_protocol("synthetic", ["validation.unit=session"]))[0]
+    table = tiny_table.copy()
+    val_speaker = table.iloc[fold.val]["speaker"].iloc[0]
+    table.loc[table.index[fold.train[0]], "speaker"] = val_speaker
+    with pytest.raises(BenchError, match=r"val and train share speaker.*validation.unit"):
+        check_fold(table, fold)
+    check_fold(tiny_table, fold)  # the fold itself is sound
+
+
 def test_a_validation_unit_that_is_not_a_column_is_named(tiny_table):
     with pytest.raises(BenchError, match="validation.unit 'speakr' is not 'dialog' or a column"):
         make_folds(tiny_table, load_protocol("synthetic", ["validation.unit=speakr"]))
