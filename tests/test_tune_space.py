@@ -64,5 +64,12 @@ def test_bad_spaces_are_refused_naming_the_file(tmp_path: Path, space: str, mess
 
 
 def test_an_unknown_search_names_the_known_ones() -> None:
-    with pytest.raises(BenchError, match=r"unknown search 'wide' \(known: default\)"):
+    with pytest.raises(BenchError, match=r"unknown search 'wide' \(known: default, ramp\)"):
         load_search("wide")
+
+
+def test_the_ramp_search_adds_only_the_ramp_and_always_ends_it_after_it_starts() -> None:
+    default, ramp = load_search("default"), load_search("ramp")
+    assert set(ramp.space) - set(default.space) == {"train.sampling_start", "train.sampling_end"}
+    start, end = ramp.space["train.sampling_start"], ramp.space["train.sampling_end"]
+    assert start.low >= 0.0 and start.high <= end.low and end.high <= 1.0
