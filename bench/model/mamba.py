@@ -91,8 +91,9 @@ def causal_depthwise_conv(padded: Tensor, conv: nn.Conv1d) -> Tensor:
     columns the carried inputs), as ``out_t = bias + sum_k w_k ⊙ padded_{t+k}``: ``[B, Di, T]``.
 
     The same numbers as ``F.conv1d(padded, w, b, groups=Di)``, as ``K`` multiply-adds of
-    shifted views: for small ``B`` and ``T`` (a TBPTT chunk, a single step) that is several
-    times faster on CPU, forward and backward, than the convolution kernels.
+    shifted views: for small ``B`` and ``T`` (a TBPTT chunk, a single step) faster on CPU,
+    forward and backward, than the convolution kernel (1.4-1.7x at ``B = 4``, ``Di = 128``,
+    ``T`` 1 and 20, measured alternating in one run on a loaded 2-core machine).
     """
     weight = conv.weight.squeeze(1)  # [Di, K]
     kernel_size = weight.shape[-1]
