@@ -17,6 +17,7 @@ from typing import IO, Any, TypeVar
 from bench.errors import BenchError
 
 LOCK_FILE = ".lock"
+TEMPORARY = ".{name}.tmp-{pid}"  # atomic_write's sibling of <name>, written by process <pid>
 
 
 class Busy(BenchError):
@@ -31,7 +32,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write(handle)`` on a hidden temporary sibling of ``path``, flush it to disk,
     then rename it into place (``os.replace`` is atomic on one filesystem)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(TEMPORARY.format(name=path.name, pid=os.getpid()))
     try:
         with open(tmp, "wb") as handle:
             write(handle)
@@ -88,6 +89,8 @@ def lock_folder(folder: Path, busy: str) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (created if needed) while the block runs.
 
     The lock is an OS file lock: it is released when the holder exits, even by SIGKILL.
+    Only the holder writes in ``folder``, so the temporary files of :func:`atomic_write`
+    found there once the lock is held are a killed holder's, and are removed.
 
     Raises:
         Busy: with the message ``busy``, when another process holds it.
@@ -98,4 +101,6 @@ def lock_folder(folder: Path, busy: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise Busy(busy) from exc
+        for orphan in folder.glob(TEMPORARY.format(name="*", pid="*")):
+            orphan.unlink(missing_ok=True)
         yield

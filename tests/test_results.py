@@ -10,7 +10,15 @@ import pytest
 from test_report_fabricate import fabricate, fake_record, write_results
 
 from bench.errors import BenchError
-from bench.results import RESULT_FILE, SCHEMA, TrialKey, TrialRecord, read_record, stored_trials
+from bench.results import (
+    RESULT_FILE,
+    SCHEMA,
+    TrialKey,
+    TrialRecord,
+    claim,
+    read_record,
+    stored_trials,
+)
 
 KEY = TrialKey("synthetic", "mamba_ema", 1, 0)
 # Every kind of bad result.json, by name: its bytes.
@@ -96,3 +104,16 @@ def test_a_record_without_predictions_is_not_complete(tmp_path: Path) -> None:
     (KEY.folder(tmp_path) / "predictions.parquet").unlink()
     assert read_record(KEY.folder(tmp_path)) is None
     assert (KEY.folder(tmp_path) / RESULT_FILE).exists()  # valid: left in place
+
+
+def test_claiming_a_trial_removes_a_killed_writers_temporary_files(tmp_path: Path) -> None:
+    key = TrialKey("synthetic", "stateless", 1, 0)
+    folder = key.folder(tmp_path)
+    folder.mkdir(parents=True)
+    orphan = folder / ".predictions.parquet.tmp-99999"  # left by a writer killed mid-write
+    orphan.write_bytes(b"half a parquet file")
+    kept = folder / "notes.txt"  # anything else in the folder is not the store's to remove
+    kept.write_text("a user's file")
+    with claim(tmp_path, key):
+        assert not orphan.exists()
+    assert kept.read_text() == "a user's file"
