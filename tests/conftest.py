@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import fcntl
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,21 +51,43 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
 
 
+def made_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """The folder ``name`` that ``make(folder)`` filled, made once per test run even under
+    pytest-xdist: its workers share the parent of their temporary folders, and the first
+    worker to take the lock makes the folder while the others wait for it."""
+    base = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this run's folder, above the workers' own
+    folder, made = base / name, base / f"{name}.made"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the worker dies
+        if not made.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker killed while making it
+            make(folder)
+            made.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 120-utterance synthetic corpus in IEMOCAP's layout (5 sessions x 2 speakers)."""
-    return generate(tmp_path_factory.mktemp("corpus") / "tiny", SynthConfig(size="tiny"), False)
+    """A 120-utterance synthetic corpus in IEMOCAP's layout (5 sessions x 2 speakers), shared
+    by every test of the run: tests that change files change a copy."""
+    return made_once(
+        tmp_path_factory, "tiny-corpus", lambda f: generate(f, SynthConfig(size="tiny"), False)
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_feature_cache(tiny_corpus_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A feature cache holding the tiny corpus's default features (those of the synthetic
-    protocol), extracted once; tests that need them, not their extraction, read it
+    protocol), extracted once per run; tests that need them, not their extraction, read it
     (``features.cache_dir=<it>``)."""
-    table = read_iemocap(tiny_corpus_root).table
-    cache = tmp_path_factory.mktemp("features")
-    extract_features(table, {"cache_dir": str(cache)}, workers=1, progress=False)
-    return cache
+
+    def extract(cache: Path) -> None:
+        table = read_iemocap(tiny_corpus_root).table
+        extract_features(table, {"cache_dir": str(cache)}, workers=1, progress=False)
+
+    return made_once(tmp_path_factory, "tiny-features", extract)
 
 
 @pytest.fixture(scope="session")
