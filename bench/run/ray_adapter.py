@@ -32,10 +32,11 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
-from bench.tune.local import Schedule, train_configuration
+from bench.tune.local import Schedule, is_eligible, train_configuration
 
 PAYLOAD = "bench_payload"
 EPOCH, METRIC, ROW, FINISHED = "epoch", "val_ccc_avg", "bench_row", "bench_finished"
+ELIGIBLE = "eligible_epochs"  # ASHA's clock (bench.tune.local.is_eligible)
 
 
 @dataclass(frozen=True)
@@ -153,10 +154,11 @@ def run_ray(
 
 
 def _search_trainable(config: dict[str, Any], inputs: SharedInputs, threads: int) -> None:
-    last: dict[str, Any] = {}
+    last: dict[str, Any] = {ELIGIBLE: 0}
 
     def report(row: dict[str, Any]) -> None:
-        last.update({EPOCH: row["epoch"] + 1, METRIC: row["val_ccc_avg"]})
+        eligible = last[ELIGIBLE] + is_eligible(row)
+        last.update({EPOCH: row["epoch"] + 1, ELIGIBLE: eligible, METRIC: row["val_ccc_avg"]})
         tune.report({**last, ROW: json.dumps(row)})
 
     train_configuration(config["trial"], inputs, report, threads)
@@ -200,12 +202,12 @@ def search_ray(
     storage: Path,
 ) -> None:
     """Train every configuration under Ray Tune's ``ASHAScheduler`` on validation CCC-avg,
-    reported after each epoch; the handlers are those of
+    reported after each epoch, with eligible epochs as its clock; the handlers are those of
     :func:`bench.tune.local.search_local`. Configurations stored before a resume do not
     enter the scheduler's rungs (Ray's scheduler cannot be given past results)."""
     rules = schedule.scheduler
     scheduler = ASHAScheduler(
-        time_attr=EPOCH,
+        time_attr=ELIGIBLE,
         metric=METRIC,
         mode="max",
         max_t=schedule.max_epochs,

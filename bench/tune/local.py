@@ -61,6 +61,19 @@ def tuning_inputs(
     )
 
 
+def is_eligible(row: dict[str, Any]) -> bool:
+    """Whether an epoch's model could be kept (``bench.train.trainer``: after the ramp of
+    scheduled sampling; every epoch of other feedback modes).
+
+    ASHA counts only these epochs: a rung at ``g`` eligible epochs compares every
+    configuration at ``g`` epochs after its ramp, so each one has a score before it can be
+    stopped, and every variant chooses among the same number of scored configurations. On
+    the epoch count instead, ASHA stopped most scheduled-sampling configurations during
+    their ramp, where they have no score.
+    """
+    return bool(row.get("eligible", True))
+
+
 def train_configuration(
     work: dict[str, Any], inputs: SharedInputs, report: EpochReport, threads: int | None = None
 ) -> None:
@@ -79,7 +92,8 @@ def search_local(
     on_done: Callable[[dict, str], None],
     on_fail: Callable[[dict, str], None],
 ) -> None:
-    """Train each configuration in turn under ASHA (:class:`bench.tune.asha.Asha`).
+    """Train each configuration in turn under ASHA (:class:`bench.tune.asha.Asha`), whose
+    clock is a configuration's eligible epochs (:func:`is_eligible`).
 
     ``on_epoch(work, row)`` sees every epoch; ``on_done(work, status)`` ends a configuration
     as ``finished`` or ``stopped``; a configuration that raises is reported to ``on_fail``
@@ -87,16 +101,21 @@ def search_local(
     """
     rules = schedule.scheduler
     rule = Asha(rules.grace_period, rules.reduction_factor, schedule.max_epochs)
+    clock: dict[str, int] = {}  # configuration -> eligible epochs so far, ASHA's time
+
+    def goes_on(name: str, row: dict[str, Any]) -> bool:
+        clock[name] = clock.get(name, 0) + is_eligible(row)
+        return rule.goes_on(name, clock[name], row["val_ccc_avg"])
+
     for name, history in schedule.stored.items():
         for row in history:
-            rule.goes_on(name, row["epoch"] + 1, row["val_ccc_avg"])
+            goes_on(name, row)
     for work in works:
 
         def report(row: dict[str, Any], work: dict = work) -> None:
             on_epoch(work, row)
-            epochs = row["epoch"] + 1  # a rung at the last epoch records, and stops nothing
-            goes_on = rule.goes_on(work["trial_id"], epochs, row["val_ccc_avg"])
-            if not goes_on and epochs < schedule.max_epochs:
+            last = row["epoch"] + 1 == schedule.max_epochs  # its rung records, stops nothing
+            if not goes_on(work["trial_id"], row) and not last:
                 raise Stopped
 
         try:

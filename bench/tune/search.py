@@ -97,7 +97,7 @@ def plan_search(
     protocol = selection.protocol
     base = resolve_variant(variant, protocol, selection.overrides)
     key = TuningKey(protocol.name, variant, fold)
-    settings = {"scheduler": asdict(search.settings.scheduler),
+    settings = {"scheduler": asdict(search.settings.scheduler), "clock": "eligible epochs",
                 "training_seed": search.settings.training_seed}  # fmt: skip
     planned = []
     for index, values in enumerate(search.configurations(budget)):

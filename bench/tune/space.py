@@ -81,7 +81,8 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Scheduler:
-    """ASHA (Li et al. 2020): rungs at ``grace_period * reduction_factor**k`` epochs; a
+    """ASHA (Li et al. 2020): rungs at ``grace_period * reduction_factor**k`` epochs eligible
+    for selection (after a scheduled-sampling ramp; :func:`bench.tune.local.is_eligible`); a
     configuration reaching a rung goes on only if its validation CCC-avg is among the best
     ``1 / reduction_factor`` of those recorded at that rung so far."""
 
@@ -134,7 +135,7 @@ class Search:
         rule = self.settings.scheduler
         return (
             f"{space}; scrambled Sobol points (searcher seed {self.settings.searcher_seed}), "
-            f"ASHA on validation CCC-avg (grace {rule.grace_period} epochs, "
+            f"ASHA on validation CCC-avg (grace {rule.grace_period} eligible epochs, "
             f"reduction factor {rule.reduction_factor})"
         )
 
