@@ -25,8 +25,16 @@ def tiny_table(tiny_corpus_root: Path):
     return read_iemocap(tiny_corpus_root).table
 
 
+DIALOG_VALIDATION = ["validation.unit=dialog"]
+
+
+@pytest.mark.parametrize("name", ["synthetic", "iemocap"])
+def test_validation_holds_out_a_session_by_default(name):
+    assert load_protocol(name).validation.unit == "session"
+
+
 def test_fold_k_tests_session_k_and_nothing_leaks(tiny_table):
-    folds = make_folds(tiny_table, load_protocol("synthetic"))
+    folds = make_folds(tiny_table, load_protocol("synthetic", DIALOG_VALIDATION))
     assert [f.test_unit for f in folds] == ["Ses01", "Ses02", "Ses03", "Ses04", "Ses05"]
     for fold in folds:
         test = tiny_table.iloc[fold.test]
@@ -43,10 +51,12 @@ def test_fold_k_tests_session_k_and_nothing_leaks(tiny_table):
 
 
 def test_validation_split_is_seeded(tiny_table):
-    protocol = load_protocol("synthetic")
+    protocol = load_protocol("synthetic", DIALOG_VALIDATION)
     first = make_folds(tiny_table, protocol)
     again = make_folds(tiny_table, protocol)
-    other = make_folds(tiny_table, load_protocol("synthetic", ["validation.seed=1"]))
+    other = make_folds(
+        tiny_table, load_protocol("synthetic", [*DIALOG_VALIDATION, "validation.seed=1"])
+    )
     assert all(np.array_equal(a.val, b.val) for a, b in zip(first, again, strict=True))
     assert any(not np.array_equal(a.val, b.val) for a, b in zip(first, other, strict=True))
 
