@@ -27,11 +27,13 @@ On a null corpus tests 1 and 2 have no planted effect; any significant differenc
 in either direction, is counted (two-sided). The V and A deltas of each test are printed
 beside CCC-avg. The output ends with one Markdown table, the methods side by side.
 
-The default generator seeds are 4, 5 and 6: seeds 0 to 3 were used while choosing the
-protocol's defaults (model size, epochs, validation share) and are not evidence for them.
+The default generator seeds are 7, 8 and 9. Seeds 0 to 3 were used while choosing the
+protocol's defaults (model size, epochs, validation share), and seeds 4 to 6 while choosing
+the session validation unit and the ramp search (the README's table): neither set is
+evidence for what it helped choose.
 
-    python benchmarks/planted_effects.py                           # seeds 4,5,6, old and new
-    python benchmarks/planted_effects.py --methods old --generator-seeds 7
+    python benchmarks/planted_effects.py                           # seeds 7,8,9, old and new
+    python benchmarks/planted_effects.py --methods old --generator-seeds 10
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ def method_list(text: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--generator-seeds", type=int_list, default=[4, 5, 6], help="corpus seeds (4,5,6)"
+        "--generator-seeds", type=int_list, default=[7, 8, 9], help="corpus seeds (7,8,9)"
     )
     parser.add_argument("--seeds", type=int_list, default=[0, 1, 2], help="training seeds")
     parser.add_argument("--methods", type=method_list, default=["old", "new"],
