@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # The variants train with their configurations tuned on fold 1 (tuning/synthetic/, committed;
-# `bench tune --grid ablations --folds 1 --budget 16` reproduces them).
+# `bench tune --grid ablations --folds 1 --budget 16 --search ramp` reproduces them).
 demo: $(STAMP)
 	$(VENV)/bin/bench run --grid ablations --tuned fold1
 	$(VENV)/bin/bench report --grid ablations --tuned fold1
