@@ -99,18 +99,18 @@ def test_tune_under_ray_stores_curves_stops_some_after_the_ramp_and_chooses(
     cluster, tiny_corpus_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     corpus, search = faked_corpus(tiny_corpus_root, tmp_path, monkeypatch), fast_search(tmp_path)
-    selection = select_trials(overrides=[corpus, *TUNE_FAST], variants=["mamba_ema"], folds=[1])
+    selection = select_trials(overrides=[corpus, *TUNE_FAST], variants=["gru_ema"], folds=[1])
     root = tmp_path / "tuning"
     options = RunOptions(progress=False, cpus_per_trial=3)  # two at a time on the six CPUs
     summary = tune_grid(selection, root, search, executor="ray", options=options)
-    key = TuningKey("synthetic", "mamba_ema", 1)
+    key = TuningKey("synthetic", "gru_ema", 1)
     stored = [read_configuration(root, key, i) for i in range(6)]
     assert summary.ok and summary.trained == 6
     assert {r.status for r in stored} == {"finished", "stopped"}  # ASHA stopped some
     for record in stored:  # every epoch came back to the driver, in order
         assert [row["epoch"] for row in record.history] == list(range(len(record.history)))
         assert (len(record.history) == EPOCHS) == (record.status == "finished")
-        assert not record.history[0]["eligible"]  # mamba_ema's scheduled-sampling ramp
+        assert not record.history[0]["eligible"]  # gru_ema's scheduled-sampling ramp
         assert record.score is not None  # ASHA's clock is eligible epochs: none stopped before
     best = max((r for r in stored if r.score is not None), key=lambda r: r.score)
     assert summary.chosen[key].index == best.index
