@@ -4,6 +4,7 @@
 >>> for wave in dialog:  # 16 kHz mono float32 waveforms, in order  # doctest: +SKIP
 ...     valence, arousal = predictor.step(wave)
 >>> predictor.reset()  # the next dialog starts from the initial state  # doctest: +SKIP
+>>> predictor.personalise(first_turns, labels)  # few-shot, for one speaker  # doctest: +SKIP
 
 Checkpoints come from ``bench run --save-checkpoints`` (``checkpoint.pt`` in a trial's
 results folder); their format is :mod:`bench.train.checkpoint`. The trial's
@@ -27,8 +28,10 @@ from bench.features.config import parse_features_config
 from bench.features.extract import ShardWorker
 from bench.features.load import speaker_means
 from bench.model import ModelState, StreamingModel
+from bench.personalise import Enrolment, PersonaliseConfig, adapt
 from bench.results import TrialRecord, read_record
 from bench.train.checkpoint import checkpoint_model, checkpoint_standardisers, load_checkpoint
+from bench.train.config import TrialSpec
 from bench.train.data import FEATURES, Standardiser
 
 
@@ -62,14 +65,17 @@ class StreamingPredictor:
         label_scale: tuple[float, float],
         speaker_level: str = "utterance",
         record: TrialRecord | None = None,
+        mse_weight: float = 0.1,
     ):
-        self.model = model.eval()
+        self.trained = model.eval()
+        self.model = self.trained  # the trained model, or a copy adapted by personalise()
         self.extractors = extractors
         self.standardisers = standardisers
         self.dims = dims
         self.label_scale = label_scale
         self.speaker_level = speaker_level
         self.record = record
+        self.mse_weight = mse_weight  # the training loss's, which personalise() also uses
         self.enrolled: np.ndarray | None = None
         self.state: ModelState | None = None
 
@@ -103,6 +109,7 @@ class StreamingPredictor:
             (lo, hi),
             config.speaker_level,
             read_record(Path(path).parent),
+            TrialSpec.from_dict(checkpoint["spec"]).train.mse_weight,
         )
 
     def reset(self) -> None:
@@ -127,6 +134,46 @@ class StreamingPredictor:
         """Use :meth:`embed_speaker` of ``waveforms`` as the speaker of every later step."""
         self.enrolled = self.embed_speaker(waveforms, sample_rate)
 
+    def personalise(
+        self,
+        waveforms: Sequence[np.ndarray],
+        labels: np.ndarray | Sequence[Sequence[float]],
+        mode: str = "film",
+        config: PersonaliseConfig | None = None,
+        sample_rate: int = SAMPLE_RATE,
+        speaker: np.ndarray | None = None,
+    ) -> None:
+        """Adapt a copy of the trained model to one speaker, as ``bench personalise`` does
+        (:func:`bench.personalise.adapt`): ``waveforms`` are the speaker's turns in order, run
+        as one dialog, and ``labels [k, 2]`` their (valence, arousal) on the corpus scale.
+        Later steps use the adapted model, from a new dialog's initial state. Each call adapts
+        the trained model afresh; :meth:`unpersonalise` returns to it.
+
+        Raises:
+            BenchError: labels that are not one finite pair on the label scale per waveform.
+        """
+        lo, hi = self.label_scale
+        values = np.asarray(labels, dtype=np.float64)
+        if values.shape != (len(waveforms), 2):
+            raise BenchError(
+                f"personalise needs one (valence, arousal) pair per waveform: {len(waveforms)} "
+                f"waveforms, labels of shape {values.shape}"
+            )
+        if not np.isfinite(values).all() or values.min() < lo or values.max() > hi:
+            raise BenchError(f"personalise labels must be finite and on the scale [{lo}, {hi}]")
+        inputs = [self._inputs(to_mono_16k(w, sample_rate), speaker) for w in waveforms]
+        features = {role: torch.cat([x[role] for x in inputs]).cpu() for role in FEATURES}
+        target = torch.from_numpy(((values - lo) / (hi - lo)).astype(np.float32))  # [k, 2]
+        config = config or PersonaliseConfig()
+        enrolment = Enrolment(features, target)
+        self.model = adapt(self.trained, mode, enrolment, config, self.mse_weight)
+        self.reset()
+
+    def unpersonalise(self) -> None:
+        """Use the trained model again (undo :meth:`personalise`), from a new dialog."""
+        self.model = self.trained
+        self.reset()
+
     @torch.no_grad()
     def step(
         self,
@@ -142,7 +189,16 @@ class StreamingPredictor:
             speaker: the raw speaker embedding ``[Ds]`` (as the feature store holds it) to
                 use instead of the enrolled one or the utterance's own.
         """
-        wave = to_mono_16k(waveform, sample_rate)  # [t]
+        x = self._inputs(to_mono_16k(waveform, sample_rate), speaker)  # role -> [1, D]
+        z = self.model.observe(x["speech"], x["prosody"], x["speaker"])  # [1, Dz]
+        y, self.state = self.model.step(z, self.state)  # [1, 2]
+        lo, hi = self.label_scale
+        valence, arousal = lo + y[0].double().cpu().numpy() * (hi - lo)  # [2]
+        return float(valence), float(arousal)
+
+    @torch.no_grad()
+    def _inputs(self, wave: np.ndarray, speaker: np.ndarray | None) -> dict[str, torch.Tensor]:
+        """The model's standardised inputs, role -> ``[1, D]``, of one 16 kHz wave."""
         speaker = speaker if speaker is not None else self.enrolled
         device = self.model.head.out.weight.device
         x = {}
@@ -162,11 +218,7 @@ class StreamingPredictor:
             if outcome is not None:
                 standardised[:] = 0.0  # an unusable utterance: the training mean, as in trials
             x[role] = torch.from_numpy(standardised).to(device)  # [1, D]
-        z = self.model.observe(x["speech"], x["prosody"], x["speaker"])  # [1, Dz]
-        y, self.state = self.model.step(z, self.state)  # [1, 2]
-        lo, hi = self.label_scale
-        valence, arousal = lo + y[0].double().cpu().numpy() * (hi - lo)  # [2]
-        return float(valence), float(arousal)
+        return x
 
     def _extract(self, role: str, waves: list[np.ndarray]) -> tuple[np.ndarray, list[str | None]]:
         """Features ``[n, D]`` of 16 kHz waves and their outcomes, as the feature store."""

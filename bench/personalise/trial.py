@@ -1,0 +1,91 @@
+"""Personalise one trained trial: every test speaker, every adapt mode and every ``k``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.personalise.adapt import Enrolment, adapt, supports
+from bench.personalise.config import PersonaliseConfig
+from bench.personalise.enrolment import plan_enrolment
+from bench.results import PREDICTION_COLUMNS
+from bench.train.checkpoint import checkpoint_model, checkpoint_standardisers
+from bench.train.config import TrialSpec
+from bench.train.data import FEATURES, TrialData, dialog_set
+from bench.train.evaluate import predict
+from bench.train.trial import predictions_table
+
+PERSONALISED_COLUMNS = [*PREDICTION_COLUMNS, "adapt", "k"]
+
+
+@dataclass(frozen=True)
+class Personalised:
+    """The scored turns' predictions (``PERSONALISED_COLUMNS``, one row per adapt mode, ``k``
+    and turn; corpus scale), the modes this model could not run (FiLM modes without FiLM),
+    the speakers skipped for too few turns (with their counts), and the adaptation time."""
+
+    predictions: pd.DataFrame
+    unsupported: list[str]
+    skipped: dict[str, int]
+    adapt_seconds: float
+    adaptations: int
+
+
+def personalise_trial(
+    checkpoint: dict[str, Any], data: TrialData, config: PersonaliseConfig
+) -> Personalised:
+    """Adapt the checkpoint's model to each test speaker of ``data`` and stream the test
+    dialogs with the adapted model, for every mode of ``config.adapt`` and every ``k``.
+
+    Each speaker's first ``k`` test turns enrol (:mod:`bench.personalise.enrolment`), with
+    the features standardised by the checkpoint's training standardisers; the turns after
+    the first ``max(k)`` are scored, the same turns for every ``k`` (``k = 0``: the model as
+    trained). Only enrolment turns' labels reach the adaptation.
+    """
+    spec = TrialSpec.from_dict(checkpoint["spec"])
+    model = checkpoint_model(checkpoint)
+    test = dialog_set(data, "test", checkpoint_standardisers(checkpoint))
+    position = {row: i for i, row in enumerate(test.rows)}
+    plan = plan_enrolment(data.table, np.asarray(data.splits["test"]), config.k_max)
+    modes = [mode for mode in config.adapt if supports(model, mode)]
+
+    def streamed(trained: torch.nn.Module) -> pd.DataFrame:
+        pred = predict(trained, test, spec.train.eval_batch_dialogs, spec.train.chunk_len, "cpu")
+        return predictions_table(data, test, pred)[0]
+
+    unadapted = streamed(model)
+    frames, seconds, adaptations = [], 0.0, 0
+    for speaker in plan.speakers:
+        scored = [position[row] for row in speaker.scored]
+        for mode in modes:
+            for k in sorted(config.k):
+                table = unadapted
+                if k > 0:
+                    enrolled = [position[row] for row in speaker.enrolment(k)]
+                    enrolment = Enrolment(
+                        {role: test.features[role][enrolled] for role in FEATURES},
+                        test.labels[enrolled],
+                    )
+                    began = time.perf_counter()
+                    adapted = adapt(model, mode, enrolment, config, spec.train.mse_weight)
+                    seconds += time.perf_counter() - began
+                    adaptations += 1
+                    table = streamed(adapted)
+                frames.append(table.iloc[scored].assign(adapt=mode, k=k))
+    predictions = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=PERSONALISED_COLUMNS)
+    )
+    return Personalised(
+        predictions[PERSONALISED_COLUMNS],
+        [mode for mode in config.adapt if mode not in modes],
+        plan.skipped,
+        seconds,
+        adaptations,
+    )
