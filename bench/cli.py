@@ -12,11 +12,19 @@ from bench.cli_args import CommandParser
 from bench.corpus import commands as corpus_commands
 from bench.errors import BenchError
 from bench.features import command as features_commands
+from bench.personalise import command as personalise_commands
 from bench.report import command as report_commands
 from bench.run import command as run_commands
 from bench.tune import command as tune_commands
 
-COMMAND_MODULES = [corpus_commands, features_commands, tune_commands, run_commands, report_commands]
+COMMAND_MODULES = [
+    corpus_commands,
+    features_commands,
+    tune_commands,
+    run_commands,
+    personalise_commands,
+    report_commands,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

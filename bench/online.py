@@ -28,7 +28,8 @@ from bench.features.config import parse_features_config
 from bench.features.extract import ShardWorker
 from bench.features.load import speaker_means
 from bench.model import ModelState, StreamingModel
-from bench.personalise import Enrolment, PersonaliseConfig, adapt
+from bench.personalise.adapt import Enrolment, adapt
+from bench.personalise.config import PersonaliseConfig
 from bench.results import TrialRecord, read_record
 from bench.train.checkpoint import checkpoint_model, checkpoint_standardisers, load_checkpoint
 from bench.train.config import TrialSpec

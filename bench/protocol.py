@@ -33,6 +33,7 @@ from bench.errors import BenchError
 from bench.features.config import ROLES, FeaturesConfig, parse_features_config
 from bench.features.config import role_defaults as features_role_defaults
 from bench.model.config import ModelConfig
+from bench.personalise.config import PersonaliseConfig
 from bench.resources import protocols_dir
 from bench.train.config import TrainConfig
 
@@ -109,12 +110,14 @@ class Protocol:
     folds: FoldsSection
     validation: ValidationSection
     features: FeaturesConfig
+    personalise: PersonaliseConfig = field(default_factory=PersonaliseConfig)
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
 
     def hashed(self) -> dict[str, Any]:
         """The sections that change a trial's numbers, as plain values, defaults filled in
-        (the feature cache folder and run-time settings such as the device left out)."""
+        (the feature cache folder, run-time settings such as the device, and ``personalise``,
+        which acts only after training, left out)."""
         features = {
             role: {"extractor": spec.name, **spec.hashed_params()}
             for role, spec in self.features.extractors.items()
@@ -128,7 +131,12 @@ class Protocol:
         }
 
 
-SECTIONS = {"corpus": CorpusSection, "folds": FoldsSection, "validation": ValidationSection}
+SECTIONS = {
+    "corpus": CorpusSection,
+    "folds": FoldsSection,
+    "validation": ValidationSection,
+    "personalise": PersonaliseConfig,
+}
 TRIAL_DEFAULTS = {"model": ModelConfig, "train": TrainConfig}
 
 

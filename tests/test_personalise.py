@@ -21,13 +21,9 @@ from bench.errors import BenchError
 from bench.model import StreamingModel
 from bench.model.config import ModelConfig
 from bench.online import StreamingPredictor
-from bench.personalise import (
-    Enrolment,
-    PersonaliseConfig,
-    adapt,
-    adapted_parameters,
-    plan_enrolment,
-)
+from bench.personalise.adapt import Enrolment, adapt, adapted_parameters
+from bench.personalise.config import PersonaliseConfig
+from bench.personalise.enrolment import plan_enrolment
 from bench.personalise.trial import personalise_trial
 from bench.train.checkpoint import load_checkpoint
 

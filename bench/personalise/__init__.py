@@ -1,18 +1,9 @@
-"""Few-shot speaker personalisation (issue 14): enrol a test speaker's first turns, adapt
-the declared parameters, and score the speaker's later turns."""
+"""``bench personalise``: few-shot speaker personalisation of trained trials (issue 14).
 
-from bench.personalise.adapt import Enrolment, adapt, adapted_parameters, supports
-from bench.personalise.config import ADAPT_MODES, PersonaliseConfig
-from bench.personalise.enrolment import EnrolmentPlan, SpeakerPlan, plan_enrolment
-
-__all__ = [
-    "ADAPT_MODES",
-    "Enrolment",
-    "EnrolmentPlan",
-    "PersonaliseConfig",
-    "SpeakerPlan",
-    "adapt",
-    "adapted_parameters",
-    "plan_enrolment",
-    "supports",
-]
+- :mod:`bench.personalise.config`: the ``personalise:`` block (modes, k, steps, lr);
+- :mod:`bench.personalise.enrolment`: which turns of a speaker enrol and which are scored;
+- :mod:`bench.personalise.adapt`: adapting the declared parameters on enrolment turns;
+- :mod:`bench.personalise.trial`: one trained trial, every speaker, mode and k;
+- :mod:`bench.personalise.store`: ``.../seed<s>/personalise/<adapt>/``;
+- :mod:`bench.personalise.run`: the library API, :func:`bench.personalise.run.personalise_grid`.
+"""

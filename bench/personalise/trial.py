@@ -27,13 +27,14 @@ PERSONALISED_COLUMNS = [*PREDICTION_COLUMNS, "adapt", "k"]
 class Personalised:
     """The scored turns' predictions (``PERSONALISED_COLUMNS``, one row per adapt mode, ``k``
     and turn; corpus scale), the modes this model could not run (FiLM modes without FiLM),
-    the speakers skipped for too few turns (with their counts), and the adaptation time."""
+    the speakers skipped for too few turns (with their counts), and per mode the number of
+    adaptations and the seconds they took (adapting only, not streaming)."""
 
     predictions: pd.DataFrame
     unsupported: list[str]
     skipped: dict[str, int]
-    adapt_seconds: float
-    adaptations: int
+    adapt_seconds: dict[str, float]
+    adaptations: dict[str, int]
 
 
 def personalise_trial(
@@ -59,7 +60,8 @@ def personalise_trial(
         return predictions_table(data, test, pred)[0]
 
     unadapted = streamed(model)
-    frames, seconds, adaptations = [], 0.0, 0
+    frames = []
+    seconds, adaptations = dict.fromkeys(modes, 0.0), dict.fromkeys(modes, 0)
     for speaker in plan.speakers:
         scored = [position[row] for row in speaker.scored]
         for mode in modes:
@@ -73,8 +75,8 @@ def personalise_trial(
                     )
                     began = time.perf_counter()
                     adapted = adapt(model, mode, enrolment, config, spec.train.mse_weight)
-                    seconds += time.perf_counter() - began
-                    adaptations += 1
+                    seconds[mode] += time.perf_counter() - began
+                    adaptations[mode] += 1
                     table = streamed(adapted)
                 frames.append(table.iloc[scored].assign(adapt=mode, k=k))
     predictions = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -11,6 +12,9 @@ from bench.report.bootstrap import MARGIN
 from bench.report.stats import compare_to_reference
 from bench.report.summary import fold_summary, trial_metrics, variant_summary
 from bench.report.tuning import UNTUNED, TuningView
+
+if TYPE_CHECKING:
+    from bench.report.personalisation import PersonalisationReport
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Report:
     left_out: tuple[str, ...] = ()
     selection: pd.DataFrame | None = None  # per variant: kept epochs, teacher probability
     tuning: TuningView = field(default_factory=lambda: TuningView(UNTUNED))  # how chosen
+    personalisation: PersonalisationReport | None = None  # where bench personalise stored some
 
     def order(self) -> list[str]:
         """The variants to show: the reference first, then the others by name."""

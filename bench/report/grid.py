@@ -11,6 +11,7 @@ another hash) and those outside the selection.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.report.analysis import Report, build_report
 from bench.report.bootstrap import MARGIN
+from bench.report.personalisation import load_personalisation, personalisation_report
 from bench.report.summary import format_trials
 from bench.report.tuning import tuning_view
 from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table, stored_trials
@@ -59,7 +61,9 @@ def report_grid(
 
     ``reference`` defaults to the selection's; ``margin`` is the equivalence margin in CCC
     (see :func:`bench.report.analysis.build_report`). Expected trials come from the selection, so
-    a fold that every variant lacks shows as missing.
+    a fold that every variant lacks shows as missing. Where ``bench personalise`` stored
+    personalisations of these trials with the protocol's ``personalise:`` configuration, the
+    report has a personalisation section (:mod:`bench.report.personalisation`).
 
     Raises:
         BenchError: no current trial, or none of the reference.
@@ -79,7 +83,7 @@ def report_grid(
             if t.status == "done" and t.stored is not None
         ]
     )  # fmt: skip
-    return build_report(
+    report = build_report(
         load_table(results, current, PREDICTIONS_FILE),
         load_table(results, current, HISTORY_FILE),
         selection.protocol.name,
@@ -93,3 +97,7 @@ def report_grid(
         margin=margin,
         tuning=tuning_view(selection.tuning, selection.protocol.name, selection.variants, folds),
     )
+    config = selection.protocol.personalise
+    rows, stale = load_personalisation(plan, results, config)
+    section = None if rows is None else personalisation_report(rows, config, n_boot, seed, margin)
+    return replace(report, personalisation=section, left_out=(*report.left_out, *stale))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.report.analysis import Report
+from bench.report.personalisation_output import personalisation_lines, write_personalisation
 from bench.report.plots import write_plots
 from bench.report.stats import ALPHA
 from bench.report.tables import Format, ablation_table, per_fold_table, render, tuning_table
@@ -12,8 +13,8 @@ from bench.report.tables import Format, ablation_table, per_fold_table, render, 
 
 def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]:
     """ablations.<fmt>, per_fold.<fmt>, stats.csv, trials.csv, selection.csv (kept epochs),
-    tuning.<fmt> and tuning.csv (the chosen configurations, when tuned) and the plots under
-    ``out``."""
+    tuning.<fmt> and tuning.csv (the chosen configurations, when tuned), the personalisation
+    section's files (when there is one) and the plots under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     tables = {"ablations": ablation_table(report), "per_fold": per_fold_table(report),
@@ -34,6 +35,9 @@ def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]
     if report.tuning.chosen is not None and not report.tuning.chosen.empty:
         report.tuning.chosen.to_csv(out / "tuning.csv", index=False)
         written.append(out / "tuning.csv")
+    if report.personalisation is not None:
+        section = report.personalisation
+        written += write_personalisation(section, report.protocol, report.n_boot, out, formats)
     return written + write_plots(report, out)
 
 
@@ -91,4 +95,6 @@ def summarize(report: Report) -> str:
             f"{avg['p_holm']:.3f}, TOST {avg['p_tost_holm']:.3f}, fold-level "
             f"{avg['nb_p_holm']:.3f}  (secondary: V {val['verdict']}, A {aro['verdict']})"
         )
+    if report.personalisation is not None:
+        lines += personalisation_lines(report.personalisation)
     return "\n".join(lines)

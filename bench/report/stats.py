@@ -165,6 +165,12 @@ def compare_to_reference(
             )  # fmt: skip
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["family"] = table["dimension"].map(FAMILIES)
+    return corrected(table)
+
+
+def corrected(table: pd.DataFrame) -> pd.DataFrame:
+    """Holm within each family over every row of ``table`` (several comparisons' tables
+    concatenated form one family each), and the verdicts that follow."""
     return _verdicts(_holm(table))
 
 

@@ -110,7 +110,8 @@ def ls_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(summary: RunSummary) -> None:
+def print_summary(summary: RunSummary) -> None:
+    """How many trials finished, were skipped, failed or busy, and why each failed."""
     print(
         f"{len(summary.finished)} trials finished, {len(summary.skipped)} skipped (done), "
         f"{len(summary.failed)} failed, {len(summary.busy)} busy in {summary.seconds:.1f} s"
@@ -139,5 +140,5 @@ def run_command(args: argparse.Namespace) -> int:
     if not summary.finished and not summary.failed and not summary.busy:
         print(f"all {len(summary.skipped)} trials are done; nothing to run (--force reruns)")
         return 0
-    _print_summary(summary)
+    print_summary(summary)
     return 0 if summary.ok else 1

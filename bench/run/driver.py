@@ -120,6 +120,68 @@ def trial_record(trial: PlannedTrial, result: TrialResult, worker: dict) -> Tria
     )
 
 
+def run_jobs(
+    jobs: list[tuple[TrialKey, dict]],
+    inputs: SharedInputs,
+    executor: Executor,
+    results_root: Path,
+    store: Callable[[TrialKey, dict], None],
+    progress: bool = True,
+) -> RunSummary:
+    """Claim each job's trial, hand the works to ``executor`` and ``store`` each payload as
+    it arrives (a payload that cannot be stored fails its job, not the run).
+
+    ``jobs``: (trial, work) pairs; a work carries ``trial_id`` (``str(trial)``) and ``fold``.
+    A trial another process holds is reported busy and left alone.
+    """
+    began = time.perf_counter()
+    summary = RunSummary()
+    by_id = {str(key): key for key, _ in jobs}
+    if len(by_id) != len(jobs):
+        raise BenchError("the plan names a trial twice")
+    bar = Progress(len(jobs), progress)
+
+    def on_start(work: dict) -> None:
+        bar.start()
+
+    def on_done(work: dict, payload: dict) -> None:
+        key = by_id[work["trial_id"]]
+        try:
+            store(key, payload)
+        except Exception:  # a result that cannot be stored fails its trial, not the run
+            on_fail(work, traceback.format_exc())
+            return
+        summary.finished.append(key)
+        bar.finish(failed=False)
+
+    def on_fail(work: dict, error: str) -> None:
+        key = by_id[work["trial_id"]]
+        if key in summary.finished:  # stored already; its worker died after reporting it
+            return
+        summary.failed[key] = error
+        last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
+        bar.say(f"FAILED {key}: {last}")
+        bar.finish(failed=True)
+
+    with ExitStack() as locks:
+        works = []
+        for key, work in jobs:
+            try:
+                locks.enter_context(claim(results_root, key))
+            except Busy as exc:
+                summary.busy.append(key)
+                bar.say(f"skipped: {exc}")
+                continue
+            works.append(work)
+        try:
+            if works:
+                executor(works, inputs, on_start, on_done, on_fail)
+        finally:
+            bar.close()
+    summary.seconds = time.perf_counter() - began
+    return summary
+
+
 def run_planned(
     plan: list[PlannedTrial],
     inputs: SharedInputs,
@@ -133,53 +195,19 @@ def run_planned(
     ``save_checkpoints`` stores each trial's model as ``checkpoint.pt``; it changes neither
     ``result.json`` nor the config hash, so it never makes a stored trial stale.
     """
-    began = time.perf_counter()
-    summary = RunSummary(skipped=[t.key for t in plan if not t.needs_run])
-    todo = [t for t in plan if t.needs_run]
-    by_id = {str(t.key): t for t in todo}
-    if len(by_id) != len(todo):
+    needed = [t for t in plan if t.needs_run]
+    todo = {t.key: t for t in needed}
+    if len(todo) != len(needed):
         raise BenchError("the plan names a trial twice")
-    bar = Progress(len(todo), progress)
 
-    def on_start(work: dict) -> None:
-        bar.start()
+    def store(key: TrialKey, payload: dict) -> None:
+        result = TrialResult.from_json(payload["result"])
+        record = trial_record(todo[key], result, payload["worker"])
+        history = pd.DataFrame(result.history)
+        write_trial(results_root, record, result.predictions, history, result.checkpoint)
 
-    def on_done(work: dict, payload: dict) -> None:
-        trial = by_id[work["trial_id"]]
-        try:
-            result = TrialResult.from_json(payload["result"])
-            record = trial_record(trial, result, payload["worker"])
-            history = pd.DataFrame(result.history)
-            write_trial(results_root, record, result.predictions, history, result.checkpoint)
-        except Exception:  # a result that cannot be stored fails its trial, not the run
-            on_fail(work, traceback.format_exc())
-            return
-        summary.finished.append(trial.key)
-        bar.finish(failed=False)
-
-    def on_fail(work: dict, error: str) -> None:
-        key = by_id[work["trial_id"]].key
-        if key in summary.finished:  # stored already; its worker died after reporting it
-            return
-        summary.failed[key] = error
-        last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
-        bar.say(f"FAILED {key}: {last}")
-        bar.finish(failed=True)
-
-    with ExitStack() as locks:
-        specs = []
-        for trial in todo:
-            try:
-                locks.enter_context(claim(results_root, trial.key))
-            except Busy as exc:
-                summary.busy.append(trial.key)
-                bar.say(f"skipped: {exc}")
-                continue
-            specs.append(trial.work() | ({"checkpoint": True} if save_checkpoints else {}))
-        try:
-            if specs:
-                executor(specs, inputs, on_start, on_done, on_fail)
-        finally:
-            bar.close()
-    summary.seconds = time.perf_counter() - began
+    extra = {"checkpoint": True} if save_checkpoints else {}
+    jobs = [(key, trial.work() | extra) for key, trial in todo.items()]
+    summary = run_jobs(jobs, inputs, executor, results_root, store, progress)
+    summary.skipped = [t.key for t in plan if not t.needs_run]
     return summary

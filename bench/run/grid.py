@@ -218,10 +218,18 @@ def run_grid(
             log.info("%s was stored with another config; it reruns", trial.key)
     if not any(t.needs_run for t in plan):
         return RunSummary(skipped=[t.key for t in plan])
-    protocol = selection.protocol
-    extract_features(corpus.table, protocol.features, progress=options.progress)
+    inputs = shared_inputs(selection.protocol, corpus, folds, options.progress)
+    return run_planned(plan, inputs, run, results, options.progress, options.save_checkpoints)
+
+
+def shared_inputs(
+    protocol: Protocol, corpus: Corpus, folds: dict[int, Fold], progress: bool
+) -> SharedInputs:
+    """What every worker gets: the table, its features (extracted first where the cache
+    lacks them) and the folds' row indices."""
+    extract_features(corpus.table, protocol.features, progress=progress)
     features = load_features(corpus.table, protocol.features)
-    inputs = SharedInputs(
+    return SharedInputs(
         table=corpus.table,
         features=dict(features),
         valid=features.valid,
@@ -229,4 +237,3 @@ def run_grid(
         label_scale=corpus.label_scale,
         features_config=features_block(protocol.features),
     )
-    return run_planned(plan, inputs, run, results, options.progress, options.save_checkpoints)

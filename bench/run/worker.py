@@ -1,4 +1,5 @@
-"""What runs on a worker: one trial on one fold, from inputs shared by every trial."""
+"""What runs on a worker: one trial on one fold (or the personalisation of a trained one),
+from inputs shared by every trial."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ class SharedInputs:
     folds: fold number -> ``{"train", "val", "test"}`` row indices (a tuner's inputs have no
     ``test``: :func:`bench.tune.local.tuning_inputs`); label_scale: (lo, hi);
     features_config: the plain features block the features came from (for checkpoints);
-    valid: role -> ``[N]`` bool, False for an extractor's zero fallback.
+    valid: role -> ``[N]`` bool, False for an extractor's zero fallback;
+    checkpoints: trial id -> its loaded checkpoint, for ``bench personalise`` (sent with the
+    inputs, so workers on other machines need no shared folder).
     """
 
     table: pd.DataFrame
@@ -33,6 +36,7 @@ class SharedInputs:
     label_scale: tuple[float, float]
     features_config: dict[str, Any] | None = None
     valid: dict[str, np.ndarray] | None = None
+    checkpoints: dict[str, dict[str, Any]] | None = None
 
     def trial_data(self, fold: int) -> TrialData:
         return TrialData(
@@ -46,13 +50,23 @@ class SharedInputs:
 
 
 def execute(work: dict[str, Any], inputs: SharedInputs, threads: int | None = None) -> dict:
-    """Run one trial (``PlannedTrial.work()``, plus ``"checkpoint": True`` to keep the
-    model's checkpoint) and return a JSON-ready payload: the result and where it ran."""
+    """Run one work and return a JSON-ready payload: the result and where it ran.
+
+    A work is a trial (``PlannedTrial.work()``, plus ``"checkpoint": True`` to keep the
+    model's checkpoint), or with ``"task": "personalise"`` the personalisation of a trained
+    trial (:func:`bench.personalise.run.personalise_work`).
+    """
     if threads:
         torch.set_num_threads(threads)
     started = time.time()
     data = inputs.trial_data(work["fold"])
-    result = run_trial(work["spec"], data, keep_checkpoint=work.get("checkpoint", False))
+    if work.get("task") == "personalise":
+        from bench.personalise.run import personalise_work
+
+        result = personalise_work(work, inputs, data)
+    else:
+        keep = work.get("checkpoint", False)
+        result = run_trial(work["spec"], data, keep_checkpoint=keep).to_json()
     worker = {
         "host": platform.node(),
         "pid": os.getpid(),
@@ -61,4 +75,4 @@ def execute(work: dict[str, Any], inputs: SharedInputs, threads: int | None = No
         "started": started,  # wall clock (s since the epoch): when trials overlapped
         "finished": time.time(),
     }
-    return {"result": result.to_json(), "worker": worker}
+    return {"result": result, "worker": worker}

@@ -1,0 +1,175 @@
+"""The library API under ``bench personalise``: personalise every selected trained trial.
+
+>>> selection = select_trials(variants=["mamba_ema", "no_film"], seeds=[0])  # doctest: +SKIP
+>>> summary = personalise_grid(selection, "results", executor="local")  # doctest: +SKIP
+
+Trials that are not stored yet are trained first, with checkpoints (as ``bench run
+--save-checkpoints``); a stored trial without ``checkpoint.pt`` is named and left out. Each
+trial's modes run together in one work, under the same executors as ``bench run``, and each
+mode is stored as it arrives (:mod:`bench.personalise.store`); a rerun skips what is stored
+with the current hash.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.config import config_from_dict
+from bench.personalise.config import PersonaliseConfig
+from bench.personalise.store import (
+    PersonaliseRecord,
+    personalise_hash,
+    read_personalised,
+    write_personalised,
+)
+from bench.personalise.trial import PERSONALISED_COLUMNS, personalise_trial
+from bench.results import CHECKPOINT_FILE, TrialKey
+from bench.run.driver import Executor, RunSummary, git_commit, run_jobs
+from bench.run.grid import (
+    RunOptions,
+    Selection,
+    corpus_and_folds,
+    executor_function,
+    list_grid,
+    run_grid,
+    shared_inputs,
+)
+from bench.run.plan import PlannedTrial
+from bench.run.worker import SharedInputs
+from bench.train.checkpoint import load_checkpoint
+from bench.train.data import TrialData
+
+
+@dataclass
+class PersonaliseSummary:
+    """What :func:`personalise_grid` did: the training run of trials that had none, the
+    personalisation run, trials left out for lack of a checkpoint, and per variant the
+    modes it cannot run (FiLM modes without FiLM)."""
+
+    trained: RunSummary
+    personalised: RunSummary
+    no_checkpoint: list[TrialKey] = field(default_factory=list)
+    unsupported: dict[str, list[str]] = field(default_factory=dict)
+
+
+def supported_modes(trial: PlannedTrial, config: PersonaliseConfig) -> list[str]:
+    """The declared modes the trial's model has parameters for."""
+    film = bool(trial.config["model"].get("film", True))
+    return [mode for mode in config.adapt if film or mode == "head_bias"]
+
+
+def personalise_work(work: dict[str, Any], inputs: SharedInputs, data: TrialData) -> dict:
+    """On a worker: personalise one trial (``work["config"]``: its modes to run) from the
+    checkpoint in ``inputs``; the JSON-ready result."""
+    config = config_from_dict(PersonaliseConfig, work["config"], "personalise.")
+    checkpoints = inputs.checkpoints or {}
+    out = personalise_trial(checkpoints[work["trial_id"]], data, config)
+    return {
+        "predictions": out.predictions.to_dict(orient="list"),
+        "skipped": out.skipped,
+        "adapt_seconds": out.adapt_seconds,
+        "adaptations": out.adaptations,
+    }
+
+
+def personalise_grid(
+    selection: Selection,
+    results: str | Path = "results",
+    executor: str | Executor = "ray",
+    options: RunOptions | None = None,
+    config: PersonaliseConfig | None = None,
+) -> PersonaliseSummary:
+    """Personalise every selected trial (``config``: default the protocol's ``personalise:``
+    block); ``options.force`` redoes stored personalisations (never the training).
+
+    Raises:
+        BenchError: as :func:`bench.run.grid.run_grid`.
+    """
+    results = Path(results)
+    options = options or RunOptions()
+    config = config or selection.protocol.personalise
+    training = replace(options, force=False, save_checkpoints=True)
+    summary = PersonaliseSummary(run_grid(selection, results, executor, training), RunSummary())
+    jobs, checkpoints, trials = [], {}, {}
+    for trial in list_grid(selection, results):
+        modes = supported_modes(trial, config)
+        left_out = [mode for mode in config.adapt if mode not in modes]
+        if left_out:
+            summary.unsupported[trial.key.variant] = left_out
+        checkpoint = trial.key.folder(results) / CHECKPOINT_FILE
+        if trial.status != "done" or not modes:
+            continue
+        if not checkpoint.is_file():
+            summary.no_checkpoint.append(trial.key)
+            continue
+        todo = [m for m in modes if options.force or not _is_current(results, trial, m, config)]
+        if not todo:
+            summary.personalised.skipped.append(trial.key)
+            continue
+        checkpoints[str(trial.key)] = load_checkpoint(checkpoint)
+        trials[trial.key] = trial
+        work_config = asdict(replace(config, adapt=tuple(todo)))
+        work = {"trial_id": str(trial.key), "fold": trial.key.fold, "task": "personalise"}
+        jobs.append((trial.key, work | {"config": work_config, "modes": todo}))
+    if not jobs:
+        return summary
+    corpus, folds = corpus_and_folds(selection, options.progress)
+    inputs = replace(
+        shared_inputs(selection.protocol, corpus, folds, options.progress), checkpoints=checkpoints
+    )
+    modes_of = {key: work["modes"] for key, work in jobs}
+
+    def store(key: TrialKey, payload: dict) -> None:
+        _store(results, trials[key], modes_of[key], config, payload["result"])
+
+    run = executor_function(executor, options, results)
+    skipped = summary.personalised.skipped
+    summary.personalised = run_jobs(jobs, inputs, run, results, store, options.progress)
+    summary.personalised.skipped = skipped
+    return summary
+
+
+def _is_current(results: Path, trial: PlannedTrial, mode: str, config: PersonaliseConfig) -> bool:
+    stored = read_personalised(results, trial.key, mode)
+    wanted = personalise_hash(trial.config_hash, mode, config)
+    return stored is not None and stored.config_hash == wanted
+
+
+def _store(
+    results: Path,
+    trial: PlannedTrial,
+    modes: list[str],
+    config: PersonaliseConfig,
+    result: dict[str, Any],
+) -> None:
+    """Write each mode of one trial's personalisation: its rows, then its record."""
+    rows = pd.DataFrame(result["predictions"], columns=PERSONALISED_COLUMNS)
+    key = trial.key
+    for mode in modes:
+        own = rows[rows["adapt"] == mode]
+        record = PersonaliseRecord(
+            protocol=key.protocol,
+            variant=key.variant,
+            fold=key.fold,
+            seed=key.seed,
+            adapt=mode,
+            trial_hash=trial.config_hash,
+            config=asdict(replace(config, adapt=(mode,))),
+            config_hash=personalise_hash(trial.config_hash, mode, config),
+            counts={
+                "speakers": int(own["speaker"].nunique()),
+                "skipped_speakers": len(result["skipped"]),
+                "scored_turns": int((own["k"] == 0).sum()),
+                "adaptations": int(result["adaptations"][mode]),
+            },
+            skipped_speakers=result["skipped"],
+            adapt_seconds=float(result["adapt_seconds"][mode]),
+            git_commit=git_commit(),
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+        write_personalised(results, record, own)
