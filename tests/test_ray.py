@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.corpus.iemocap import read_iemocap
+from bench.personalise.run import personalise_grid
+from bench.personalise.store import mode_folder, read_personalised
 from bench.protocol import load_protocol
 from bench.results import load_table, read_record
 from bench.run import RunOptions, select_trials
@@ -17,6 +21,7 @@ from bench.tune.search import tune_grid
 from bench.tune.space import load_search
 from bench.tune.store import TuningKey, read_configuration
 from tests.test_run import FAST, fake_inputs
+from tests.test_run_grid import fake_features
 from tests.test_tune import EPOCHS, TUNE_FAST, curves, faked_corpus, fast_search, records
 
 ray = pytest.importorskip("ray")
@@ -141,3 +146,27 @@ def test_a_search_without_stops_is_the_same_under_ray_and_locally(
     stored = records(tmp_path / "ray", key, 3)
     assert all(r.status == "finished" for r in stored)
     assert any(len(r.history) < EPOCHS for r in stored)  # a run that patience ended
+
+
+def test_personalise_under_ray_stores_what_the_local_executor_stores(
+    cluster, tiny_corpus_root: Path, tmp_path: Path, monkeypatch
+):
+    fake_features(monkeypatch, tmp_path / "data")
+    quick = ["personalise.k=[0,2]", "personalise.steps=3", "personalise.adapt=[film,head_bias]"]
+    selection = select_trials(overrides=[f"corpus.root={tiny_corpus_root}", *FAST, *quick],
+                              variants=["mamba_ema"], seeds=[0], folds=[1])  # fmt: skip
+    quiet = RunOptions(progress=False)
+    local = personalise_grid(selection, tmp_path / "local", "local", quiet)
+    assert local.trained.ok and len(local.personalised.finished) == 1
+    shutil.copytree(tmp_path / "local", tmp_path / "ray")  # the same trained trial
+    key = local.personalised.finished[0]
+    for mode in ("film", "head_bias"):
+        shutil.rmtree(mode_folder(tmp_path / "ray", key, mode))
+    under_ray = personalise_grid(selection, tmp_path / "ray", "ray", quiet)
+    assert under_ray.personalised.finished == [key] and not under_ray.trained.finished
+    for mode in ("film", "head_bias"):
+        for root in ("local", "ray"):
+            assert read_personalised(tmp_path / root, key, mode) is not None
+        ours, theirs = (pd.read_parquet(mode_folder(tmp_path / r, key, mode) / "k2.parquet")
+                        for r in ("local", "ray"))  # fmt: skip
+        pd.testing.assert_frame_equal(ours, theirs, atol=1e-6)
