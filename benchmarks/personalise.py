@@ -3,10 +3,11 @@
 Trains one ``mamba_ema`` trial of the ``synthetic`` protocol (fold 1, seed 0, its shared
 recipe), then personalises it with the protocol's declared adaptation (k = 0, 5, 10, 20;
 film, film_last, head_bias; 50 AdamW steps) on every test speaker, one thread, as a grid
-worker runs. Prints the milliseconds of one adaptation per mode and k (adapting only), the
-seconds per speaker (adapting every mode and k, and streaming the test dialogs with each
-adapted model), and the ratio of the trial's personalisation to its training. A grid's
-trials all have the same ratio's shape (same sizes), so it carries to the default grid.
+worker runs. Prints, per mode, the time to adapt every speaker and k together (one batched
+rollout, as ``bench personalise`` does) against the same adaptations one at a time, the
+seconds per speaker (adapting, and streaming the test dialogs with each adapted model),
+and the ratio of the trial's personalisation to its training. The default grid's
+``mamba_ema`` trials have the same sizes, so the ratio carries to them.
 
     python benchmarks/personalise.py [--rounds 3]
 """
@@ -20,7 +21,7 @@ import time
 import torch
 
 import bench.personalise.trial as personalise_module
-from bench.personalise.adapt import adapt
+from bench.personalise.adapt import adapt, adapt_many
 from bench.personalise.trial import personalise_trial
 from bench.run import select_trials
 from bench.run.grid import corpus_and_folds, shared_inputs
@@ -44,36 +45,42 @@ def main() -> None:
     train_seconds = time.perf_counter() - began
     checkpoint = make_checkpoint(trained.model, trained.spec, trained.standardisers, data)
 
-    timings: dict[tuple[str, int], list[float]] = {}
+    together: dict[str, list[float]] = {}  # mode -> seconds of adapt_many, per round
+    alone: dict[str, float] = {}  # mode -> seconds of the same adaptations one at a time
+    count: dict[str, int] = {}
 
-    def timed(model, mode, turns, config, mse_weight):
+    def timed(model, mode, enrolments, config, mse_weight):
         start = time.perf_counter()
-        adapted = adapt(model, mode, turns, config, mse_weight)
-        timings.setdefault((mode, len(turns)), []).append(time.perf_counter() - start)
+        adapted = adapt_many(model, mode, enrolments, config, mse_weight)
+        together.setdefault(mode, []).append(time.perf_counter() - start)
+        if mode not in alone:
+            start = time.perf_counter()
+            for enrolment in enrolments:
+                adapt(model, mode, enrolment, config, mse_weight)
+            alone[mode] = time.perf_counter() - start
+        count[mode] = len(enrolments)
         return adapted
 
-    personalise_module.adapt = timed
+    personalise_module.adapt_many = timed
     totals = []
     for _ in range(args.rounds):
         start = time.perf_counter()
         out = personalise_trial(checkpoint, data, protocol.personalise)
-        totals.append(time.perf_counter() - start)
+        totals.append(time.perf_counter() - start - sum(alone.values()) * (len(totals) == 0))
     speakers = out.predictions["speaker"].nunique()
     total = statistics.median(totals)
     epochs = len(trained.fitted.history)
     print(f"one mamba_ema trial of {protocol.name}, fold 1: trained in {train_seconds:.1f} s "
           f"({epochs} epochs), 1 thread; {speakers} test speakers")  # fmt: skip
-    print(f"one adaptation ({protocol.personalise.steps} steps), median of "
-          f"{args.rounds * speakers} (ms):")  # fmt: skip
-    print(f"{'mode':10} " + " ".join(f"{f'k={k}':>8}" for k in sorted(protocol.personalise.k)[1:]))
+    steps = protocol.personalise.steps
+    print(f"adapting every speaker and k > 0 ({steps} steps each), median of {args.rounds}:")
+    print(f"{'mode':10} {'adaptations':>11} {'together':>9} {'one by one':>11} {'ratio':>6}")
     for mode in protocol.personalise.adapt:
-        cells = [
-            f"{1000 * statistics.median(timings[(mode, k)]):8.0f}"
-            for k in sorted(protocol.personalise.k)[1:]
-        ]
-        print(f"{mode:10} " + " ".join(cells))
-    adapting = sum(sum(t) for t in timings.values()) / args.rounds
-    print(f"per speaker: {total / speakers:.1f} s in all ({adapting / speakers:.1f} s adapting, "
+        batched = statistics.median(together[mode])
+        print(f"{mode:10} {count[mode]:11d} {batched:8.2f}s {alone[mode]:10.2f}s "
+              f"{alone[mode] / batched:5.1f}x")  # fmt: skip
+    adapting = sum(statistics.median(t) for t in together.values())
+    print(f"per speaker: {total / speakers:.2f} s in all ({adapting / speakers:.2f} s adapting, "
           "the rest streaming the test dialogs with each adapted model)")  # fmt: skip
     print(f"personalising the trial: {total:.1f} s (median of {args.rounds}); training it: "
           f"{train_seconds:.1f} s; ratio {total / train_seconds:.2f}")  # fmt: skip

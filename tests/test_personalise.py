@@ -21,7 +21,7 @@ from bench.errors import BenchError
 from bench.model import StreamingModel
 from bench.model.config import ModelConfig
 from bench.online import StreamingPredictor
-from bench.personalise.adapt import Enrolment, adapt, adapted_parameters
+from bench.personalise.adapt import Enrolment, adapt, adapt_many, adapted_parameters
 from bench.personalise.config import PersonaliseConfig
 from bench.personalise.enrolment import plan_enrolment
 from bench.personalise.trial import personalise_trial
@@ -89,6 +89,21 @@ def test_adaptation_is_deterministic_and_k0_is_the_model() -> None:
     assert all(torch.equal(unadapted[name], model.state_dict()[name]) for name in unadapted)
 
 
+@pytest.mark.parametrize("mode", ["film", "film_last", "head_bias"])
+@pytest.mark.parametrize("feedback", ["scheduled", "none"])
+def test_adaptations_run_together_equal_each_run_alone(mode, feedback) -> None:
+    model = tiny_model(feedback=feedback)
+    turns = [enrolment(6, seed=1), enrolment(0), enrolment(2, seed=2), enrolment(4, seed=3)]
+    config = PersonaliseConfig(steps=20, lr=1e-2, weight_decay=0.01)
+    together = adapt_many(model, mode, turns, config, mse_weight=0.1)
+    for one, alone in zip(turns, together, strict=True):
+        single = adapt(model, mode, one, config, mse_weight=0.1).state_dict()
+        for name, value in alone.state_dict().items():
+            torch.testing.assert_close(value, single[name], atol=1e-5, rtol=1e-4, msg=name)
+    first, third = together[0].state_dict(), together[2].state_dict()
+    assert any(not torch.equal(first[name], third[name]) for name in first)  # rows differ
+
+
 def test_config_refuses_a_plan_without_its_baseline() -> None:
     with pytest.raises(BenchError, match="include 0"):
         PersonaliseConfig(k=(5, 10))
@@ -96,16 +111,17 @@ def test_config_refuses_a_plan_without_its_baseline() -> None:
         PersonaliseConfig(adapt=("film_first",))
 
 
-def captured_adaptations(monkeypatch) -> dict[tuple[int, str], dict[str, torch.Tensor]]:
-    """Record every model the protocol adapts, by (enrolment size, mode)."""
+def captured_adaptations(monkeypatch) -> dict[tuple[int, str, int], dict[str, torch.Tensor]]:
+    """Record every model the protocol adapts, by (enrolment size, mode, order)."""
     seen = {}
 
-    def recording(model, mode, turns, config, mse_weight):
-        adapted = adapt(model, mode, turns, config, mse_weight)
-        seen[(len(turns), mode, len(seen))] = adapted.state_dict()
+    def recording(model, mode, enrolments, config, mse_weight):
+        adapted = adapt_many(model, mode, enrolments, config, mse_weight)
+        for turns, one in zip(enrolments, adapted, strict=True):
+            seen[(len(turns), mode, len(seen))] = one.state_dict()
         return adapted
 
-    monkeypatch.setattr(personalise_module, "adapt", recording)
+    monkeypatch.setattr(personalise_module, "adapt_many", recording)
     return seen
 
 

@@ -20,5 +20,10 @@ class FiLM(nn.Module):
 
     def forward(self, h: Tensor, s: Tensor) -> Tensor:
         """Modulate ``h [..., d_feature]`` by ``s [..., d_speaker]``."""
-        gamma, beta = self.net(s).chunk(2, dim=-1)  # [..., d_feature] each
-        return (torch.tanh(gamma) + 1.0) * h + beta  # [..., d_feature]
+        return modulate(h, self.net(s))  # [..., d_feature]
+
+
+def modulate(h: Tensor, gamma_beta: Tensor) -> Tensor:
+    """``(tanh(gamma~) + 1) ⊙ h + beta`` for ``h [..., D]`` and ``gamma_beta [..., 2D]``."""
+    gamma, beta = gamma_beta.chunk(2, dim=-1)  # [..., D] each
+    return (torch.tanh(gamma) + 1.0) * h + beta  # [..., D]

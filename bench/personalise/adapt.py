@@ -14,6 +14,7 @@ give the same weights from the same turns.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,8 @@ from torch import Tensor, nn
 from bench.errors import BenchError
 from bench.model import StreamingModel
 from bench.personalise.config import PersonaliseConfig
+from bench.personalise.rows import RowBias, RowFiLM
+from bench.train.data import FEATURES
 from bench.train.loss import va_loss
 
 
@@ -73,22 +76,61 @@ def adapt(
 ) -> StreamingModel:
     """A copy of ``model`` with the ``mode`` parameters fitted to ``enrolment`` (see the module
     docstring); ``model`` itself is unchanged. No turns: the copy is the model as it was."""
-    adapted = copy.deepcopy(model).eval().requires_grad_(False)
-    parameters = list(adapted_parameters(adapted, mode).values())
-    if len(enrolment) == 0:
-        return adapted
-    for parameter in parameters:
-        parameter.requires_grad_(True)
-    device = adapted.head.out.weight.device
-    x = {role: values.to(device)[None] for role, values in enrolment.features.items()}  # [1, k, D]
-    labels = enrolment.labels.to(device)[None]  # [1, k, 2]
-    mask = torch.ones(labels.shape[:2], dtype=torch.bool, device=device)  # [1, k]
-    optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return adapt_many(model, mode, [enrolment], config, mse_weight)[0]
+
+
+def adapt_many(
+    model: StreamingModel,
+    mode: str,
+    enrolments: Sequence[Enrolment],
+    config: PersonaliseConfig,
+    mse_weight: float,
+) -> list[StreamingModel]:
+    """:func:`adapt` for each enrolment, run together: row ``b`` of one batch holds
+    enrolment ``b``'s turns and its own copy of the adapted layers
+    (:mod:`bench.personalise.rows`), shorter enrolments padded and masked out of the loss
+    ``sum_b va_loss(y_b, labels_b)``. The sequential rollout, which dominates the cost with
+    feedback, then runs once per step for all of them."""
+    adapted_parameters(model, mode)  # refuses a FiLM mode without FiLM
+    active = [b for b, enrolment in enumerate(enrolments) if len(enrolment) > 0]
+    results = [copy.deepcopy(model).eval().requires_grad_(False) for _ in enrolments]
+    if not active:
+        return results
+    batch = copy.deepcopy(model).eval().requires_grad_(False)
+    rows = len(active)
+    if mode == "head_bias":
+        batch.head.out = RowBias(batch.head.out, rows)
+    else:
+        batch.observe.film = RowFiLM(batch.observe.film, rows, "all" if mode == "film" else "last")
+    device = batch.head.out.weight.device
+    lengths = [len(enrolments[b]) for b in active]
+    x = {
+        role: _padded([enrolments[b].features[role] for b in active]).to(device)
+        for role in FEATURES
+    }  # role -> [B, T, D]
+    labels = _padded([enrolments[b].labels for b in active]).to(device)  # [B, T, 2]
+    trainable = [p for p in batch.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     for _ in range(config.steps):
-        z = adapted.observe(x["speech"], x["prosody"], x["speaker"])  # [1, k, Dz]
-        y, _ = adapted.run_chunk(z, None)  # [1, k, 2]
-        loss = va_loss(y, labels, mask, mse_weight)  # []
+        z = batch.observe(x["speech"], x["prosody"], x["speaker"])  # [B, T, Dz]
+        y, _ = batch.run_chunk(z, None)  # [B, T, 2]
+        loss = sum(
+            va_loss(y[b : b + 1, :n], labels[b : b + 1, :n], _all(n, device), mse_weight)
+            for b, n in enumerate(lengths)
+        )  # [], the rows' losses summed: each row's gradient is its own
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return adapted.requires_grad_(False)
+    layer = "head.out" if mode == "head_bias" else "observe.film"
+    for row, b in enumerate(active):
+        results[b].get_submodule(layer).load_state_dict(batch.get_submodule(layer).row(row))
+    return results
+
+
+def _padded(values: list[Tensor]) -> Tensor:
+    """``[n_b, D]`` tensors zero-padded to ``[B, max n_b, D]``."""
+    return nn.utils.rnn.pad_sequence(values, batch_first=True)
+
+
+def _all(n: int, device: torch.device) -> Tensor:
+    return torch.ones(1, n, dtype=torch.bool, device=device)  # [1, n]

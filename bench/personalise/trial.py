@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench.personalise.adapt import Enrolment, adapt, supports
+from bench.personalise.adapt import Enrolment, adapt_many, supports
 from bench.personalise.config import PersonaliseConfig
-from bench.personalise.enrolment import plan_enrolment
+from bench.personalise.enrolment import SpeakerPlan, plan_enrolment
 from bench.results import PREDICTION_COLUMNS
 from bench.train.checkpoint import checkpoint_model, checkpoint_standardisers
 from bench.train.config import TrialSpec
@@ -46,7 +46,8 @@ def personalise_trial(
     Each speaker's first ``k`` test turns enrol (:mod:`bench.personalise.enrolment`), with
     the features standardised by the checkpoint's training standardisers; the turns after
     the first ``max(k)`` are scored, the same turns for every ``k`` (``k = 0``: the model as
-    trained). Only enrolment turns' labels reach the adaptation.
+    trained). Only enrolment turns' labels reach the adaptation. A mode's adaptations (every
+    speaker and ``k``) run together (:func:`bench.personalise.adapt.adapt_many`).
     """
     spec = TrialSpec.from_dict(checkpoint["spec"])
     model = checkpoint_model(checkpoint)
@@ -59,26 +60,26 @@ def personalise_trial(
         pred = predict(trained, test, spec.train.eval_batch_dialogs, spec.train.chunk_len, "cpu")
         return predictions_table(data, test, pred)[0]
 
+    def enrolment(rows: np.ndarray) -> Enrolment:
+        enrolled = [position[row] for row in rows]
+        features = {role: test.features[role][enrolled] for role in FEATURES}
+        return Enrolment(features, test.labels[enrolled])
+
+    def scored(speaker: SpeakerPlan) -> list[int]:
+        return [position[row] for row in speaker.scored]
+
     unadapted = streamed(model)
+    jobs = [(speaker, k) for k in sorted(config.k) if k > 0 for speaker in plan.speakers]
     frames = []
-    seconds, adaptations = dict.fromkeys(modes, 0.0), dict.fromkeys(modes, 0)
-    for speaker in plan.speakers:
-        scored = [position[row] for row in speaker.scored]
-        for mode in modes:
-            for k in sorted(config.k):
-                table = unadapted
-                if k > 0:
-                    enrolled = [position[row] for row in speaker.enrolment(k)]
-                    enrolment = Enrolment(
-                        {role: test.features[role][enrolled] for role in FEATURES},
-                        test.labels[enrolled],
-                    )
-                    began = time.perf_counter()
-                    adapted = adapt(model, mode, enrolment, config, spec.train.mse_weight)
-                    seconds[mode] += time.perf_counter() - began
-                    adaptations[mode] += 1
-                    table = streamed(adapted)
-                frames.append(table.iloc[scored].assign(adapt=mode, k=k))
+    seconds, adaptations = {}, {}
+    for mode in modes:
+        frames += [unadapted.iloc[scored(s)].assign(adapt=mode, k=0) for s in plan.speakers]
+        enrolments = [enrolment(speaker.enrolment(k)) for speaker, k in jobs]
+        began = time.perf_counter()
+        adapted = adapt_many(model, mode, enrolments, config, spec.train.mse_weight)
+        seconds[mode], adaptations[mode] = time.perf_counter() - began, len(jobs)
+        for (speaker, k), personal in zip(jobs, adapted, strict=True):
+            frames.append(streamed(personal).iloc[scored(speaker)].assign(adapt=mode, k=k))
     predictions = (
         pd.concat(frames, ignore_index=True)
         if frames
