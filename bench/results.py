@@ -47,6 +47,7 @@ PREDICTION_COLUMNS = [
 TRIAL_FOLDER = re.compile(r"fold(\d+)/seed(\d+)")
 
 Plain = TypeVar("Plain")
+Record = TypeVar("Record", bound="StoredRecord")
 
 
 @dataclass(frozen=True, order=True)
@@ -118,8 +119,37 @@ class TrialOutcome:
         return from_plain(cls, values, "outcome.")
 
 
+class StoredRecord:
+    """What the stores' ``result.json`` records share (a frozen dataclass with ``protocol``,
+    ``variant``, ``fold``, ``seed`` and a ``schema`` field whose default is its schema): the
+    trial's key, and JSON out and in, checked."""
+
+    @property
+    def key(self) -> TrialKey:
+        return TrialKey(self.protocol, self.variant, self.fold, self.seed)  # type: ignore[attr-defined]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls: type[Record], values: Any) -> Record:
+        """Check and read the JSON values of a record.
+
+        Raises:
+            BenchError: not a mapping, a schema other than the class's (or none), a missing or
+                unknown key, or a value of the wrong type.
+        """
+        schema = cls.__dataclass_fields__["schema"].default  # type: ignore[attr-defined]
+        if not isinstance(values, Mapping):
+            raise BenchError(f"a trial record is a JSON object, not a {type(values).__name__}")
+        if values.get("schema") != schema:
+            found = repr(values["schema"]) if "schema" in values else "none"
+            raise BenchError(f"the record's schema is {found}, not {schema!r}")
+        return from_plain(cls, values, "")
+
+
 @dataclass(frozen=True)
-class TrialRecord:
+class TrialRecord(StoredRecord):
     """A finished trial's ``result.json``: the one schema that ``bench run``, ``bench ls``,
     ``bench report`` and :class:`bench.online.StreamingPredictor` read.
 
@@ -144,28 +174,6 @@ class TrialRecord:
     worker: dict[str, Any]
     tuning: dict[str, Any] | None = None
     schema: str = SCHEMA
-
-    @property
-    def key(self) -> TrialKey:
-        return TrialKey(self.protocol, self.variant, self.fold, self.seed)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, values: Any) -> TrialRecord:
-        """Check and read the JSON values of a record.
-
-        Raises:
-            BenchError: not a mapping, a schema other than ``SCHEMA`` (or none), a missing or
-                unknown key, or a value of the wrong type.
-        """
-        if not isinstance(values, Mapping):
-            raise BenchError(f"a trial record is a JSON object, not a {type(values).__name__}")
-        if values.get("schema") != SCHEMA:
-            found = repr(values["schema"]) if "schema" in values else "none"
-            raise BenchError(f"the record's schema is {found}, not {SCHEMA!r}")
-        return from_plain(cls, values, "")
 
 
 def write_trial(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,8 @@ from typing import Any
 import pandas as pd
 
 from bench.atomic import atomic_write, read_json, write_json
-from bench.errors import BenchError
 from bench.personalise.config import PersonaliseConfig
-from bench.results import PREDICTION_COLUMNS, RESULT_FILE, TrialKey, from_plain
+from bench.results import PREDICTION_COLUMNS, RESULT_FILE, StoredRecord, TrialKey
 
 SCHEMA = "bench.personalise/1"
 FOLDER = "personalise"
@@ -52,7 +50,7 @@ def personalise_hash(trial_hash: str, mode: str, config: PersonaliseConfig) -> s
 
 
 @dataclass(frozen=True)
-class PersonaliseRecord:
+class PersonaliseRecord(StoredRecord):
     """One adapt mode of one trial, as ``result.json`` stores it.
 
     trial_hash: the config hash of the trial adapted; config: the declared adaptation (with
@@ -75,20 +73,6 @@ class PersonaliseRecord:
     git_commit: str
     created: str
     schema: str = SCHEMA
-
-    @property
-    def key(self) -> TrialKey:
-        return TrialKey(self.protocol, self.variant, self.fold, self.seed)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, values: Any) -> PersonaliseRecord:
-        """Raises: BenchError: not a record of this schema, or a bad key or value."""
-        if not isinstance(values, Mapping) or values.get("schema") != SCHEMA:
-            raise BenchError(f"not a {SCHEMA} record")
-        return from_plain(cls, values, "")
 
 
 def k_file(folder: Path, k: int) -> Path:
