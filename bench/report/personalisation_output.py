@@ -90,6 +90,7 @@ def plot_personalisation(report: PersonalisationReport, protocol: str) -> Figure
             above = np.r_[0.0, (gains["ci_high"] - gains["delta"]).to_numpy()]  # [n + 1]
             ax.errorbar(k, base + delta, yerr=[below, above], marker="o", capsize=3,
                         label=adapt, color=ADAPT_COLORS.get(adapt))  # fmt: skip
+        ax.set_xticks(sorted(levels["k"].unique()))
         ax.set(title=model, xlabel="enrolment turns k", ylabel="CCC-avg of the scored turns")
         ax.legend(fontsize=8)
     fig.suptitle(f"{protocol}: few-shot personalisation (bars: 95% CI of the gain over k = 0)")
