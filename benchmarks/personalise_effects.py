@@ -15,6 +15,11 @@ gain is planted (expected: better); without, no gain is planted (expected: not b
 ideally equivalent within the margin). The personalisation defaults come from the design
 (seed section 11); no generator seed was used to choose them.
 
+Beside them, a ceiling: the CCC-A gain of an *oracle* per-speaker offset, each speaker's
+arousal predictions shifted to the mean of that speaker's true labels on the scored turns
+themselves (in-sample, so no few-shot method reaches it): how much a speaker calibration
+could gain on this corpus at all.
+
     python benchmarks/personalise_effects.py                      # seeds 7,8,9
     python benchmarks/personalise_effects.py --generator-seeds 10 --seeds 0
 """
@@ -27,9 +32,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench.cli_args import int_list
+from bench.metrics import ccc
 from bench.personalise.run import personalise_grid
 from bench.report.grid import report_grid
 from bench.run import RunOptions, select_trials
@@ -45,6 +52,20 @@ def cell(row: pd.Series) -> str:
     """``+0.052 † better (p 0.001)``: the gain, its Holm-corrected test and verdict."""
     mark = " †" if row["significant"] else ""
     return f"{row['delta']:+.3f}{mark} {row['verdict']} (p {row['p_holm']:.3f})"
+
+
+def oracle_offset_gain(results: Path) -> float:
+    """Mean over mamba_ema's trials of the CCC-A gain, on the scored turns, of shifting each
+    speaker's predictions to the mean of the speaker's own true labels there."""
+    gains = []
+    for path in sorted(results.glob("synthetic/mamba_ema/fold*/seed*/personalise/film/k0.parquet")):
+        turns = pd.read_parquet(path)
+        true, pred = turns["arousal_true"], turns["arousal_pred"]
+        speaker_shift = true.groupby(turns["speaker"]).transform("mean") - pred.groupby(
+            turns["speaker"]
+        ).transform("mean")
+        gains.append(ccc(true.to_numpy(), (pred + speaker_shift).to_numpy()) - ccc(true, pred))
+    return float(np.mean(gains))
 
 
 def corpus_rows(generator: int, effect: bool, args: argparse.Namespace, root: Path) -> list[str]:
@@ -69,7 +90,8 @@ def corpus_rows(generator: int, effect: bool, args: argparse.Namespace, root: Pa
     columns = ["delta", "ci_low", "ci_high", "p_holm", "p_tost_holm", "verdict"]
     print(table[columns].round(4).to_string())
     print(section.speakers.round(3).to_string(index=False))
-    return [cell(table.loc[(model, adapt, K, "a")]) for model, adapt in PLANNED]
+    cells = [cell(table.loc[(model, adapt, K, "a")]) for model, adapt in PLANNED]
+    return [*cells, f"{oracle_offset_gain(results):+.3f}"]
 
 
 def main() -> None:
@@ -82,7 +104,7 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="protocol overrides")
     args = parser.parse_args()
     header = " | ".join(f"{model} {adapt}" for model, adapt in PLANNED)
-    lines = [f"| corpus | {header} |", "|---" * (len(PLANNED) + 1) + "|"]
+    lines = [f"| corpus | {header} | oracle offset |", "|---" * (len(PLANNED) + 2) + "|"]
     with tempfile.TemporaryDirectory(prefix="bench-personalise-") as tmp:
         os.environ["BENCH_DATA"] = str(args.data or Path(tmp) / "data")
         for generator in args.generator_seeds:
