@@ -95,6 +95,7 @@ def personalisation_report(
         table = table.merge(names[["variant", "adapt", "k"]], on="variant", how="left")
         parts.append(table.assign(model=model))
     comparisons = corrected(pd.concat(parts, ignore_index=True))
+    comparisons = comparisons.sort_values(["model", "adapt", "k"], kind="stable")
     per_speaker = speaker_changes(rows)
     return PersonalisationReport(
         levels=_levels(rows),
