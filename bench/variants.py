@@ -9,6 +9,8 @@ already exist (a typo fails loudly, naming the file):
 3. ``variants/<name>.yaml``: only what the variant changes;
 4. ``model.*`` / ``train.*`` overrides from the command line.
 
+A variant file may also hold a ``personalise:`` block (:func:`resolve_personalise`).
+
 The result is checked by :class:`bench.train.config.TrialSpec`, so an invalid combination
 (e.g. a stateless model with feedback) is an error with a message.
 """
@@ -18,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.config import Origins, apply_overrides, config_from_dict, load_yaml, merge_known
 from bench.errors import BenchError
+from bench.personalise.config import PersonaliseConfig
 from bench.protocol import Protocol
 from bench.resources import variants_dir
 from bench.train.config import TrialSpec
@@ -47,7 +50,7 @@ def _variant_file(name: str) -> Path:
 
 def _read_variant(path: Path) -> dict[str, Any]:
     data = load_yaml(path) if path.read_text().strip() else {}
-    unknown = set(data) - {"description", *TRIAL_SECTIONS}
+    unknown = set(data) - {"description", "personalise", *TRIAL_SECTIONS}
     if unknown:
         raise BenchError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
     return data
@@ -75,6 +78,24 @@ def resolve_variant(name: str, protocol: Protocol, overrides: Sequence[str] = ()
     except BenchError as exc:
         raise BenchError(f"variant {name} ({path}): {exc}") from exc
     return config
+
+
+def resolve_personalise(
+    name: str, protocol: Protocol, overrides: Sequence[str] = ()
+) -> PersonaliseConfig:
+    """A variant's few-shot personalisation (``bench personalise``): the protocol's
+    ``personalise:`` block, then the variant file's own ``personalise:`` block, then the
+    command line's ``personalise.*`` ``overrides``, which win.
+
+    Raises:
+        BenchError: an unknown key or a wrong value, naming the key and where it was set.
+    """
+    path = _variant_file(name)
+    origins = Origins(str(protocol.path))
+    block = {"personalise": _read_variant(path).get("personalise") or {}}
+    values = merge_known({"personalise": asdict(protocol.personalise)}, block, str(path), origins)
+    values = apply_overrides(values, overrides, origins)
+    return config_from_dict(PersonaliseConfig, values["personalise"], "personalise.", origins)
 
 
 def config_hash(

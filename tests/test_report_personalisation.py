@@ -28,7 +28,7 @@ def personalised_rows() -> pd.DataFrame:
 
 
 def test_a_planted_gain_is_found_and_a_null_mode_is_not() -> None:
-    report = personalisation_report(personalised_rows(), CONFIG, 2000, 0, 0.02)
+    report = personalisation_report(personalised_rows(), {"mamba_ema": CONFIG}, 2000, 0, 0.02)
     avg = report.comparisons[report.comparisons["dimension"] == "avg"].set_index("adapt")
     assert avg.loc["film", "verdict"] == "better" and avg.loc["film", "ci_low"] > 0
     assert avg.loc["head_bias", "verdict"] in ("undecided", "equivalent")
@@ -43,7 +43,7 @@ def test_a_planted_gain_is_found_and_a_null_mode_is_not() -> None:
 
 
 def test_the_table_and_the_terminal_lines_name_every_comparison() -> None:
-    report = personalisation_report(personalised_rows(), CONFIG, 200, 0, 0.02)
+    report = personalisation_report(personalised_rows(), {"mamba_ema": CONFIG}, 200, 0, 0.02)
     text = render(personalisation_table(report, "synthetic", 200), "md")
     assert text.count("| mamba_ema ") == 3 and "| mamba_ema | none      |   0 |" in text
     assert "Holm over the table's 2 CCC-avg comparisons" in text

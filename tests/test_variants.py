@@ -13,7 +13,13 @@ from bench import variants
 from bench.errors import BenchError
 from bench.protocol import Protocol, load_protocol
 from bench.train.config import TrialSpec
-from bench.variants import config_hash, load_grid, resolve_variant, variant_names
+from bench.variants import (
+    config_hash,
+    load_grid,
+    resolve_personalise,
+    resolve_variant,
+    variant_names,
+)
 
 ABLATIONS = [
     "mamba_ema", "stateless", "gru_ema", "no_prosody", "no_film", "learnable_alpha",
@@ -124,3 +130,23 @@ def test_a_grid_with_a_wrongly_typed_seed_fails_naming_the_file(tmp_path: Path, 
     (folder / "grids" / "typed.yaml").write_text("variants: [mamba_ema]\nseeds: [0, one]\n")
     with pytest.raises(BenchError, match=r"seeds must be tuple\[int, \.\.\.\].*typed.yaml"):
         load_grid("typed")
+
+
+def test_a_variant_file_can_declare_its_personalisation(tmp_path: Path, monkeypatch):
+    folder = shutil.copytree(variants.VARIANT_DIR, tmp_path / "variants")
+    monkeypatch.setattr(variants, "VARIANT_DIR", folder)
+    (folder / "calibrated.yaml").write_text(
+        "model: {film: false}\npersonalise: {adapt: [head_bias], lr: 0.01, steps: 20}\n"
+    )
+    overrides = ["personalise.steps=5"]
+    protocol = load_protocol("synthetic", overrides)
+    config = resolve_personalise("calibrated", protocol, overrides)
+    assert config.adapt == ("head_bias",) and config.lr == 0.01  # the variant's block
+    assert config.steps == 5  # the command line wins over it
+    assert resolve_personalise("mamba_ema", protocol, overrides) == protocol.personalise
+    (folder / "typo.yaml").write_text("personalise: {step: 20}\n")
+    with pytest.raises(BenchError, match=r"typo.yaml: unknown key 'personalise.step'"):
+        resolve_personalise("typo", protocol)
+    (folder / "bad.yaml").write_text("personalise: {k: [5, 10]}\n")
+    with pytest.raises(BenchError, match="include 0"):
+        resolve_personalise("bad", protocol)

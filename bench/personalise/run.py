@@ -43,6 +43,7 @@ from bench.run.plan import PlannedTrial
 from bench.run.worker import SharedInputs
 from bench.train.checkpoint import load_checkpoint
 from bench.train.data import TrialData
+from bench.variants import resolve_personalise
 
 
 @dataclass
@@ -61,6 +62,13 @@ def supported_modes(trial: PlannedTrial, config: PersonaliseConfig) -> list[str]
     """The declared modes the trial's model has parameters for."""
     film = bool(trial.config["model"].get("film", True))
     return [mode for mode in config.adapt if film or mode == "head_bias"]
+
+
+def personalise_configs(selection: Selection) -> dict[str, PersonaliseConfig]:
+    """Each selected variant's declared adaptation: the protocol's ``personalise:`` block,
+    the variant file's, then the ``personalise.*`` overrides."""
+    protocol, overrides = selection.protocol, selection.personalise_overrides
+    return {name: resolve_personalise(name, protocol, overrides) for name in selection.variants}
 
 
 def personalise_work(work: dict[str, Any], inputs: SharedInputs, data: TrialData) -> dict:
@@ -84,19 +92,23 @@ def personalise_grid(
     options: RunOptions | None = None,
     config: PersonaliseConfig | None = None,
 ) -> PersonaliseSummary:
-    """Personalise every selected trial (``config``: default the protocol's ``personalise:``
-    block); ``options.force`` redoes stored personalisations (never the training).
+    """Personalise every selected trial (``config``: the same for every variant; default
+    :func:`personalise_configs`); ``options.force`` redoes stored personalisations (never
+    the training).
 
     Raises:
         BenchError: as :func:`bench.run.grid.run_grid`.
     """
     results = Path(results)
     options = options or RunOptions()
-    config = config or selection.protocol.personalise
+    configs = personalise_configs(selection)
+    if config is not None:
+        configs = dict.fromkeys(configs, config)
     training = replace(options, force=False, save_checkpoints=True)
     summary = PersonaliseSummary(run_grid(selection, results, executor, training), RunSummary())
     jobs, checkpoints, trials = [], {}, {}
     for trial in list_grid(selection, results):
+        config = configs[trial.key.variant]
         modes = supported_modes(trial, config)
         left_out = [mode for mode in config.adapt if mode not in modes]
         if left_out:
@@ -125,7 +137,7 @@ def personalise_grid(
     modes_of = {key: work["modes"] for key, work in jobs}
 
     def store(key: TrialKey, payload: dict) -> None:
-        _store(results, trials[key], modes_of[key], config, payload["result"])
+        _store(results, trials[key], modes_of[key], configs[key.variant], payload["result"])
 
     run = executor_function(executor, options, results)
     skipped = summary.personalised.skipped

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.personalise.run import personalise_configs
 from bench.report.analysis import Report, build_report
 from bench.report.bootstrap import MARGIN
 from bench.report.personalisation import load_personalisation, personalisation_report
@@ -62,7 +63,7 @@ def report_grid(
     ``reference`` defaults to the selection's; ``margin`` is the equivalence margin in CCC
     (see :func:`bench.report.analysis.build_report`). Expected trials come from the selection, so
     a fold that every variant lacks shows as missing. Where ``bench personalise`` stored
-    personalisations of these trials with the protocol's ``personalise:`` configuration, the
+    personalisations of these trials with each variant's ``personalise:`` configuration, the
     report has a personalisation section (:mod:`bench.report.personalisation`).
 
     Raises:
@@ -97,7 +98,7 @@ def report_grid(
         margin=margin,
         tuning=tuning_view(selection.tuning, selection.protocol.name, selection.variants, folds),
     )
-    config = selection.protocol.personalise
-    rows, stale = load_personalisation(plan, results, config)
-    section = None if rows is None else personalisation_report(rows, config, n_boot, seed, margin)
+    configs = personalise_configs(selection)
+    rows, stale = load_personalisation(plan, results, configs)
+    section = None if rows is None else personalisation_report(rows, configs, n_boot, seed, margin)
     return replace(report, personalisation=section, left_out=(*report.left_out, *stale))

@@ -37,24 +37,26 @@ class PersonalisationReport:
     comparisons: the stats table of every (variant, adapt, k > 0) against k = 0 (columns of
     :data:`bench.report.stats.COLUMNS` plus ``model``, ``adapt`` and ``k``); speakers: per
     (variant, adapt, k > 0) how many speakers gain and lose, the worst and median change;
-    per_speaker: each speaker's change; config: the declared adaptation they were made with."""
+    per_speaker: each speaker's change; configs: per variant, the declared adaptation."""
 
     levels: pd.DataFrame
     comparisons: pd.DataFrame
     speakers: pd.DataFrame
     per_speaker: pd.DataFrame
-    config: PersonaliseConfig
+    configs: dict[str, PersonaliseConfig]
 
 
 def load_personalisation(
-    plan: Iterable[PlannedTrial], results: str | Path, config: PersonaliseConfig
+    plan: Iterable[PlannedTrial], results: str | Path, configs: dict[str, PersonaliseConfig]
 ) -> tuple[pd.DataFrame | None, list[str]]:
-    """The stored personalisations of the plan's current trials made with ``config``, and a
-    note for each one left out (made with another configuration, or for another training)."""
+    """The stored personalisations of the plan's current trials made with their variant's
+    config (``configs``), and a note for each one left out (made with another configuration,
+    or for another training)."""
     frames, notes = [], []
     for trial in plan:
         if trial.status != "done":
             continue
+        config = configs[trial.key.variant]
         for mode in supported_modes(trial, config):
             record = read_personalised(results, trial.key, mode)
             if record is None:
@@ -73,7 +75,7 @@ def load_personalisation(
 
 def personalisation_report(
     rows: pd.DataFrame,
-    config: PersonaliseConfig,
+    configs: dict[str, PersonaliseConfig],
     n_boot: int,
     seed: int,
     margin: float,
@@ -102,7 +104,7 @@ def personalisation_report(
         comparisons=comparisons,
         speakers=_spread(per_speaker),
         per_speaker=per_speaker,
-        config=config,
+        configs=configs,
     )
 
 

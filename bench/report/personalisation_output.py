@@ -52,13 +52,17 @@ def personalisation_table(report: PersonalisationReport, protocol: str, n_boot: 
                 Cell("num", numbers=(who["worst"],)),
             ])  # fmt: skip
     n_tests = int(avg["p"].notna().sum())
-    config = report.config
+    settings = {f"{c.steps} AdamW steps at lr {c.lr:g}" for c in report.configs.values()}
+    if len(settings) > 1:
+        settings = {"per variant " + "; ".join(
+            f"{name}: {c.steps} AdamW steps at lr {c.lr:g}" for name, c in report.configs.items()
+        )}  # fmt: skip
     legend = (
         f"Protocol {protocol}. Few-shot personalisation: each test speaker's first k turns "
         "(dialogs in order, turns by start time) enrol, and every k is scored on the same "
         "later turns of that speaker (k = 0: the trained model). Adapted: film (every FiLM "
         "parameter), film_last (FiLM's last layer) or head_bias (the output offset), "
-        f"everything else frozen; {config.steps} AdamW steps at lr {config.lr:g}. "
+        f"everything else frozen; {settings.pop()}. "
         "{Delta}CCC-avg: the gain over k = 0 on the same turns with its 95% CI (paired "
         f"hierarchical bootstrap over dialogs and seeds, {n_boot} replicates); {{dagger}}: "
         f"p_Holm < {ALPHA}, Holm over the table's {n_tests} CCC-avg comparisons. Verdict: "

@@ -45,6 +45,8 @@ class Selection:
     ``train.*`` overrides, applied to every variant's configuration. folds: None for every
     fold of the protocol's corpus. reference: the variant a report compares the others with.
     tuning: train each variant with its tuned configuration (``bench run --tuned``), or None.
+    personalise_overrides: the ``personalise.*`` overrides, which also win over a variant
+    file's ``personalise:`` block (:func:`bench.variants.resolve_personalise`).
     """
 
     protocol: Protocol
@@ -54,6 +56,7 @@ class Selection:
     overrides: tuple[str, ...] = ()
     reference: str | None = None
     tuning: Tuning | None = None
+    personalise_overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ def select_trials(
         overrides=tuple(trial),
         reference=reference,
         tuning=tuning,
+        personalise_overrides=tuple(o for o in overrides if o.startswith("personalise.")),
     )
 
 
