@@ -47,7 +47,8 @@ def personalise_trial(
     the features standardised by the checkpoint's training standardisers; the turns after
     the first ``max(k)`` are scored, the same turns for every ``k`` (``k = 0``: the model as
     trained). Only enrolment turns' labels reach the adaptation. A mode's adaptations (every
-    speaker and ``k``) run together (:func:`bench.personalise.adapt.adapt_many`).
+    speaker and ``k``) run together (:func:`bench.personalise.adapt.adapt_many`), on the CPU
+    (a trial's personalisation costs a fraction of its training; see the README).
     """
     spec = TrialSpec.from_dict(checkpoint["spec"])
     model = checkpoint_model(checkpoint)
