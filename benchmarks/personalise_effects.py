@@ -22,6 +22,7 @@ could gain on this corpus at all.
 
     python benchmarks/personalise_effects.py                      # seeds 7,8,9
     python benchmarks/personalise_effects.py --generator-seeds 10 --seeds 0
+    python benchmarks/personalise_effects.py --speaker-scale 3 --effects on   # stronger effects
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ import numpy as np
 import pandas as pd
 
 from bench.cli_args import int_list
+from bench.corpus.synth import GENERATOR_VERSION, SynthConfig, generate
 from bench.metrics import ccc
+from bench.paths import data_dir
 from bench.personalise.run import personalise_grid
 from bench.report.grid import report_grid
 from bench.run import RunOptions, select_trials
@@ -68,15 +71,29 @@ def oracle_offset_gain(results: Path) -> float:
     return float(np.mean(gains))
 
 
+def scaled_corpus(generator: int, scale: float) -> str:
+    """``corpus.root=`` a corpus of ``generator`` with its speaker effects times ``scale``
+    (``bench corpus synth --speaker-scale``), generated on first use under ``$BENCH_DATA``."""
+    name = f"medium-seed{generator}-speakerx{scale:g}-v{GENERATOR_VERSION}"
+    root = data_dir() / "synthetic" / name
+    if not root.is_dir():
+        generate(root, SynthConfig(seed=generator), progress=False, speaker_scale=scale)
+    return f"corpus.root={root}"
+
+
 def corpus_rows(generator: int, effect: bool, args: argparse.Namespace, root: Path) -> list[str]:
     """Train, personalise and report one corpus; its planned cells."""
     overrides = [
         f"corpus.synth.seed={generator}",
         f"corpus.synth.speaker_effect={str(effect).lower()}",
     ]
+    scaled = effect and args.speaker_scale != 1.0
+    if scaled:
+        overrides.append(scaled_corpus(generator, args.speaker_scale))
     selection = select_trials("synthetic", [*overrides, *args.overrides], variants=VARIANTS,
                               seeds=args.seeds)  # fmt: skip
-    results = root / f"seed{generator}-speaker-{str(effect).lower()}"
+    scale = f"x{args.speaker_scale:g}" if scaled else ""
+    results = root / f"seed{generator}-speaker-{str(effect).lower()}{scale}"
     summary = personalise_grid(selection, results, "ray", QUIET)
     if summary.trained.failed or summary.personalised.failed:
         sys.exit(f"failed for {overrides}: {summary.trained.failed or summary.personalised.failed}")
@@ -99,6 +116,9 @@ def main() -> None:
     parser.add_argument("--generator-seeds", type=int_list, default=[7, 8, 9])
     parser.add_argument("--seeds", type=int_list, default=[0, 1], help="training seeds (0,1)")
     parser.add_argument("--bootstrap", type=int, default=4000, help="bootstrap replicates")
+    parser.add_argument("--speaker-scale", type=float, default=1.0,
+                        help="speaker effects times this on the 'on' corpora (1)")  # fmt: skip
+    parser.add_argument("--effects", default="on,off", help="corpora: on, off or both")
     parser.add_argument("--data", type=Path, help="corpus and feature cache (default: temp)")
     parser.add_argument("--results", type=Path, help="keep the results here (default: temp)")
     parser.add_argument("overrides", nargs="*", help="protocol overrides")
@@ -108,9 +128,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-personalise-") as tmp:
         os.environ["BENCH_DATA"] = str(args.data or Path(tmp) / "data")
         for generator in args.generator_seeds:
-            for effect in (True, False):
+            for effect in (e == "on" for e in args.effects.split(",")):
                 cells = corpus_rows(generator, effect, args, args.results or Path(tmp))
                 name = f"seed {generator}, speaker effects {'on' if effect else 'off'}"
+                name += f" x{args.speaker_scale:g}" if effect and args.speaker_scale != 1.0 else ""
                 lines.append(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\nCCC-A gain at k={K} over k=0 on the same turns († Holm p < 0.05 over the "
           "report's personalisation section):\n" + "\n".join(lines))  # fmt: skip

@@ -96,7 +96,7 @@ def test_context_switch_controls_label_persistence(small_corpus_root: Path, colu
     assert abs(lag1_autocorrelation(null, column)) < 0.1
 
 
-def _largest_speaker_offset(config: SynthConfig) -> float:
+def _largest_speaker_offset(config: SynthConfig, speaker_scale: float = 1.0) -> float:
     """Largest mean residual of a speaker after regressing loudness (dB) on arousal."""
     levels = pd.DataFrame(
         {
@@ -104,7 +104,7 @@ def _largest_speaker_offset(config: SynthConfig) -> float:
             "level": turn["prosody"].level_db,
             "arousal": turn["emotion"][1],
         }
-        for turns in plan_corpus(config).values()
+        for turns in plan_corpus(config, speaker_scale).values()
         for turn in turns
     )
     slope, intercept = np.polyfit(levels["arousal"], levels["level"], 1)
@@ -115,6 +115,15 @@ def _largest_speaker_offset(config: SynthConfig) -> float:
 def test_speaker_switch_controls_speaker_baselines():
     assert _largest_speaker_offset(SynthConfig(size="iemocap")) > 1.5
     assert _largest_speaker_offset(SynthConfig(size="iemocap", speaker_effect=False)) < 0.6
+
+
+def test_speaker_scale_multiplies_the_speaker_effects_and_nothing_else():
+    config = SynthConfig(size="small")
+    plain, scaled = plan_corpus(config), plan_corpus(config, speaker_scale=3.0)
+    assert plain.keys() == scaled.keys()
+    for dialog, turns in plain.items():  # the same turns, moods and labels
+        assert [t["emotion"] for t in turns] == [t["emotion"] for t in scaled[dialog]]
+    assert _largest_speaker_offset(config, 3.0) > 2.5 * _largest_speaker_offset(config)
 
 
 def test_refuses_to_overwrite_and_rejects_unknown_size(tmp_path: Path):

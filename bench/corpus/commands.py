@@ -45,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="all speakers share one acoustic baseline and expressiveness",
     )
+    synth.add_argument(
+        "--speaker-scale",
+        type=float,
+        default=1.0,
+        help="multiply the speaker effects (baseline sd 0.4 and log-expressiveness sd 0.25 on "
+        "the arousal drive) by this; 1 (default) is the protocols' corpus. Read the result "
+        "with corpus.root=OUT",
+    )
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=run_synth)
 
@@ -71,8 +79,9 @@ def run_synth(args: argparse.Namespace) -> int:
         context=not args.no_context,
         speaker_effect=not args.no_speaker_effect,
     )
-    out = generate(args.out, config, progress=not args.quiet)
-    print(f"wrote the synthetic corpus ({config}) to {out}")
+    out = generate(args.out, config, not args.quiet, args.speaker_scale)
+    scaled = "" if args.speaker_scale == 1.0 else f", speaker effects x{args.speaker_scale:g}"
+    print(f"wrote the synthetic corpus ({config}{scaled}) to {out}")
     return 0
 
 

@@ -81,7 +81,12 @@ class Speaker:
     expressiveness: float  # acoustic arousal gain g_s
 
 
-def _speakers(session: int, config: SynthConfig, rng: np.random.Generator) -> dict[str, Speaker]:
+def _speakers(
+    session: int, config: SynthConfig, rng: np.random.Generator, speaker_scale: float = 1.0
+) -> dict[str, Speaker]:
+    """The session's two speakers: ``b_s ~ N(0, (0.4 c)^2)`` and ``log g_s ~ N(0, (0.25 c)^2)``
+    with ``c = speaker_scale`` (the same draws for every ``c``), or ``b_s = 0, g_s = 1``
+    without speaker effects."""
     speakers = {}
     for letter, f0, scale in (("F", 205.0, 1.15), ("M", 118.0, 1.0)):
         effect = config.speaker_effect
@@ -89,8 +94,8 @@ def _speakers(session: int, config: SynthConfig, rng: np.random.Generator) -> di
             speaker_id=f"Ses{session:02d}_{letter}",
             f0_hz=f0 * float(np.exp(rng.normal(0, 0.08))),
             formant_scale=scale * float(np.exp(rng.normal(0, 0.03))),
-            baseline=float(rng.normal(0, 0.4)) if effect else 0.0,
-            expressiveness=float(np.exp(rng.normal(0, 0.25))) if effect else 1.0,
+            baseline=speaker_scale * float(rng.normal(0, 0.4)) if effect else 0.0,
+            expressiveness=float(np.exp(speaker_scale * rng.normal(0, 0.25))) if effect else 1.0,
         )
     return speakers
 
@@ -206,13 +211,14 @@ def _dialog_turns(
     return turns
 
 
-def plan_corpus(config: SynthConfig) -> dict[str, list[dict]]:
-    """Every session's dialogs, each with its planned turns (no audio yet)."""
+def plan_corpus(config: SynthConfig, speaker_scale: float = 1.0) -> dict[str, list[dict]]:
+    """Every session's dialogs, each with its planned turns (no audio yet); ``speaker_scale``
+    multiplies the speaker effects (:func:`_speakers`)."""
     utterances, dialogs = SIZES[config.size]
     plan: dict[str, list[dict]] = {}
     for s, (n_utt, n_dialogs) in enumerate(zip(utterances, dialogs, strict=True), start=1):
         rng = np.random.default_rng([config.seed, s])
-        speakers = _speakers(s, config, rng)
+        speakers = _speakers(s, config, rng, speaker_scale)
         names = [f"Ses{s:02d}{m}_{name}" for name in DIALOG_NAMES for m in "FM"]
         chosen = sorted(rng.choice(len(names), n_dialogs, replace=False))
         for k, (index, size) in enumerate(
@@ -257,8 +263,14 @@ def check_version(root: Path) -> None:
         )
 
 
-def generate(out: str | Path, config: SynthConfig, progress: bool = True) -> Path:
+def generate(
+    out: str | Path, config: SynthConfig, progress: bool = True, speaker_scale: float = 1.0
+) -> Path:
     """Write the synthetic corpus to ``out`` atomically and return its path.
+
+    ``speaker_scale`` (``bench corpus synth --speaker-scale``, not a protocol key) multiplies
+    the speakers' arousal baselines and the log of their expressiveness; 1 is the corpus the
+    protocols generate, and ``synth_meta.json`` records any other value.
 
     The corpus is written to a temporary sibling folder and renamed into place, so an
     interrupted run never leaves a folder that looks finished.
@@ -271,13 +283,16 @@ def generate(out: str | Path, config: SynthConfig, progress: bool = True) -> Pat
         raise BenchError(f"{out} exists and is not empty; choose another folder")
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    plan = plan_corpus(config)
+    if not speaker_scale > 0:
+        raise BenchError(f"speaker_scale must be positive, not {speaker_scale}")
+    plan = plan_corpus(config, speaker_scale)
     total = sum(len(turns) for turns in plan.values())
     with tqdm(total=total, desc="synthesising", unit="utt", disable=not progress) as bar:
         for dialog, turns in plan.items():
             _write_dialog(tmp, dialog, turns)
             bar.update(len(turns))
-    meta = {
+    scaled = {} if speaker_scale == 1.0 else {"speaker_scale": speaker_scale}
+    meta = scaled | {
         "config": asdict(config),
         "generator_version": GENERATOR_VERSION,
         "utterances": {
