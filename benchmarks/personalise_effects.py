@@ -71,13 +71,14 @@ def oracle_offset_gain(results: Path) -> float:
     return float(np.mean(gains))
 
 
-def scaled_corpus(generator: int, scale: float) -> str:
+def scaled_corpus(generator: int, scale: float, context: bool) -> str:
     """``corpus.root=`` a corpus of ``generator`` with its speaker effects times ``scale``
     (``bench corpus synth --speaker-scale``), generated on first use under ``$BENCH_DATA``."""
-    name = f"medium-seed{generator}-speakerx{scale:g}-v{GENERATOR_VERSION}"
-    root = data_dir() / "synthetic" / name
+    name = f"medium-seed{generator}{'' if context else '-nocontext'}-speakerx{scale:g}"
+    root = data_dir() / "synthetic" / f"{name}-v{GENERATOR_VERSION}"
     if not root.is_dir():
-        generate(root, SynthConfig(seed=generator), progress=False, speaker_scale=scale)
+        config = SynthConfig(seed=generator, context=context)
+        generate(root, config, progress=False, speaker_scale=scale)
     return f"corpus.root={root}"
 
 
@@ -86,14 +87,16 @@ def corpus_rows(generator: int, effect: bool, args: argparse.Namespace, root: Pa
     overrides = [
         f"corpus.synth.seed={generator}",
         f"corpus.synth.speaker_effect={str(effect).lower()}",
+        f"corpus.synth.context={str(args.context).lower()}",
     ]
     scaled = effect and args.speaker_scale != 1.0
     if scaled:
-        overrides.append(scaled_corpus(generator, args.speaker_scale))
+        overrides.append(scaled_corpus(generator, args.speaker_scale, args.context))
     selection = select_trials("synthetic", [*overrides, *args.overrides], variants=VARIANTS,
                               seeds=args.seeds)  # fmt: skip
     scale = f"x{args.speaker_scale:g}" if scaled else ""
-    results = root / f"seed{generator}-speaker-{str(effect).lower()}{scale}"
+    context = "" if args.context else "-nocontext"
+    results = root / f"seed{generator}{context}-speaker-{str(effect).lower()}{scale}"
     summary = personalise_grid(selection, results, "ray", QUIET)
     if summary.trained.failed or summary.personalised.failed:
         sys.exit(f"failed for {overrides}: {summary.trained.failed or summary.personalised.failed}")
@@ -119,6 +122,8 @@ def main() -> None:
     parser.add_argument("--speaker-scale", type=float, default=1.0,
                         help="speaker effects times this on the 'on' corpora (1)")  # fmt: skip
     parser.add_argument("--effects", default="on,off", help="corpora: on, off or both")
+    parser.add_argument("--no-context", dest="context", action="store_false",
+                        help="corpora whose dialog moods are independent draws")  # fmt: skip
     parser.add_argument("--data", type=Path, help="corpus and feature cache (default: temp)")
     parser.add_argument("--results", type=Path, help="keep the results here (default: temp)")
     parser.add_argument("overrides", nargs="*", help="protocol overrides")
