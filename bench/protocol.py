@@ -38,7 +38,8 @@ from bench.resources import protocols_dir
 from bench.train.config import TrainConfig
 
 PROTOCOL_DIR = protocols_dir()
-CORPUS_KINDS = ("synthetic", "iemocap", "jsonl")
+CORPUS_KINDS = ("synthetic", "iemocap", "jsonl", "msp_podcast")
+DIALOG_UNITS = {"msp_podcast": ("podcast", "utterance")}
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,11 @@ class CorpusSection:
     """``corpus:``: what to read, and the scale its labels are on.
 
     kind: ``synthetic`` (generated under ``$BENCH_DATA`` unless ``root`` is set), ``iemocap``
-    (``root``: the release folder) or ``jsonl`` (``manifest``: the manifest file).
+    or ``msp_podcast`` (``root``: the release folder) or ``jsonl`` (``manifest``: the
+    manifest file).
     label_scale: ``(lo, hi)``; labels become ``(x - lo) / (hi - lo)``.
+    dialog_unit: what one dialog is, where the corpus leaves it open (:data:`DIALOG_UNITS`;
+    MSP-Podcast: ``podcast``, its segments in order, or ``utterance``, each turn alone).
     synth: the generator's arguments (``kind: synthetic`` only).
     """
 
@@ -55,6 +59,7 @@ class CorpusSection:
     root: str | None = None
     manifest: str | None = None
     label_scale: tuple[float, float] = (1.0, 5.0)
+    dialog_unit: str | None = None
     synth: SynthConfig = field(default_factory=SynthConfig)
 
     def __post_init__(self) -> None:
@@ -63,13 +68,64 @@ class CorpusSection:
             raise BenchError(f"corpus.kind must be one of {known}, not {self.kind!r}")
         if not self.label_scale[0] < self.label_scale[1]:
             raise BenchError(f"corpus.label_scale must be [lo, hi], lo < hi: {self.label_scale}")
+        units = DIALOG_UNITS.get(self.kind, ())
+        if self.dialog_unit is not None and self.dialog_unit not in units:
+            choices = f"one of {', '.join(units)}" if units else "unset (null)"
+            raise BenchError(
+                f"corpus.dialog_unit for corpus.kind {self.kind} must be {choices}, "
+                f"not {self.dialog_unit!r}"
+            )
+
+    def hashed(self) -> dict[str, Any]:
+        """Every key, less ``dialog_unit`` where unset (so corpora read before it existed
+        keep their hashes)."""
+        values = asdict(self)
+        if self.dialog_unit is None:
+            del values["dialog_unit"]
+        return values
+
+
+FOLD_MODES = ("leave_one_out", "predefined")
 
 
 @dataclass(frozen=True)
 class FoldsSection:
-    """``folds:``: fold ``k`` tests the ``k``-th value of the column ``unit``."""
+    """``folds:``: how the corpus is split.
 
+    mode: ``leave_one_out``: fold ``k`` tests the ``k``-th value of the column ``unit`` and
+        trains on the rest (validation as the ``validation:`` section says).
+        ``predefined``: the release's own partition in the table column ``column``: rows
+        whose value is in ``train`` train, those in ``validation`` select models, and fold
+        ``k`` tests the rows of the ``k``-th name in ``test`` that the corpus has (each test
+        set its own fold, reported separately). Other values are not used.
+    """
+
+    mode: str = "leave_one_out"
     unit: str = "group"
+    column: str = "split"
+    train: tuple[str, ...] = ("Train",)
+    validation: tuple[str, ...] = ("Development", "Validation")
+    test: tuple[str, ...] = ("Test1", "Test2")
+
+    def __post_init__(self) -> None:
+        if self.mode not in FOLD_MODES:
+            modes = ", ".join(FOLD_MODES)
+            raise BenchError(f"folds.mode must be one of {modes}, not {self.mode!r}")
+        if self.mode == "predefined":
+            named = [*self.train, *self.validation, *self.test]
+            if not (self.train and self.validation and self.test) or len(set(named)) < len(named):
+                raise BenchError(
+                    "folds.train, folds.validation and folds.test must each name some values "
+                    f"of folds.column, none twice; not {self.train}, {self.validation}, "
+                    f"{self.test}"
+                )
+
+    def hashed(self) -> dict[str, Any]:
+        """The keys that decide the folds: ``unit`` alone for ``leave_one_out`` (as before the
+        predefined mode existed, so those trials keep their hashes)."""
+        if self.mode == "leave_one_out":
+            return {"unit": self.unit}
+        return {key: value for key, value in asdict(self).items() if key != "unit"}
 
 
 @dataclass(frozen=True)
@@ -124,8 +180,8 @@ class Protocol:
         }
         features["speaker"]["level"] = self.features.speaker_level
         return {
-            "corpus": asdict(self.corpus),
-            "folds": asdict(self.folds),
+            "corpus": self.corpus.hashed(),
+            "folds": self.folds.hashed(),
             "validation": asdict(self.validation),
             "features": features,
         }
@@ -246,7 +302,9 @@ class Fold:
     """One leave-one-unit-out fold: row indices into the utterance table.
 
     ``val_unit`` is the column validation is disjoint in (``dialog`` or ``validation.unit``)
-    and ``val_values`` its held-out values.
+    and ``val_values`` its held-out values. ``test_disjoint``: the columns test shares no
+    value of with train and validation (a predefined partition promises speakers and
+    dialogs, not sessions: MSP-Podcast's Test1 has podcasts that Train also has).
     """
 
     number: int  # 1-based
@@ -256,6 +314,7 @@ class Fold:
     test: np.ndarray
     val_unit: str = "dialog"
     val_values: tuple[str, ...] = ()
+    test_disjoint: tuple[str, ...] = ("speaker", "session", "dialog")
 
 
 def fold_units(table: pd.DataFrame, protocol: Protocol) -> list[str]:
@@ -325,8 +384,52 @@ def _validation_values(
     return tuple(sorted(value for block in chosen for value in block))
 
 
+def predefined_folds(table: pd.DataFrame, folds: FoldsSection) -> list[Fold]:
+    """The release's partition (``folds.mode: predefined``): one fold per test set present,
+    each training on ``folds.train`` and validating on ``folds.validation``."""
+    column = folds.column
+    if column not in table or table[column].isna().all():
+        raise BenchError(
+            f"folds.mode predefined reads the column {column!r} (folds.column), which this "
+            f"corpus does not fill"
+        )
+    split = table[column].astype(str)
+    present = set(split.unique())
+    for key, names in (("train", folds.train), ("validation", folds.validation)):
+        if not present & set(names):
+            raise BenchError(
+                f"folds.{key} names {', '.join(names)}; the corpus's {column} values are "
+                f"{', '.join(sorted(present))}"
+            )
+    tests = [name for name in folds.test if name in present]
+    if not tests:
+        raise BenchError(
+            f"folds.test names {', '.join(folds.test)}; none is among the corpus's {column} "
+            f"values ({', '.join(sorted(present))})"
+        )
+    train = np.flatnonzero(split.isin(folds.train).to_numpy())
+    val = np.flatnonzero(split.isin(folds.validation).to_numpy())
+    result = []
+    for number, name in enumerate(tests, start=1):
+        fold = Fold(
+            number=number,
+            test_unit=name,
+            train=train,
+            val=val,
+            test=np.flatnonzero((split == name).to_numpy()),
+            val_unit=column,
+            val_values=tuple(v for v in folds.validation if v in present),
+            test_disjoint=("speaker", "dialog"),
+        )
+        check_fold(table, fold)
+        result.append(fold)
+    return result
+
+
 def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     """Every fold of the protocol, each checked for leakage."""
+    if protocol.folds.mode == "predefined":
+        return predefined_folds(table, protocol.folds)
     column, validation = protocol.folds.unit, protocol.validation
     units = fold_units(table, protocol)
     if len(units) < 2:
@@ -364,10 +467,11 @@ def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
 
 
 def check_fold(table: pd.DataFrame, fold: Fold) -> None:
-    """Assert no leakage: test shares no speaker, session or dialog with train or val, and
-    val shares no dialog with train; under a ``fold.val_unit`` other than ``dialog``, val
-    shares no value of that unit and no speaker with train (the unit promises validation
-    speakers unseen in training, also where a speaker records in several sessions).
+    """Assert no leakage: test shares no value of ``fold.test_disjoint`` (speaker, session,
+    dialog) with train or val, and val shares no dialog with train; under a
+    ``fold.val_unit`` other than ``dialog``, val shares no value of that unit and no speaker
+    with train (the unit promises validation speakers unseen in training, also where a
+    speaker records in several sessions).
 
     Raises:
         BenchError: naming the leaking values.
@@ -375,8 +479,8 @@ def check_fold(table: pd.DataFrame, fold: Fold) -> None:
     parts = {name: table.iloc[getattr(fold, name)] for name in ("train", "val", "test")}
     if not len(parts["train"]) or not len(parts["test"]):
         raise BenchError(f"fold {fold.number}: empty train or test part")
-    checks = [("test", "train", c) for c in ("speaker", "session", "dialog")]
-    checks += [("test", "val", c) for c in ("speaker", "session", "dialog")]
+    checks = [("test", "train", c) for c in fold.test_disjoint]
+    checks += [("test", "val", c) for c in fold.test_disjoint]
     unit_disjoint = () if fold.val_unit == "dialog" else (fold.val_unit, "speaker")
     checks += [("val", "train", c) for c in dict.fromkeys(("dialog", *unit_disjoint))]
     for left, right, column in checks:

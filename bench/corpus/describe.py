@@ -20,6 +20,7 @@ def _audio_summary(paths: list[str]) -> tuple[dict[str, Any], list[str]]:
     channels: Counter[int] = Counter()
     problems = []
     seconds = 0.0
+    converted = 0
     for path in paths:
         try:
             info = sf.info(path)
@@ -28,12 +29,11 @@ def _audio_summary(paths: list[str]) -> tuple[dict[str, Any], list[str]]:
             continue
         rates[info.samplerate] += 1
         channels[info.channels] += 1
+        converted += info.samplerate != SAMPLE_RATE or info.channels != 1
         duration = info.frames / info.samplerate
         seconds += duration
         if duration < MIN_SECONDS:
             problems.append(f"{path}: only {duration:.3f} s of audio")
-    converted = sum(n for r, n in rates.items() if r != SAMPLE_RATE)
-    converted += sum(n for c, n in channels.items() if c != 1)
     if converted:
         problems.append(
             f"{converted} files are not 16 kHz mono; they are converted when loaded (not an error)"
@@ -60,6 +60,7 @@ def describe(corpus: Corpus) -> dict[str, Any]:
                 "std": round(float(values.std()), 4),
             }
     dialog_sizes = table.groupby("dialog").size()
+    splits = table.dropna(subset=["split"]).groupby("split", sort=True)
     return {
         "corpus": corpus.name,
         "utterances": len(table),
@@ -70,6 +71,16 @@ def describe(corpus: Corpus) -> dict[str, Any]:
         "clipped_labels": corpus.clipped_labels,
         "per_session": {str(k): int(v) for k, v in table.groupby("session").size().items()},
         "per_speaker": {str(k): int(v) for k, v in table.groupby("speaker").size().items()},
+        "per_split": {
+            str(split): {
+                "utterances": len(rows),
+                "speakers": int(rows["speaker"].nunique()),
+                "dialogs": int(rows["dialog"].nunique()),
+            }
+            for split, rows in splits
+        },
+        "skipped": dict(corpus.skipped),
+        "notes": list(corpus.notes),
         "dialog_length": {
             "min": int(dialog_sizes.min()),
             "median": float(dialog_sizes.median()),
@@ -92,7 +103,7 @@ def format_description(summary: dict[str, Any]) -> str:
         "",
         tabulate(summary["per_session"].items(), headers=["session", "utterances"]),
         "",
-        tabulate(summary["per_speaker"].items(), headers=["speaker", "utterances"]),
+        _speakers(summary["per_speaker"]),
         "",
         tabulate(
             [(k, v["mean"], v["std"]) for k, v in summary["labels"].items()],
@@ -101,6 +112,11 @@ def format_description(summary: dict[str, Any]) -> str:
         "",
         f"clipped labels: {summary['clipped_labels']}",
     ]
+    if summary["per_split"]:
+        rows = [{"split": name, **counts} for name, counts in summary["per_split"].items()]
+        lines += ["", tabulate(rows, headers="keys")]
+    lines += [f"skipped {n} rows: {reason}" for reason, n in summary["skipped"].items()]
+    lines += summary["notes"]
     if summary.get("folds"):
         rows = [
             {**fold, "validation_values": _shorten(fold["validation_values"])}
@@ -113,6 +129,15 @@ def format_description(summary: dict[str, Any]) -> str:
     if len(problems) > 50:
         lines.append(f"  ... and {len(problems) - 50} more (see --json)")
     return "\n".join(lines)
+
+
+def _speakers(per_speaker: dict[str, int], shown: int = 60) -> str:
+    """The utterances per speaker; past ``shown`` speakers, only the largest, and a count."""
+    if len(per_speaker) <= shown:
+        return tabulate(per_speaker.items(), headers=["speaker", "utterances"])
+    largest = sorted(per_speaker.items(), key=lambda item: (-item[1], item[0]))[:shown]
+    more = f"\n... and {len(per_speaker) - shown} more speakers (see --json)"
+    return tabulate(largest, headers=["speaker", "utterances (largest)"]) + more
 
 
 def _shorten(values: list[str], shown: int = 4) -> str:

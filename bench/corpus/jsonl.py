@@ -2,8 +2,9 @@
 
 Required fields: ``utt_id``, ``session_id`` (the dialog), ``speaker_id``, ``audio_path``
 (relative to the manifest's folder, or absolute), ``valence``, ``arousal``.
-Optional: ``dominance``, ``start`` (order within the dialog; otherwise file order) and
-``group`` (the fold unit; otherwise the speaker).
+Optional: ``dominance``, ``start`` (order within the dialog; otherwise file order),
+``group`` (the fold unit; otherwise the speaker) and ``split`` (the corpus's own partition,
+such as ``Train`` or ``Test1``, for ``folds.mode: predefined``).
 
 Labels are on the scale the protocol states (default 1..5) and are normalised to [0, 1]
 with ``y = (x - lo) / (hi - lo)``. A label outside the scale is an error, since it most
@@ -23,7 +24,7 @@ from bench.corpus.text import read_text
 from bench.errors import InputError
 
 REQUIRED = ("utt_id", "session_id", "speaker_id", "audio_path", "valence", "arousal")
-OPTIONAL = ("dominance", "start", "group")
+OPTIONAL = ("dominance", "start", "group", "split")
 
 
 def _label(record: dict, key: str, scale: tuple[float, float], path: Path, line: int) -> float:
@@ -76,6 +77,7 @@ def _row(record: Any, path: Path, line: int, scale: tuple[float, float], name: s
         "arousal": _label(record, "arousal", scale, path, line),
         "dominance": dominance,
         "group": group,
+        "split": str(record["split"]) if "split" in record else math.nan,
     }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.corpus.iemocap import read_iemocap
 from bench.corpus.jsonl import read_jsonl
+from bench.corpus.msp_podcast import read_msp_podcast
 from bench.corpus.synth import GENERATOR_VERSION, check_version, generate
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
@@ -41,6 +42,11 @@ def prepare_corpus(corpus: CorpusSection, progress: bool = True) -> Corpus:
         if not corpus.root:
             raise BenchError("set corpus.root=/path/to/IEMOCAP_full_release")
         return read_iemocap(corpus.root)
+    if corpus.kind == "msp_podcast":
+        if not corpus.root:
+            raise BenchError("set corpus.root=/path/to/MSP-Podcast (the folder with Audios/)")
+        unit = corpus.dialog_unit or "podcast"
+        return read_msp_podcast(corpus.root, corpus.label_scale, unit)
     if not corpus.manifest:
         raise BenchError("set corpus.manifest=/path/to/manifest.jsonl")
     return read_jsonl(corpus.manifest, label_scale=corpus.label_scale)

@@ -15,6 +15,8 @@ valence    float   label normalised to [0, 1]: ``(x - lo) / (hi - lo)``
 arousal    float   same
 dominance  float   same, NaN when the corpus has none
 group      str     the fold unit (IEMOCAP: the session)
+split      str     the release's own partition (MSP-Podcast ``Train``, ``Test1``; a
+                   manifest's ``split``), read by ``folds.mode: predefined``; NaN if none
 ========== ======= ==========================================================
 """
 
@@ -30,20 +32,27 @@ from bench.errors import InputError
 
 COLUMNS = [
     "utt_id", "corpus", "session", "dialog", "speaker", "start", "end",
-    "audio_path", "valence", "arousal", "dominance", "group",
+    "audio_path", "valence", "arousal", "dominance", "group", "split",
 ]  # fmt: skip
 LABELS = ["valence", "arousal", "dominance"]
 
 
 @dataclass
 class Corpus:
-    """An utterance table plus what is needed to read its labels back on their own scale."""
+    """An utterance table plus what is needed to read its labels back on their own scale.
+
+    skipped: rows of the release left out on purpose, by reason, with their counts (shown by
+    ``bench corpus describe``); notes: facts about the reading a user should see there (the
+    dialog unit, how many speakers are unknown).
+    """
 
     name: str
     table: pd.DataFrame
     label_scale: tuple[float, float] = (1.0, 5.0)
     clipped_labels: int = 0
     problems: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def denormalise(self, values: np.ndarray) -> np.ndarray:
         """Map [0, 1] labels back to the corpus scale: ``x = lo + y (hi - lo)``."""

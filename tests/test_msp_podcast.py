@@ -1,0 +1,201 @@
+"""MSP-Podcast as released: the reader, each quirk of the release, and its predefined folds."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_run import FAST
+
+from bench.audio import load_audio
+from bench.cli import main
+from bench.corpus.describe import describe
+from bench.corpus.msp_podcast import read_msp_podcast
+from bench.errors import BenchError, InputError
+from bench.protocol import load_protocol, make_folds
+from bench.testing.msp_podcast import PodcastFixture, write_msp_podcast
+
+OFFLINE = ["features.speech.extractor=logmel", "features.speaker.extractor=resemblyzer"]
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> PodcastFixture:
+    return write_msp_podcast(tmp_path_factory.mktemp("msp_podcast"))
+
+
+def rewrite_labels(fixture: PodcastFixture, edit) -> Path:
+    """Apply ``edit(rows)`` to the fixture's label rows (header first) in place."""
+    path = fixture.root / "Labels" / "labels_consensus.csv"
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    edit(rows)
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def test_reads_the_release_with_its_splits_scale_and_order(release: PodcastFixture):
+    corpus = read_msp_podcast(release.root)
+    table = corpus.table
+    assert set(table["split"]) == {"Train", "Development", "Test1", "Test2"}
+    assert table[["valence", "arousal"]].stack().between(0, 1).all()
+    assert corpus.label_scale == (1.0, 7.0)
+    # a podcast's turns of one split are one dialog, in segment order
+    dialog = table[table["dialog"] == "Train/MSP-PODCAST_0002"]
+    assert dialog["utt_id"].tolist() == sorted(dialog["utt_id"])
+    assert dialog["start"].is_monotonic_increasing and len(dialog) == 8
+    assert (table["session"] == table["utt_id"].str.extract(r"^(MSP-PODCAST_\d+)")[0]).all()
+
+
+def test_a_rating_is_normalised_from_one_to_seven(tmp_path: Path):
+    fixture = write_msp_podcast(tmp_path, audio=False)
+
+    def set_first(rows: list[list[str]]) -> None:
+        rows[1][2:5] = ["7.0", "1.0", "4.0"]  # EmoAct, EmoVal, EmoDom
+
+    rewrite_labels(fixture, set_first)
+    table = read_msp_podcast(tmp_path, check_audio=False).table.set_index("utt_id")
+    first = table.loc["MSP-PODCAST_0001_0001"]
+    assert (first["arousal"], first["valence"], first["dominance"]) == (1.0, 0.0, 0.5)
+
+
+def test_test3_and_a_missing_rating_are_skipped_and_counted(release: PodcastFixture):
+    corpus = read_msp_podcast(release.root)
+    ids = set(corpus.table["utt_id"])
+    assert release.missing_rating.removesuffix(".wav") not in ids
+    assert not corpus.table["split"].eq("Test3").any()
+    assert corpus.skipped == {
+        "Test3 (labels withheld by the release)": release.n_test3,
+        "missing valence or arousal rating": 1,
+    }
+    assert describe(corpus)["skipped"] == corpus.skipped
+
+
+def test_an_unknown_speaker_keeps_the_utterance_as_a_speaker_of_its_own(release: PodcastFixture):
+    corpus = read_msp_podcast(release.root)
+    utt = release.unknown_speaker.removesuffix(".wav")
+    row = corpus.table.set_index("utt_id").loc[utt]
+    assert row["speaker"] == f"unknown:{utt}"
+    assert "1 utterances of unknown speakers" in " ".join(corpus.notes)
+    assert not corpus.table["speaker"].eq("Unknown").any()
+
+
+def test_the_stereo_44k_file_is_read_as_16k_mono_and_reported(release: PodcastFixture):
+    path = next(release.root.glob(f"Audios/{release.stereo}"))
+    assert load_audio(path).shape == (8000,)  # 0.5 s at 16 kHz
+    problems = describe(read_msp_podcast(release.root))["problems"]
+    assert problems == [
+        "1 files are not 16 kHz mono; they are converted when loaded (not an error)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spelling", "audio_dir", "development"),
+    [("concensus", "Audio", "Validation"), ("consensus", "Audios", "Development")],
+)
+def test_older_spellings_and_split_names(tmp_path: Path, spelling, audio_dir, development):
+    write_msp_podcast(tmp_path, spelling=spelling, audio_dir=audio_dir, development=development)
+    protocol = load_protocol("msp_podcast", [f"corpus.root={tmp_path}"])
+    table = read_msp_podcast(tmp_path).table
+    folds = make_folds(table, protocol)
+    assert [f.val_values for f in folds] == [(development,), (development,)]
+    assert set(table.iloc[folds[0].val]["split"]) == {development}
+
+
+def test_predefined_folds_test1_and_test2_train_on_train(release: PodcastFixture):
+    protocol = load_protocol("msp_podcast", [f"corpus.root={release.root}"])
+    table = read_msp_podcast(release.root).table
+    folds = make_folds(table, protocol)
+    assert [f.test_unit for f in folds] == ["Test1", "Test2"]
+    for fold in folds:
+        assert set(table.iloc[fold.train]["split"]) == {"Train"}
+        assert set(table.iloc[fold.test]["split"]) == {fold.test_unit}
+    # Test1 holds a turn of a Train podcast (allowed: the release is speaker-disjoint) ...
+    test1 = table.iloc[folds[0].test]
+    assert release.shared_podcast in set(test1["session"])
+    assert release.shared_podcast in set(table.iloc[folds[0].train]["session"])
+    # ... but not in a Train dialog
+    assert not set(test1["dialog"]) & set(table.iloc[folds[0].train]["dialog"])
+
+
+def test_a_speaker_in_train_and_test_is_refused_as_leakage(tmp_path: Path):
+    fixture = write_msp_podcast(tmp_path, audio=False)
+
+    def share_speaker(rows: list[list[str]]) -> None:
+        test1 = next(r for r in rows if r[-1] == "Test1")
+        test1[5] = next(r for r in rows if r[-1] == "Train")[5]
+
+    rewrite_labels(fixture, share_speaker)
+    protocol = load_protocol("msp_podcast", [f"corpus.root={tmp_path}"])
+    table = read_msp_podcast(tmp_path, check_audio=False).table
+    with pytest.raises(BenchError, match="fold 1: test and train share speaker"):
+        make_folds(table, protocol)
+
+
+def test_utterance_dialogs_are_one_turn_each(release: PodcastFixture):
+    table = read_msp_podcast(release.root, dialog_unit="utterance").table
+    assert table.groupby("dialog").size().eq(1).all()
+    assert (table["dialog"] == table["utt_id"]).all()
+
+
+BAD_ROWS = [
+    (lambda rows: rows[3].__setitem__(2, "7.5"), 4, "EmoAct 7.5 is outside the label scale"),
+    (lambda rows: rows[3].__setitem__(3, "high"), 4, "EmoVal is not a number: 'high'"),
+    (lambda rows: rows[3].__setitem__(0, "podcast.wav"), 4, "does not look like MSP-PODCAST"),
+    (lambda rows: rows.__setitem__(5, rows[2]), 6, "is listed twice (first on line 3)"),
+    (lambda rows: rows[4].pop(), 5, "wrong number of fields"),
+    (lambda rows: rows[0].remove("SpkrID"), 1, "header lacks column(s) SpkrID"),
+]
+
+
+@pytest.mark.parametrize(("edit", "line", "message"), BAD_ROWS)
+def test_a_bad_label_line_names_the_file_and_line(tmp_path: Path, edit, line, message):
+    fixture = write_msp_podcast(tmp_path, audio=False)
+    path = rewrite_labels(fixture, edit)
+    with pytest.raises(InputError) as caught:
+        read_msp_podcast(tmp_path, check_audio=False)
+    assert (caught.value.path, caught.value.line) == (str(path.resolve()), line)
+    assert message in caught.value.reason
+
+
+def test_a_folder_that_is_not_a_release_is_named(tmp_path: Path):
+    (tmp_path / "Audios").mkdir()
+    with pytest.raises(InputError, match="no Labels/labels_consensus.csv or Labels/labels_conc"):
+        read_msp_podcast(tmp_path)
+
+
+def test_a_dialog_unit_the_corpus_lacks_is_refused():
+    with pytest.raises(BenchError, match="corpus.dialog_unit for corpus.kind msp_podcast"):
+        load_protocol("msp_podcast", ["corpus.dialog_unit=speaker"])
+    with pytest.raises(BenchError, match="corpus.dialog_unit for corpus.kind iemocap"):
+        load_protocol("iemocap", ["corpus.dialog_unit=podcast"])
+
+
+def test_describe_shows_splits_speakers_and_dialog_unit(release: PodcastFixture, capsys):
+    assert main(["corpus", "describe", "--protocol", "msp_podcast", "--json",
+                 f"corpus.root={release.root}"]) == 0  # fmt: skip
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["per_split"]["Train"] == {"utterances": 31, "speakers": 9, "dialogs": 4}
+    assert [f["test"] for f in summary["folds"]] == ["Test1", "Test2"]
+    assert summary["notes"][0].startswith("dialog unit: podcast")
+
+
+def test_a_tiny_grid_runs_and_reports_end_to_end(release: PodcastFixture, tmp_path: Path,
+                                                 monkeypatch, capsys):  # fmt: skip
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    selection = ["--protocol", "msp_podcast", "--variant", "mamba_ema", "stateless", "--seeds",
+                 "0", "--results", str(tmp_path / "results"), f"corpus.root={release.root}",
+                 *OFFLINE]  # fmt: skip
+    assert main(["run", "--executor", "local", "--quiet", *selection, *FAST]) == 0
+    stored = sorted(p.parent.name for p in (tmp_path / "results").glob("**/predictions.parquet"))
+    assert stored == ["seed0"] * 4
+    assert main(["report", *selection, *FAST, "--out", str(tmp_path / "reports"),
+                 "--bootstrap", "200"]) == 0  # fmt: skip
+    table = (tmp_path / "reports" / "msp_podcast" / "ablations.md").read_text()
+    assert "stateless" in table and "mamba_ema" in table
+    stats = pd.read_csv(tmp_path / "reports" / "msp_podcast" / "stats.csv")
+    assert np.isfinite(stats["delta"]).all()
