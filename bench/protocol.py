@@ -38,7 +38,7 @@ from bench.resources import protocols_dir
 from bench.train.config import TrainConfig
 
 PROTOCOL_DIR = protocols_dir()
-CORPUS_KINDS = ("synthetic", "iemocap", "jsonl", "msp_podcast")
+CORPUS_KINDS = ("synthetic", "iemocap", "jsonl", "msp_podcast", "msp_improv")
 DIALOG_UNITS = {"msp_podcast": ("podcast", "utterance")}
 
 
@@ -46,9 +46,9 @@ DIALOG_UNITS = {"msp_podcast": ("podcast", "utterance")}
 class CorpusSection:
     """``corpus:``: what to read, and the scale its labels are on.
 
-    kind: ``synthetic`` (generated under ``$BENCH_DATA`` unless ``root`` is set), ``iemocap``
-    or ``msp_podcast`` (``root``: the release folder) or ``jsonl`` (``manifest``: the
-    manifest file).
+    kind: ``synthetic`` (generated under ``$BENCH_DATA`` unless ``root`` is set), ``iemocap``,
+    ``msp_podcast`` or ``msp_improv`` (``root``: the release folder) or ``jsonl``
+    (``manifest``: the manifest file).
     label_scale: ``(lo, hi)``; labels become ``(x - lo) / (hi - lo)``.
     dialog_unit: what one dialog is, where the corpus leaves it open (:data:`DIALOG_UNITS`;
     MSP-Podcast: ``podcast``, its segments in order, or ``utterance``, each turn alone).

@@ -184,18 +184,24 @@ def test_describe_shows_splits_speakers_and_dialog_unit(release: PodcastFixture,
     assert summary["notes"][0].startswith("dialog unit: podcast")
 
 
-def test_a_tiny_grid_runs_and_reports_end_to_end(release: PodcastFixture, tmp_path: Path,
-                                                 monkeypatch, capsys):  # fmt: skip
-    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
-    selection = ["--protocol", "msp_podcast", "--variant", "mamba_ema", "stateless", "--seeds",
-                 "0", "--results", str(tmp_path / "results"), f"corpus.root={release.root}",
-                 *OFFLINE]  # fmt: skip
-    assert main(["run", "--executor", "local", "--quiet", *selection, *FAST]) == 0
-    stored = sorted(p.parent.name for p in (tmp_path / "results").glob("**/predictions.parquet"))
-    assert stored == ["seed0"] * 4
-    assert main(["report", *selection, *FAST, "--out", str(tmp_path / "reports"),
-                 "--bootstrap", "200"]) == 0  # fmt: skip
-    table = (tmp_path / "reports" / "msp_podcast" / "ablations.md").read_text()
+def run_and_report(protocol: str, root: Path, tmp_path: Path, folds: str) -> pd.DataFrame:
+    """``bench run`` a tiny grid (mamba_ema and stateless, seed 0) on the release at ``root``
+    with the offline extractors, then ``bench report``; the report's stats.csv."""
+    selection = ["--protocol", protocol, "--variant", "mamba_ema", "stateless", "--seeds", "0",
+                 "--folds", folds, "--results", str(tmp_path / "results"),
+                 f"corpus.root={root}", *OFFLINE, *FAST]  # fmt: skip
+    assert main(["run", "--executor", "local", "--quiet", *selection]) == 0
+    stored = list((tmp_path / "results" / protocol).glob("*/fold*/seed0/predictions.parquet"))
+    assert len(stored) == 2 * len(folds.split(","))
+    out = tmp_path / "reports"
+    assert main(["report", *selection, "--out", str(out), "--bootstrap", "200"]) == 0
+    table = (out / protocol / "ablations.md").read_text()
     assert "stateless" in table and "mamba_ema" in table
-    stats = pd.read_csv(tmp_path / "reports" / "msp_podcast" / "stats.csv")
+    return pd.read_csv(out / protocol / "stats.csv")
+
+
+def test_a_tiny_grid_runs_and_reports_end_to_end(release: PodcastFixture, tmp_path: Path,
+                                                 monkeypatch):  # fmt: skip
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    stats = run_and_report("msp_podcast", release.root, tmp_path, folds="1,2")
     assert np.isfinite(stats["delta"]).all()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.corpus.iemocap import read_iemocap
 from bench.corpus.jsonl import read_jsonl
+from bench.corpus.msp_improv import read_msp_improv
 from bench.corpus.msp_podcast import read_msp_podcast
 from bench.corpus.synth import GENERATOR_VERSION, check_version, generate
 from bench.corpus.table import Corpus
@@ -42,6 +43,10 @@ def prepare_corpus(corpus: CorpusSection, progress: bool = True) -> Corpus:
         if not corpus.root:
             raise BenchError("set corpus.root=/path/to/IEMOCAP_full_release")
         return read_iemocap(corpus.root)
+    if corpus.kind == "msp_improv":
+        if not corpus.root:
+            raise BenchError("set corpus.root=/path/to/MSP-IMPROV (the folder with Evaluation.txt)")
+        return read_msp_improv(corpus.root, corpus.label_scale)
     if corpus.kind == "msp_podcast":
         if not corpus.root:
             raise BenchError("set corpus.root=/path/to/MSP-Podcast (the folder with Audios/)")

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
+
+from bench.testing.tones import write_tone
 
 HEADER = ["FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set"]
 CLASSES = ["N", "H", "A", "S", "U", "C", "D", "F", "O", "X"]
@@ -87,7 +88,7 @@ def write_msp_podcast(
         writer.writerows(rows)
     if audio:
         for row in rows:
-            _write_tone(root / audio_dir / row[0], stereo=row[0] == stereo, rng=rng)
+            write_tone(root / audio_dir / row[0], rng, stereo=row[0] == stereo)
     return PodcastFixture(
         root=root,
         unknown_speaker=train_rows[1][0],
@@ -96,12 +97,3 @@ def write_msp_podcast(
         shared_podcast=f"MSP-PODCAST_{shared}",
         n_test3=sum(r[-1] == "Test3" for r in rows),
     )
-
-
-def _write_tone(path: Path, stereo: bool, rng: np.random.Generator) -> None:
-    """0.5 s of a random tone with noise: 16 kHz mono, or 44.1 kHz stereo."""
-    rate = 44_100 if stereo else 16_000
-    t = np.arange(int(0.5 * rate)) / rate
-    wave = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 300) * t) + 0.01 * rng.standard_normal(len(t))
-    samples = np.stack([wave, wave], axis=1) if stereo else wave
-    sf.write(path, samples.astype(np.float32), rate)
