@@ -28,6 +28,7 @@ from bench.config import (
     override_origin,
     parse_override,
 )
+from bench.corpus.cross import TEST_PREFIX
 from bench.corpus.synth import SynthConfig
 from bench.errors import BenchError
 from bench.features.config import ROLES, FeaturesConfig, parse_features_config
@@ -167,6 +168,7 @@ class Protocol:
     validation: ValidationSection
     features: FeaturesConfig
     personalise: PersonaliseConfig = field(default_factory=PersonaliseConfig)
+    test_corpus: CorpusSection | None = None
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
 
@@ -179,12 +181,38 @@ class Protocol:
             for role, spec in self.features.extractors.items()
         }
         features["speaker"]["level"] = self.features.speaker_level
-        return {
+        hashed = {
             "corpus": self.corpus.hashed(),
             "folds": self.folds.hashed(),
             "validation": asdict(self.validation),
             "features": features,
         }
+        if self.test_corpus is not None:
+            hashed["test_corpus"] = self.test_corpus.hashed()
+        return hashed
+
+
+def corpus_label(corpus: CorpusSection) -> str:
+    """A corpus by name: its kind, a manifest's file name, a synthetic corpus's seed.
+
+    >>> corpus_label(CorpusSection(kind="jsonl", manifest="/data/podcasts.jsonl"))
+    'podcasts.jsonl'
+    """
+    if corpus.kind == "jsonl" and corpus.manifest:
+        return Path(corpus.manifest).name
+    if corpus.kind == "synthetic":
+        return f"synthetic seed {corpus.synth.seed}"
+    return corpus.kind
+
+
+def corpora_note(protocol: Protocol) -> str:
+    """``trained and selected on A, tested on B`` for a cross-corpus protocol, else ``""``."""
+    if protocol.test_corpus is None:
+        return ""
+    return (
+        f"trained and selected on {corpus_label(protocol.corpus)}, "
+        f"tested on {corpus_label(protocol.test_corpus)}"
+    )
 
 
 SECTIONS = {
@@ -194,6 +222,7 @@ SECTIONS = {
     "personalise": PersonaliseConfig,
 }
 TRIAL_DEFAULTS = {"model": ModelConfig, "train": TrainConfig}
+TEST_CORPUS = "test_corpus"  # an optional corpus: test on it, train and select on ``corpus``
 
 
 def protocol_path(name_or_path: str) -> Path:
@@ -224,7 +253,7 @@ def load_protocol(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()
     path = protocol_path(name_or_path)
     raw = load_yaml(path)
     origins = Origins(str(path))
-    known = {"name", "description", *SECTIONS, "features", *TRIAL_DEFAULTS}
+    known = {"name", "description", *SECTIONS, TEST_CORPUS, "features", *TRIAL_DEFAULTS}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise BenchError(
@@ -238,6 +267,10 @@ def load_protocol(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()
         defaults = asdict(cls(**({"kind": "synthetic"} if cls is CorpusSection else {})))
         given = _mapping(raw, section, path)
         filled[section] = merge_known(defaults, given, str(path), origins, f"{section}.")
+    if TEST_CORPUS in raw:
+        given = _mapping(raw, TEST_CORPUS, path)
+        defaults = asdict(CorpusSection())
+        filled[TEST_CORPUS] = merge_known(defaults, given, str(path), origins, f"{TEST_CORPUS}.")
     filled["features"] = _filled_features(_mapping(raw, "features", path), path, origins)
     for section in TRIAL_DEFAULTS:
         filled[section] = _mapping(raw, section, path)
@@ -287,6 +320,10 @@ def _checked_protocol(filled: dict[str, Any], path: Path, origins: Origins) -> P
     }
     for name, cls in TRIAL_DEFAULTS.items():
         checked_fields(cls, filled[name], f"{name}.", origins)
+    if TEST_CORPUS in filled:
+        sections[TEST_CORPUS] = config_from_dict(
+            CorpusSection, filled[TEST_CORPUS], f"{TEST_CORPUS}.", origins
+        )
     return Protocol(
         name=filled["name"],
         path=path,
@@ -426,8 +463,56 @@ def predefined_folds(table: pd.DataFrame, folds: FoldsSection) -> list[Fold]:
     return result
 
 
+def _held_out(
+    train: pd.DataFrame, column: str, validation: ValidationSection, number: int
+) -> tuple[str, ...]:
+    """The values of ``validation.unit`` that fold ``number`` validates on, out of its
+    training part ``train`` (whose fold units are the values of ``column``)."""
+    if validation.unit == "dialog":
+        rng = np.random.default_rng([validation.seed, number])
+        return tuple(sorted(_validation_dialogs(train, column, validation.fraction, rng)))
+    return _validation_values(train, validation, number)
+
+
+def cross_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
+    """Train and select on ``corpus``, test on ``test_corpus`` (the rows whose ids carry
+    :data:`~bench.corpus.cross.TEST_PREFIX`).
+
+    The training corpus splits as its protocol says, less a test part: ``folds.mode:
+    predefined`` trains on ``folds.train`` and validates on ``folds.validation``; otherwise
+    the ``validation:`` section holds out its share of the whole corpus. The test corpus
+    is one fold, or, where its split column has names in ``folds.test`` (MSP-Podcast's
+    Test1), one fold per such name.
+    """
+    folds = protocol.folds
+    is_test_corpus = table["utt_id"].astype(str).str.startswith(TEST_PREFIX).to_numpy()
+    source = table[~is_test_corpus]
+    if folds.mode == "predefined":
+        split = table[folds.column].astype(str)
+        val_unit, values = folds.column, tuple(v for v in folds.validation if v in set(split))
+        is_train = ~is_test_corpus & split.isin(folds.train).to_numpy()
+    else:
+        val_unit = protocol.validation.unit
+        values = _held_out(source, folds.unit, protocol.validation, 1)
+        is_train = ~is_test_corpus & ~table[val_unit].astype(str).isin(values).to_numpy()
+    is_val = ~is_test_corpus & table[val_unit].astype(str).isin(values).to_numpy()
+    target_split = table["split"].where(is_test_corpus).astype(str)
+    tests = [name for name in folds.test if (target_split == name).any()]
+    parts = [(name, (target_split == name).to_numpy()) for name in tests]
+    parts = parts or [(str(table["corpus"][is_test_corpus].iloc[0]), is_test_corpus)]
+    result = []
+    for number, (name, is_test) in enumerate(parts, start=1):
+        fold = Fold(number, name, np.flatnonzero(is_train), np.flatnonzero(is_val),
+                    np.flatnonzero(is_test), val_unit, values)  # fmt: skip
+        check_fold(table, fold)
+        result.append(fold)
+    return result
+
+
 def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     """Every fold of the protocol, each checked for leakage."""
+    if protocol.test_corpus is not None:
+        return cross_folds(table, protocol)
     if protocol.folds.mode == "predefined":
         return predefined_folds(table, protocol.folds)
     column, validation = protocol.folds.unit, protocol.validation
@@ -443,13 +528,7 @@ def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     folds = []
     for number, unit in enumerate(units, start=1):
         is_test = (unit_of == unit).to_numpy()
-        if validation.unit == "dialog":
-            rng = np.random.default_rng([validation.seed, number])
-            values = tuple(
-                sorted(_validation_dialogs(table[~is_test], column, validation.fraction, rng))
-            )
-        else:
-            values = _validation_values(table[~is_test], validation, number)
+        values = _held_out(table[~is_test], column, validation, number)
         held_out = table[validation.unit].astype(str).isin(values).to_numpy()
         is_val = ~is_test & held_out
         fold = Fold(

@@ -87,11 +87,11 @@ def run_synth(args: argparse.Namespace) -> int:
 
 def run_describe(args: argparse.Namespace) -> int:
     from bench.corpus.describe import describe, format_description
-    from bench.corpus.prepare import prepare_corpus
+    from bench.corpus.prepare import prepare_protocol_corpus
     from bench.protocol import describe_folds, load_protocol, make_folds
 
     protocol = load_protocol(args.protocol, args.overrides)
-    corpus = prepare_corpus(protocol.corpus, progress=not args.json)
+    corpus = prepare_protocol_corpus(protocol, progress=not args.json)
     summary = describe(corpus)
     summary["folds"] = describe_folds(corpus.table, make_folds(corpus.table, protocol))
     print(json.dumps(summary, indent=2) if args.json else format_description(summary))

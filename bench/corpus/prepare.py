@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from bench.corpus.cross import combine
 from bench.corpus.iemocap import read_iemocap
 from bench.corpus.jsonl import read_jsonl
 from bench.corpus.msp_improv import read_msp_improv
@@ -13,7 +14,7 @@ from bench.corpus.synth import GENERATOR_VERSION, check_version, generate
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
 from bench.paths import data_dir, ensure_writable_dir
-from bench.protocol import CorpusSection
+from bench.protocol import CorpusSection, Protocol
 
 
 def synthetic_root(corpus: CorpusSection) -> Path:
@@ -55,3 +56,12 @@ def prepare_corpus(corpus: CorpusSection, progress: bool = True) -> Corpus:
     if not corpus.manifest:
         raise BenchError("set corpus.manifest=/path/to/manifest.jsonl")
     return read_jsonl(corpus.manifest, label_scale=corpus.label_scale)
+
+
+def prepare_protocol_corpus(protocol: Protocol, progress: bool = True) -> Corpus:
+    """The corpus a protocol runs on: ``corpus``, or, with a ``test_corpus``, both combined
+    (:func:`bench.corpus.cross.combine`: train and select on the first, test on the second)."""
+    corpus = prepare_corpus(protocol.corpus, progress)
+    if protocol.test_corpus is None:
+        return corpus
+    return combine(corpus, prepare_corpus(protocol.test_corpus, progress))

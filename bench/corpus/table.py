@@ -43,7 +43,8 @@ class Corpus:
 
     skipped: rows of the release left out on purpose, by reason, with their counts (shown by
     ``bench corpus describe``); notes: facts about the reading a user should see there (the
-    dialog unit, how many speakers are unknown).
+    dialog unit, how many speakers are unknown); parts: the corpora a cross-corpus table
+    was combined from (:mod:`bench.corpus.cross`), each extracted and cached on its own.
     """
 
     name: str
@@ -53,6 +54,7 @@ class Corpus:
     problems: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    parts: tuple[Corpus, ...] = ()
 
     def denormalise(self, values: np.ndarray) -> np.ndarray:
         """Map [0, 1] labels back to the corpus scale: ``x = lo + y (hi - lo)``."""

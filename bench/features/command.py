@@ -38,16 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_features(args: argparse.Namespace) -> int:
-    from bench.corpus.prepare import prepare_corpus
-    from bench.features.extract import extract_features  # heavy imports only when run
+    from bench.corpus.prepare import prepare_protocol_corpus
+    from bench.features.extract import extract_corpus_features  # heavy imports only when run
     from bench.paths import ensure_writable_dir
     from bench.protocol import load_protocol
 
     protocol = load_protocol(args.protocol, args.overrides)
     ensure_writable_dir(protocol.features.cache_dir, "feature cache folder")
-    corpus = prepare_corpus(protocol.corpus, progress=not args.quiet)
-    summaries = extract_features(
-        corpus.table, protocol.features, workers=args.workers, progress=not args.quiet
+    corpus = prepare_protocol_corpus(protocol, progress=not args.quiet)
+    summaries = extract_corpus_features(
+        corpus, protocol.features, workers=args.workers, progress=not args.quiet
     )
     if args.json:
         print(json.dumps([s.to_json() for s in summaries], indent=2))

@@ -45,6 +45,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench.audio import load_audio
+from bench.corpus.table import Corpus
 from bench.errors import InputError
 from bench.features.base import ExtractorSpec, limit_threads, screen, torch_threads
 from bench.features.config import FeaturesConfig, as_features_config
@@ -283,6 +284,25 @@ def extract_features(
                 )
             )
     return summaries
+
+
+def extract_corpus_features(
+    corpus: Corpus,
+    features_cfg: FeaturesConfig | Mapping[str, Any] | None,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[ExtractionSummary]:
+    """:func:`extract_features` for ``corpus``: for a cross-corpus table, for each of its
+    parts, so each corpus has (and reuses) its own stores."""
+    parts = corpus.parts or (corpus,)
+    return [
+        summary
+        for part in parts
+        for summary in extract_features(
+            part.table, features_cfg, workers=workers, progress=progress
+        )
+    ]
 
 
 def open_or_extract(

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.corpus.table import Corpus
 from bench.errors import BenchError
 from bench.features.config import FeaturesConfig, as_features_config
 from bench.features.speaker import l2_normalise
@@ -79,3 +80,17 @@ def load_features(
         if role == "speaker" and config.speaker_level == "speaker":
             values[role], valid[role] = speaker_means(values[role], table["speaker"], valid[role])
     return FeatureSet(values, valid)
+
+
+def load_corpus_features(
+    corpus: Corpus, features_cfg: FeaturesConfig | Mapping[str, Any] | None
+) -> FeatureSet:
+    """:func:`load_features` for ``corpus.table``; a cross-corpus table's rows come from
+    each of its parts' own stores, stacked in the table's order (its parts in turn)."""
+    if not corpus.parts:
+        return load_features(corpus.table, features_cfg)
+    sets = [load_features(part.table, features_cfg) for part in corpus.parts]
+    return FeatureSet(
+        {role: np.concatenate([s[role] for s in sets]) for role in sets[0]},
+        {role: np.concatenate([s.valid[role] for s in sets]) for role in sets[0]},
+    )

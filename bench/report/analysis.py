@@ -40,6 +40,12 @@ class Report:
     selection: pd.DataFrame | None = None  # per variant: kept epochs, teacher probability
     tuning: TuningView = field(default_factory=lambda: TuningView(UNTUNED))  # how chosen
     personalisation: PersonalisationReport | None = None  # where bench personalise stored some
+    corpora: str = ""  # where it is not one corpus: which corpus trains and which tests
+
+    @property
+    def title(self) -> str:
+        """The protocol's name, and which corpora its numbers are on where that is not one."""
+        return f"{self.protocol} ({self.corpora})" if self.corpora else self.protocol
 
     def order(self) -> list[str]:
         """The variants to show: the reference first, then the others by name."""

@@ -18,6 +18,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.personalise.run import personalise_configs
+from bench.protocol import corpora_note
 from bench.report.analysis import Report, build_report
 from bench.report.bootstrap import MARGIN
 from bench.report.personalisation import load_personalisation, personalisation_report
@@ -101,4 +102,9 @@ def report_grid(
     configs = personalise_configs(selection)
     rows, stale = load_personalisation(plan, results, configs)
     section = None if rows is None else personalisation_report(rows, configs, n_boot, seed, margin)
-    return replace(report, personalisation=section, left_out=(*report.left_out, *stale))
+    return replace(
+        report,
+        personalisation=section,
+        left_out=(*report.left_out, *stale),
+        corpora=corpora_note(selection.protocol),
+    )

@@ -61,7 +61,7 @@ def summarize(report: Report) -> str:
     v, c = report.variants, report.comparisons
     n_primary = int(c.query("family == 'primary'")["p"].notna().sum())
     lines = [
-        f"protocol {report.protocol}: {len(v)} variants, {v['n'].sum()} trials "
+        f"protocol {report.title}: {len(v)} variants, {v['n'].sum()} trials "
         f"(expected {v['n_expected'].max()} per variant); reference {report.reference}"
     ]
     lines += [f"  missing trials of {note}" for note in report.missing_notes()]

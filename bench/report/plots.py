@@ -62,7 +62,7 @@ def plot_variants(report: Report) -> Figure:
     reference_mean = report.variants.loc[report.reference, "ccc_avg_mean"]
     ax.axvline(reference_mean, color=REFERENCE_COLOR, ls="--", lw=1, label="reference mean")
     ax.set(xlabel="CCC-avg (pooled over each fold's test utterances)", ylabel="")
-    ax.set_title(f"{report.protocol}: CCC-avg per trial (folds × seeds)", fontsize=11)
+    ax.set_title(f"{report.title}: CCC-avg per trial (folds × seeds)", fontsize=11)
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
@@ -96,7 +96,7 @@ def plot_forest(report: Report) -> Figure:
     axes[0].invert_yaxis()
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
     fig.suptitle(
-        f"{report.protocol}: difference to {report.reference} (reference, at 0); "
+        f"{report.title}: difference to {report.reference} (reference, at 0); "
         f"95% CI of a paired hierarchical bootstrap",
         fontsize=11,
     )
@@ -126,7 +126,7 @@ def plot_folds(report: Report) -> Figure:
     _lines(ax, report.folds, "fold", "ccc_avg", report, marker="o", errorbar=None)
     ax.set_xticks(sorted(report.folds["fold"].unique()))
     ax.set(xlabel="test fold", ylabel="CCC-avg (mean over seeds)")
-    ax.set_title(f"{report.protocol}: CCC-avg per test fold", fontsize=11)
+    ax.set_title(f"{report.title}: CCC-avg per test fold", fontsize=11)
     return fig
 
 
@@ -148,7 +148,7 @@ def plot_learning_curves(report: Report) -> Figure:
     _lines(ax, still_training(report.history), "epoch", "val_ccc_avg", report, errorbar="sd")
     ax.set(xlabel="epoch", ylabel="validation CCC-avg")
     ax.set_title(
-        f"{report.protocol}: learning curves (mean ± std over folds × seeds; "
+        f"{report.title}: learning curves (mean ± std over folds × seeds; "
         "epochs that half the trials reached)",
         fontsize=10,
     )
@@ -161,7 +161,7 @@ def plot_tuning(report: Report) -> Figure:
     fig, (ax,) = _figure(7.5, 4.0)
     _lines(ax, report.tuning.curves, "tried", "best", report, marker="o", errorbar=("pi", 100))
     ax.set(xlabel="configurations tried", ylabel="best validation CCC-avg so far")
-    ax.set_title(f"{report.protocol}: tuning budget (mean and range over folds)", fontsize=11)
+    ax.set_title(f"{report.title}: tuning budget (mean and range over folds)", fontsize=11)
     return fig
 
 

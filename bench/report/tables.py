@@ -248,7 +248,7 @@ def _legend(report: Report) -> str:
     n_secondary = int(c.loc[c["family"] == "secondary", "p"].notna().sum())
     margin = f"{report.margin:g}"
     sentences = [
-        f"Protocol {report.protocol}. Mean {{pm}} std over folds {{times}} seeds; "
+        f"Protocol {report.title}. Mean {{pm}} std over folds {{times}} seeds; "
         f"n = trials per variant (k/N: only k of the N = {v['n_expected'].max()} "
         "fold-seed trials finished).",
         "CCC and RMSE are pooled over each fold's test utterances; Dialog CCC-avg is the "
@@ -303,7 +303,7 @@ def per_fold_table(report: Report) -> Table:
             cells.append(Cell("num", note, (row["ccc_avg"],)))
         columns.append(_bold_best(cells))
     legend = (
-        f"Protocol {report.protocol}. CCC-avg per test fold (pooled over the fold's test "
+        f"Protocol {report.title}. CCC-avg per test fold (pooled over the fold's test "
         "utterances), mean over seeds. (n=k): only k seeds finished; a dash: none. "
         "Bold: best in column."
     )
@@ -336,7 +336,7 @@ def tuning_table(report: Report) -> Table | None:
     ]
     headers = ["Variant", "Tuned on\nfold", *keys, "Validation\nCCC-avg", "Chosen"]
     legend = (
-        f"Protocol {report.protocol}. The configuration each variant trained with: its "
+        f"Protocol {report.title}. The configuration each variant trained with: its "
         "values, its best validation CCC-avg in the search, and its place in the search's "
         f"order. {report.tuning.note}"
     )

@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.corpus.prepare import prepare_corpus, synthetic_root
+from bench.corpus.prepare import prepare_protocol_corpus, synthetic_root
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
 from bench.features.config import features_block
-from bench.features.extract import extract_features
-from bench.features.load import load_features
+from bench.features.extract import extract_corpus_features
+from bench.features.load import load_corpus_features
 from bench.paths import data_dir, ensure_writable_dir
 from bench.protocol import Fold, Protocol, load_protocol, make_folds
 from bench.run.driver import Executor, RunSummary, run_planned
@@ -138,7 +138,7 @@ def corpus_and_folds(selection: Selection, progress: bool) -> tuple[Corpus, dict
     Raises:
         BenchError: a selected fold the protocol does not have.
     """
-    corpus = prepare_corpus(selection.protocol.corpus, progress=progress)
+    corpus = prepare_protocol_corpus(selection.protocol, progress=progress)
     folds = {f.number: f for f in make_folds(corpus.table, selection.protocol)}
     wanted = list(selection.folds) if selection.folds is not None else sorted(folds)
     unknown = sorted(set(wanted) - set(folds))
@@ -231,8 +231,8 @@ def shared_inputs(
 ) -> SharedInputs:
     """What every worker gets: the table, its features (extracted first where the cache
     lacks them) and the folds' row indices."""
-    extract_features(corpus.table, protocol.features, progress=progress)
-    features = load_features(corpus.table, protocol.features)
+    extract_corpus_features(corpus, protocol.features, progress=progress)
+    features = load_corpus_features(corpus, protocol.features)
     return SharedInputs(
         table=corpus.table,
         features=dict(features),

@@ -26,8 +26,8 @@ from tqdm import tqdm
 
 from bench.atomic import Busy
 from bench.errors import BenchError
-from bench.features.extract import extract_features
-from bench.features.load import load_features
+from bench.features.extract import extract_corpus_features
+from bench.features.load import load_corpus_features
 from bench.paths import ensure_writable_dir
 from bench.protocol import Fold
 from bench.run.grid import (
@@ -246,8 +246,8 @@ def tune_grid(
     features = None
     if todo:
         protocol = selection.protocol
-        extract_features(corpus.table, protocol.features, progress=options.progress)
-        features = load_features(corpus.table, protocol.features)
+        extract_corpus_features(corpus, protocol.features, progress=options.progress)
+        features = load_corpus_features(corpus, protocol.features)
     bar = tqdm(total=todo, desc="configurations", unit="config", disable=not options.progress)
     try:
         for number, fold in folds.items():

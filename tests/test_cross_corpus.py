@@ -1,0 +1,87 @@
+"""Cross-corpus protocols: train and select on one release, test on another."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_msp_podcast import OFFLINE
+from test_run import FAST
+
+from bench.cli import main
+from bench.corpus.cross import TEST_PREFIX
+from bench.corpus.prepare import prepare_protocol_corpus
+from bench.errors import BenchError
+from bench.features.extract import extract_corpus_features
+from bench.features.load import load_corpus_features, load_features
+from bench.protocol import load_protocol, make_folds
+from bench.testing.msp_improv import write_msp_improv
+from bench.testing.msp_podcast import write_msp_podcast
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The overrides of the cross protocol for: train on MSP-IMPROV, test on MSP-Podcast."""
+    improv = write_msp_improv(tmp_path_factory.mktemp("msp_improv")).root
+    podcast = write_msp_podcast(tmp_path_factory.mktemp("msp_podcast")).root
+    return [
+        "corpus.kind=msp_improv", f"corpus.root={improv}", "test_corpus.kind=msp_podcast",
+        f"test_corpus.root={podcast}", "test_corpus.label_scale=[1,7]", *OFFLINE,
+    ]  # fmt: skip
+
+
+def test_folds_train_on_one_corpus_and_test_each_test_set_of_the_other(releases):
+    protocol = load_protocol("cross", releases)
+    corpus = prepare_protocol_corpus(protocol, progress=False)
+    table = corpus.table
+    folds = make_folds(table, protocol)
+    assert [f.test_unit for f in folds] == ["Test1", "Test2"]
+    for fold in folds:
+        assert set(table.iloc[np.r_[fold.train, fold.val]]["corpus"]) == {"msp_improv"}
+        tested = table.iloc[fold.test]
+        assert set(tested["corpus"]) == {"msp_podcast"} and set(tested["split"]) == {fold.test_unit}
+        assert tested["utt_id"].str.startswith(TEST_PREFIX).all()
+    # a whole MSP-IMPROV session validates: ceil(0.2 x 6) = 2 of the 6, unseen in training
+    assert len(folds[0].val_values) == 2
+    val_speakers = set(table.iloc[folds[0].val]["speaker"])
+    assert not val_speakers & set(table.iloc[folds[0].train]["speaker"])
+    # every source row is used: what does not validate trains
+    assert len(folds[0].train) + len(folds[0].val) == (table["corpus"] == "msp_improv").sum()
+
+
+def test_each_corpus_keeps_its_own_scale_and_feature_store(releases, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path))
+    protocol = load_protocol("cross", releases)
+    corpus = prepare_protocol_corpus(protocol, progress=False)
+    assert corpus.label_scale == (1.0, 7.0)  # the tested corpus's, which predictions are on
+    assert corpus.table[["valence", "arousal"]].stack().between(0, 1).all()
+    summaries = extract_corpus_features(corpus, protocol.features, progress=False)
+    assert len(summaries) == 6  # three roles for each corpus
+    combined = load_corpus_features(corpus, protocol.features)
+    own = [load_features(part.table, protocol.features) for part in corpus.parts]
+    n_train = len(corpus.parts[0].table)
+    np.testing.assert_array_equal(combined["prosody"][:n_train], own[0]["prosody"])
+    np.testing.assert_array_equal(combined["prosody"][n_train:], own[1]["prosody"])
+
+
+def test_a_test_corpus_key_without_a_test_corpus_is_refused():
+    with pytest.raises(BenchError, match="test_corpus"):
+        load_protocol("msp_improv", ["test_corpus.root=/x"])
+
+
+def test_a_cross_run_reports_which_corpus_trains_and_which_tests(releases, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    selection = ["--protocol", "cross", "--variant", "mamba_ema", "stateless", "--seeds", "0",
+                 "--results", str(tmp_path / "results"), *releases, *FAST]  # fmt: skip
+    assert main(["run", "--executor", "local", "--quiet", *selection]) == 0
+    stored = sorted((tmp_path / "results" / "cross").glob("*/fold*/seed0/predictions.parquet"))
+    assert len(stored) == 4
+    predictions = pd.read_parquet(stored[0])
+    assert predictions["utt_id"].str.startswith(TEST_PREFIX).all()
+    assert predictions["valence_true"].between(1, 7).all() and predictions["valence_true"].max() > 5
+    out = tmp_path / "reports"
+    assert main(["report", *selection, "--out", str(out), "--bootstrap", "200"]) == 0
+    table = (out / "cross" / "ablations.md").read_text()
+    assert "Protocol cross (trained and selected on msp_improv, tested on msp_podcast)" in table
+    header = (out / "cross" / "per_fold.md").read_text().splitlines()[0]
+    assert "Fold 1" in header and "Fold 2" in header  # Test1 and Test2, each on its own
