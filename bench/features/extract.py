@@ -317,8 +317,7 @@ def open_or_extract(
         stored = None
     if stored is not None:
         return stored, 0
-    shards = {t.index: store.read_shard(t.index, t.utt_ids) for t in tasks}
-    todo = [t for t in tasks if shards[t.index] is None]
+    todo = [t for t in tasks if not store.has_shard(t.index, t.utt_ids)]
     total = sum(len(t.utt_ids) for t in tasks)
     computed = sum(len(t.utt_ids) for t in todo)
     with tqdm(
@@ -329,7 +328,6 @@ def open_or_extract(
         disable=not progress,
     ) as bar:
         for shard in pool.run(store.spec, todo):
-            store.write_shard(shard)
-            shards[shard.index] = shard
+            store.write_shard(shard)  # kept on disk only: memory is flat in the corpus size
             bar.update(len(shard.utt_ids))
-    return store.finish([shards[t.index] for t in tasks]), computed
+    return store.finish([t.index for t in tasks]), computed

@@ -28,7 +28,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -107,9 +107,18 @@ class StoredFeatures:
         return np.asarray(self.values[rows], dtype=np.float32), valid  # [N, dim]
 
 
-def array_digest(values: np.ndarray) -> str:
-    """SHA-256 of an array's bytes (C order)."""
-    return hashlib.sha256(memoryview(np.ascontiguousarray(values)).cast("B")).hexdigest()
+def stored_digest(path: Path) -> str:
+    """SHA-256 of the array bytes of the ``.npy`` file ``path`` (C order), read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        major, _ = np.lib.format.read_magic(handle)
+        read_header = {1: np.lib.format.read_array_header_1_0}.get(
+            major, np.lib.format.read_array_header_2_0
+        )
+        read_header(handle)  # to the first byte of the rows
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class FeatureStore:
@@ -140,7 +149,7 @@ class FeatureStore:
             raise CorruptStore(f"{self.index_path}: unreadable store ({exc})") from exc
         if values.shape != shape or values.dtype != np.float32:
             raise CorruptStore(f"{self.array_path}: {values.shape} {values.dtype}, not {shape}")
-        if array_digest(values) != digest:
+        if stored_digest(self.array_path) != digest:
             raise CorruptStore(f"{self.array_path}: checksum mismatch")
         return StoredFeatures(meta["utt_ids"], values, meta["failed"], meta)
 
@@ -152,16 +161,20 @@ class FeatureStore:
     def shard_path(self, index: int) -> Path:
         return self.partial_dir / f"shard-{index:05d}.npz"
 
-    def read_shard(self, index: int, utt_ids: list[str]) -> Shard | None:
-        """Shard ``index`` if it was written and holds exactly ``utt_ids``, else None."""
+    def has_shard(self, index: int, utt_ids: list[str]) -> bool:
+        """Whether shard ``index`` was written and holds exactly ``utt_ids`` (its values are
+        not read)."""
         try:
             with np.load(self.shard_path(index), allow_pickle=False) as data:
-                if data["utt_ids"].tolist() != utt_ids:
-                    return None
-                reasons = [r or None for r in data["reasons"].tolist()]
-                return Shard(index, utt_ids, data["values"], reasons)
+                return data["utt_ids"].tolist() == utt_ids
         except (OSError, ValueError, KeyError):
-            return None
+            return False
+
+    def read_shard(self, index: int) -> Shard:
+        """Shard ``index`` as written."""
+        with np.load(self.shard_path(index), allow_pickle=False) as data:
+            reasons = [r or None for r in data["reasons"].tolist()]
+            return Shard(index, data["utt_ids"].tolist(), data["values"], reasons)
 
     def write_shard(self, shard: Shard) -> None:
         self.partial_dir.mkdir(parents=True, exist_ok=True)
@@ -175,11 +188,35 @@ class FeatureStore:
             ),
         )
 
-    def finish(self, shards: list[Shard]) -> StoredFeatures:
-        """Join the shards (in order) into the final array and index; drop the shards."""
-        values = np.concatenate([s.values for s in shards]).astype(np.float32)  # [n, dim]
-        utt_ids = [u for s in shards for u in s.utt_ids]
-        failed = {u: r for s in shards for u, r in zip(s.utt_ids, s.reasons, strict=True) if r}
+    def finish(self, shards: list[int]) -> StoredFeatures:
+        """Join the written shards (indices, in order) into the final array and index; drop
+        the shards. One shard is in memory at a time, so the memory this takes is flat in
+        the number of utterances."""
+        sizes = []
+        dim = 0
+        for index in shards:  # the shape first: the .npy header precedes the rows
+            with np.load(self.shard_path(index), allow_pickle=False) as data:
+                sizes.append(len(data["utt_ids"]))
+                dim = data["values"].shape[1]
+        header = {"descr": "<f4", "fortran_order": False, "shape": (sum(sizes), dim)}
+        digest = hashlib.sha256()
+        utt_ids: list[str] = []
+        failed: dict[str, str] = {}
+
+        def write(handle: IO[bytes]) -> None:
+            np.lib.format.write_array_header_1_0(handle, header)
+            for index in shards:
+                shard = self.read_shard(index)
+                rows = np.ascontiguousarray(shard.values, dtype="<f4").tobytes()  # [k, dim]
+                digest.update(rows)
+                handle.write(rows)
+                utt_ids.extend(shard.utt_ids)
+                failed.update(
+                    {u: r for u, r in zip(shard.utt_ids, shard.reasons, strict=True) if r}
+                )
+
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.array_path, write)
         meta = {
             "format": FORMAT,
             "extractor": self.spec.name,
@@ -187,13 +224,12 @@ class FeatureStore:
             "versions": self.spec.versions(),
             "model": self.spec.model_identity(),
             "corpus": self.identity,
-            "dim": values.shape[1],
-            "sha256": array_digest(values),
+            "dim": dim,
+            "sha256": digest.hexdigest(),
             "failed": failed,
             "utt_ids": utt_ids,
         }
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.array_path, lambda f: np.save(f, values))
         atomic_write(self.index_path, lambda f: f.write(json.dumps(meta).encode()))
         shutil.rmtree(self.partial_dir, ignore_errors=True)
+        values = np.load(self.array_path, mmap_mode="r", allow_pickle=False)
         return StoredFeatures(utt_ids, values, failed, meta)
