@@ -150,6 +150,7 @@ def main() -> None:
                 cells = corpus_rows(generator, effect, args, args.results or Path(tmp))
                 name = f"seed {generator}, speaker effects {'on' if effect else 'off'}"
                 name += f" x{args.speaker_scale:g}" if effect and args.speaker_scale != 1.0 else ""
+                name += "" if args.context else ", no context"
                 lines.append(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\nCCC-A gain at k={K} over k=0 on the same turns († Holm p < 0.05 over the "
           "report's personalisation section):\n" + "\n".join(lines))  # fmt: skip

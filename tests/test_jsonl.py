@@ -9,7 +9,8 @@ import pytest
 
 from bench.cli import main
 from bench.corpus.jsonl import read_jsonl
-from bench.errors import InputError
+from bench.errors import BenchError, InputError
+from bench.protocol import load_protocol, make_folds
 from tests.conftest import write_wav
 
 
@@ -136,3 +137,31 @@ def test_lines_end_at_any_line_break_but_u2028_stays_inside_a_string(tmp_path: P
         read_jsonl(manifest)
     manifest.write_text(text)
     assert read_jsonl(manifest).table["speaker"].tolist() == ["A\u2028B", "A"]
+
+
+def test_a_split_field_drives_predefined_folds(tmp_path: Path):
+    splits = {"A": "train", "B": "train", "C": "dev", "D": "eval"}
+    lines = [
+        record(f"{speaker}{k}", session_id=f"d{speaker}", speaker_id=speaker, split=split)
+        for speaker, split in splits.items()
+        for k in range(3)
+    ]
+    path = write_manifest(tmp_path, lines)
+    table = read_jsonl(path).table
+    protocol = load_protocol(
+        "jsonl",
+        [f"corpus.manifest={path}", "folds.mode=predefined", "folds.train=[train]",
+         "folds.validation=[dev]", "folds.test=[eval,missing]"],
+    )  # fmt: skip
+    (fold,) = make_folds(table, protocol)  # a test name the manifest lacks makes no fold
+    assert fold.test_unit == "eval"
+    assert sorted(table.iloc[fold.train]["speaker"].unique()) == ["A", "B"]
+    assert set(table.iloc[fold.val]["speaker"]) == {"C"}
+    assert set(table.iloc[fold.test]["speaker"]) == {"D"}
+
+
+def test_predefined_folds_need_the_split_column(tmp_path: Path):
+    path = write_manifest(tmp_path, [record("u1"), record("u2", speaker_id="B")])
+    protocol = load_protocol("jsonl", [f"corpus.manifest={path}", "folds.mode=predefined"])
+    with pytest.raises(BenchError, match="reads the column 'split' .folds.column."):
+        make_folds(read_jsonl(path).table, protocol)

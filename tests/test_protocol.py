@@ -274,3 +274,21 @@ def test_describe_shows_each_folds_validation_unit_and_values(tmp_path: Path, mo
         assert len(fold["validation_values"]) == 1
         assert fold["validation_values"][0] != fold["test"]
         assert fold["train_utterances"] + fold["val_utterances"] + fold["test_utterances"] == 120
+
+
+def test_fold_modes_are_checked():
+    with pytest.raises(BenchError, match="folds.mode must be one of leave_one_out, predefined"):
+        load_protocol("synthetic", ["folds.mode=random"])
+    with pytest.raises(BenchError, match="none twice"):
+        load_protocol("msp_podcast", ["folds.test=[Train]"])
+
+
+def test_keys_added_for_other_corpora_leave_older_hashes_alone():
+    """``folds.mode``/``column``/``train``/... and ``corpus.dialog_unit`` came after trials
+    were stored: at their defaults they are not hashed, so those trials stay current."""
+    hashed = load_protocol("synthetic").hashed()
+    assert hashed["folds"] == {"unit": "group"}
+    assert "dialog_unit" not in hashed["corpus"] and "test_corpus" not in hashed
+    podcast = load_protocol("msp_podcast").hashed()
+    assert podcast["folds"]["mode"] == "predefined" and podcast["corpus"]["dialog_unit"]
+    assert load_protocol("msp_podcast", ["corpus.dialog_unit=utterance"]).hashed() != podcast

@@ -1,0 +1,120 @@
+"""MSP-Podcast at the release's scale: reading its labels, and the feature store's memory.
+
+Measured in one run, on a generated release (``bench.testing.msp_podcast``'s layout) of
+``--utterances`` label rows, one sixth of them Test3 (skipped by the reader, as in the
+release), every audio file a hard link to one 0.5 s tone (the audio can be short; the
+reader still checks that every file exists):
+
+1. reading the labels into the utterance table (``read_msp_podcast``, audio check
+   included) and building the predefined folds: wall seconds, and the peak of Python
+   allocations while reading (``tracemalloc``);
+2. the feature store's memory: log-Mel extraction of the speech role (``bench features``'
+   code, two worker processes) of the first ``n / 8`` and of all ``n`` utterances, each in a
+   fresh process: that process's peak resident memory (``VmHWM``), and the ratio. A store
+   that streams has a ratio near 1: its shards go to disk, and finishing joins them one at a
+   time.
+
+    python benchmarks/msp_podcast_scale.py                    # 150,000 rows
+    python benchmarks/msp_podcast_scale.py --utterances 12000 --extract-fraction 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from bench.corpus.msp_podcast import read_msp_podcast
+from bench.protocol import load_protocol, make_folds
+from bench.testing.msp_podcast import write_msp_podcast
+from bench.testing.tones import write_tone
+
+SEGMENTS = 50  # per podcast
+
+
+def write_release(root: Path, utterances: int) -> None:
+    """The labels of ``utterances`` rows; every audio file a hard link to one tone."""
+    podcasts = max(1, utterances // (6 * SEGMENTS))  # per split, of six splits
+    write_msp_podcast(root, podcasts=podcasts, segments=SEGMENTS, audio=False)
+    tone = root / "tone.wav"
+    write_tone(tone, np.random.default_rng(0))
+    with open(root / "Labels" / "labels_consensus.csv") as handle:
+        names = [line.split(",", 1)[0] for line in handle.readlines()[1:]]
+    for name in names:
+        os.link(tone, root / "Audios" / name)
+
+
+def extract_peak(root: Path, cache: Path, rows: int) -> dict[str, float]:
+    """Extract log-Mel features of the first ``rows`` utterances in a fresh process: its
+    wall seconds and peak resident memory (MiB)."""
+    code = f"""
+import dataclasses, json, time
+from bench.corpus.msp_podcast import read_msp_podcast
+from bench.features.extract import extract_features
+from bench.protocol import load_protocol
+overrides = ["features.speech.extractor=logmel", "features.cache_dir={cache}"]
+features = load_protocol("msp_podcast", overrides).features
+speech = dataclasses.replace(features, extractors={{"speech": features.extractors["speech"]}})
+table = read_msp_podcast({str(root)!r}).table.iloc[:{rows}]
+began = time.perf_counter()
+extract_features(table, speech, workers=2, progress=False)
+seconds = time.perf_counter() - began
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+peak = int(status.split()[0]) / 1024  # kB -> MiB (ru_maxrss would carry the parent's over exec)
+print(json.dumps({{"seconds": seconds, "peak_mib": peak}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(done.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--utterances", type=int, default=150_000, help="label rows (150000)")
+    parser.add_argument("--extract-fraction", type=float, default=1.0,
+                        help="the large extraction: this share of the rows (1)")  # fmt: skip
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-msp-scale-") as tmp:
+        root = Path(tmp) / "MSP-Podcast"
+        began = time.perf_counter()
+        write_release(root, args.utterances)
+        print(f"wrote {args.utterances} label rows and audio links in "
+              f"{time.perf_counter() - began:.1f} s")  # fmt: skip
+
+        tracemalloc.start()
+        began = time.perf_counter()
+        corpus = read_msp_podcast(root)
+        read_seconds = time.perf_counter() - began
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        began = time.perf_counter()
+        folds = make_folds(corpus.table, load_protocol("msp_podcast", [f"corpus.root={root}"]))
+        fold_seconds = time.perf_counter() - began
+        n = len(corpus.table)
+        print(f"read {n} utterances ({sum(corpus.skipped.values())} rows skipped) in "
+              f"{read_seconds:.2f} s, peak Python allocations {peak:.0f} MiB; "
+              f"{len(folds)} predefined folds in {fold_seconds:.2f} s")  # fmt: skip
+
+        large = int(n * args.extract_fraction)
+        small = max(1, large // 8)
+        figures = {size: extract_peak(root, Path(tmp) / f"cache{size}", size)
+                   for size in (small, large)}  # fmt: skip
+        for size, figure in figures.items():
+            print(f"extract {size:7d} utterances (log-Mel, 2 workers): "
+                  f"{figure['seconds']:7.1f} s, peak RSS {figure['peak_mib']:.0f} MiB")  # fmt: skip
+        ratio = figures[large]["peak_mib"] / figures[small]["peak_mib"]
+        print(f"peak RSS ratio {large} / {small} utterances: {ratio:.2f} "
+              f"(utterances x{large / small:.0f})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
