@@ -76,9 +76,9 @@ BAD_LINES = [
     ("UTD-IMPROV-S01-F01-S-MF02.avi; N; A:3.0; V:2.0; D:2.0 ; N:3.0;",
      "does not look like UTD-IMPROV-S<ss>"),
     ("UTD-IMPROV-S01A-F01-S-MF02.avi; N; A:5.5; V:2.0; D:2.0 ; N:3.0;",
-     "A:5.5 is outside the label scale [1, 5]"),
+     "A 5.5 is outside the label scale [1, 5]"),
     ("UTD-IMPROV-S01A-M01-S-FM01.avi; N; A:3.0; V:2.0; D:2.0 ; N:3.0;",
-     "MSP-IMPROV-S01A-M01-S-FM01 is listed twice (first on line 1)"),
+     "duplicate utt_id 'MSP-IMPROV-S01A-M01-S-FM01' (first on line 1)"),
 ]  # fmt: skip
 
 

@@ -146,7 +146,7 @@ BAD_ROWS = [
     (lambda rows: rows[3].__setitem__(2, "7.5"), 4, "EmoAct 7.5 is outside the label scale"),
     (lambda rows: rows[3].__setitem__(3, "high"), 4, "EmoVal is not a number: 'high'"),
     (lambda rows: rows[3].__setitem__(0, "podcast.wav"), 4, "does not look like MSP-PODCAST"),
-    (lambda rows: rows.__setitem__(5, rows[2]), 6, "is listed twice (first on line 3)"),
+    (lambda rows: rows.__setitem__(5, rows[2]), 6, "(first on line 3)"),
     (lambda rows: rows[4].pop(), 5, "wrong number of fields"),
     (lambda rows: rows[0].remove("SpkrID"), 1, "header lacks column(s) SpkrID"),
 ]

@@ -19,7 +19,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.corpus.table import Corpus, check_audio_exists, finish_table, normalise
+from bench.corpus.labels import FirstLines, scaled_label
+from bench.corpus.table import Corpus, check_audio_exists, finish_table
 from bench.corpus.text import read_text
 from bench.errors import InputError
 
@@ -32,16 +33,9 @@ def _label(record: dict, key: str, scale: tuple[float, float], path: Path, line:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"{key} is not a number: {value!r}", path=path, line=line)
     value = float(value)
-    lo, hi = scale
     if math.isnan(value) or math.isinf(value):
         raise InputError(f"{key} is {value}", path=path, line=line)
-    if not lo <= value <= hi:
-        raise InputError(
-            f"{key} {value:g} is outside the label scale [{lo:g}, {hi:g}] (set corpus.label_scale)",
-            path=path,
-            line=line,
-        )
-    return float(normalise(value, scale))
+    return scaled_label(value, key, scale, path, line)
 
 
 def _row(record: Any, path: Path, line: int, scale: tuple[float, float], name: str) -> dict:
@@ -103,7 +97,7 @@ def read_jsonl(
         raise InputError(f"label scale [{lo}, {hi}] is empty", path=path)
     name = name or path.stem
     rows: list[dict] = []
-    first_line: dict[str, int] = {}
+    first_lines = FirstLines(path)
     lines = io.StringIO(read_text(path), newline=None)  # \n, \r\n or \r; not U+2028 in strings
     for number, text in enumerate(lines, start=1):
         if not text.strip():
@@ -113,13 +107,7 @@ def read_jsonl(
         except json.JSONDecodeError as exc:
             raise InputError(f"malformed JSON ({exc.msg})", path=path, line=number) from exc
         row = _row(record, path, number, (lo, hi), name)
-        if row["utt_id"] in first_line:
-            raise InputError(
-                f"duplicate utt_id {row['utt_id']!r} (first on line {first_line[row['utt_id']]})",
-                path=path,
-                line=number,
-            )
-        first_line[row["utt_id"]] = number
+        first_lines.add(row["utt_id"], number)
         rows.append(row)
     table = finish_table(rows, path)
     if check_audio:

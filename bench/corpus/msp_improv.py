@@ -33,7 +33,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from bench.corpus.table import Corpus, check_audio_exists, finish_table, normalise
+from bench.corpus.labels import FirstLines, scaled_label
+from bench.corpus.table import Corpus, check_audio_exists, finish_table
 from bench.corpus.text import read_text
 from bench.errors import InputError
 
@@ -50,20 +51,6 @@ NAME = re.compile(
 )
 
 
-def _rating(text: str, key: str, scale: tuple[float, float], path: Path, line: int) -> float:
-    value = float(text)
-    if math.isnan(value):
-        return value
-    lo, hi = scale
-    if not lo <= value <= hi:
-        raise InputError(
-            f"{key}:{value:g} is outside the label scale [{lo:g}, {hi:g}] (set corpus.label_scale)",
-            path=path,
-            line=line,
-        )
-    return float(normalise(value, scale))
-
-
 def _row(match: re.Match[str], root: Path, path: Path, line: int, scale: tuple[float, float]):
     """One utterance's row, or the reason it is skipped."""
     name = NAME.match(match["name"])
@@ -75,7 +62,7 @@ def _row(match: re.Match[str], root: Path, path: Path, line: int, scale: tuple[f
             line=line,
         )
     ratings = {
-        label: _rating(match[key], key.upper(), scale, path, line)
+        label: scaled_label(float(match[key]), key.upper(), scale, path, line)
         for label, key in (("arousal", "a"), ("valence", "v"), ("dominance", "d"))
     }
     if math.isnan(ratings["arousal"]) or math.isnan(ratings["valence"]):
@@ -119,7 +106,7 @@ def read_msp_improv(
         )
     rows: list[dict] = []
     skipped: Counter[str] = Counter()
-    first_line: dict[str, int] = {}
+    first_lines = FirstLines(path)
     for number, raw in enumerate(read_text(path).splitlines(), start=1):
         line = raw.strip()
         if not line.startswith("UTD-IMPROV-"):
@@ -131,13 +118,7 @@ def read_msp_improv(
         if isinstance(row, str):
             skipped[row] += 1
             continue
-        if row["utt_id"] in first_line:
-            raise InputError(
-                f"{row['utt_id']} is listed twice (first on line {first_line[row['utt_id']]})",
-                path=path,
-                line=number,
-            )
-        first_line[row["utt_id"]] = number
+        first_lines.add(row["utt_id"], number)
         rows.append({**row, "corpus": name})
     table = finish_table(rows, path)
     if check_audio:

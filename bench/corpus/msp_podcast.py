@@ -36,7 +36,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from bench.corpus.table import Corpus, check_audio_exists, finish_table, normalise
+from bench.corpus.labels import FirstLines, scaled_label
+from bench.corpus.table import Corpus, check_audio_exists, finish_table
 from bench.corpus.text import read_text
 from bench.errors import InputError
 
@@ -74,22 +75,14 @@ def release_files(root: Path) -> tuple[Path, Path]:
 
 
 def _rating(text: str, column: str, scale: tuple[float, float], path: Path, line: int) -> float:
-    """A rating as a number in [lo, hi], NaN when empty."""
+    """A rating mapped from ``scale`` to [0, 1]; NaN when empty."""
     if not text.strip():
         return math.nan
     try:
         value = float(text)
     except ValueError:
         raise InputError(f"{column} is not a number: {text!r}", path=path, line=line) from None
-    lo, hi = scale
-    if not lo <= value <= hi:
-        raise InputError(
-            f"{column} {value:g} is outside the label scale [{lo:g}, {hi:g}] "
-            f"(set corpus.label_scale)",
-            path=path,
-            line=line,
-        )
-    return value
+    return scaled_label(value, column, scale, path, line)
 
 
 def _row(
@@ -129,7 +122,7 @@ def _row(
         "end": math.nan,
         "group": split,
         "split": split,
-        **{label: float(normalise(value, scale)) for label, value in ratings.items()},
+        **ratings,
     }
 
 
@@ -155,7 +148,7 @@ def read_msp_podcast(
         raise InputError(f"header lacks column(s) {', '.join(missing)}", path=labels_path, line=1)
     rows: list[dict] = []
     skipped: Counter[str] = Counter()
-    first_line: dict[str, int] = {}
+    first_lines = FirstLines(labels_path)
     for record in reader:
         line = reader.line_num
         if None in record.values() or None in record:
@@ -164,13 +157,7 @@ def read_msp_podcast(
         if isinstance(row, str):
             skipped[row] += 1
             continue
-        if row["utt_id"] in first_line:
-            raise InputError(
-                f"{row['utt_id']} is listed twice (first on line {first_line[row['utt_id']]})",
-                path=labels_path,
-                line=line,
-            )
-        first_line[row["utt_id"]] = line
+        first_lines.add(row["utt_id"], line)
         row.update(corpus=name, audio_path=str(audio_dir / f"{row['utt_id']}.wav"))
         rows.append(row)
     table = finish_table(rows, labels_path)
