@@ -13,7 +13,7 @@ from test_run import FAST
 
 from bench.audio import load_audio
 from bench.cli import main
-from bench.corpus.describe import describe
+from bench.corpus.describe import describe, format_description
 from bench.corpus.msp_podcast import read_msp_podcast
 from bench.errors import BenchError, InputError
 from bench.protocol import load_protocol, make_folds
@@ -205,3 +205,13 @@ def test_a_tiny_grid_runs_and_reports_end_to_end(release: PodcastFixture, tmp_pa
     monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
     stats = run_and_report("msp_podcast", release.root, tmp_path, folds="1,2")
     assert np.isfinite(stats["delta"]).all()
+
+
+def test_describe_shows_only_the_largest_of_thousands_of_speakers(tmp_path: Path):
+    write_msp_podcast(tmp_path, podcasts=8, segments=4, audio=False)
+    corpus = read_msp_podcast(tmp_path, check_audio=False)
+    summary = {**describe(corpus), "audio": {"hours": 0}}  # no audio to read
+    text = format_description(summary)
+    speakers = corpus.table["speaker"].nunique()
+    assert speakers > 60 and f"... and {speakers - 60} more (see --json)" in text
+    assert len(summary["per_speaker"]) == speakers  # --json keeps them all

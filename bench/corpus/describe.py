@@ -101,9 +101,9 @@ def format_description(summary: dict[str, Any]) -> str:
         f"{summary['speakers']} speakers, {summary['audio']['hours']} h of audio",
         f"dialog length: {summary['dialog_length']}",
         "",
-        tabulate(summary["per_session"].items(), headers=["session", "utterances"]),
+        _largest(summary["per_session"], "session"),
         "",
-        _speakers(summary["per_speaker"]),
+        _largest(summary["per_speaker"], "speaker"),
         "",
         tabulate(
             [(k, v["mean"], v["std"]) for k, v in summary["labels"].items()],
@@ -131,13 +131,14 @@ def format_description(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _speakers(per_speaker: dict[str, int], shown: int = 60) -> str:
-    """The utterances per speaker; past ``shown`` speakers, only the largest, and a count."""
-    if len(per_speaker) <= shown:
-        return tabulate(per_speaker.items(), headers=["speaker", "utterances"])
-    largest = sorted(per_speaker.items(), key=lambda item: (-item[1], item[0]))[:shown]
-    more = f"\n... and {len(per_speaker) - shown} more speakers (see --json)"
-    return tabulate(largest, headers=["speaker", "utterances (largest)"]) + more
+def _largest(counts: dict[str, int], what: str, shown: int = 60) -> str:
+    """Utterances per ``what`` (session, speaker); past ``shown`` rows, only the largest,
+    and a count of the rest (MSP-Podcast has thousands of both)."""
+    if len(counts) <= shown:
+        return tabulate(counts.items(), headers=[what, "utterances"])
+    largest = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:shown]
+    more = f"\n... and {len(counts) - shown} more (see --json)"
+    return tabulate(largest, headers=[what, "utterances (largest)"]) + more
 
 
 def _shorten(values: list[str], shown: int = 4) -> str:
