@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,16 +20,29 @@ from bench.protocol import load_protocol, make_folds
 from bench.testing.msp_improv import write_msp_improv
 from bench.testing.msp_podcast import write_msp_podcast
 
+SCALES = {"msp_improv": "[1,5]", "msp_podcast": "[1,7]"}
+
+
+def cross(train: tuple[str, Path], test: tuple[str, Path]) -> list[str]:
+    """Overrides of the cross protocol: train on ``(kind, root)``, test on the other."""
+    return [
+        f"corpus.kind={train[0]}", f"corpus.root={train[1]}",
+        f"corpus.label_scale={SCALES[train[0]]}", f"test_corpus.kind={test[0]}",
+        f"test_corpus.root={test[1]}", f"test_corpus.label_scale={SCALES[test[0]]}", *OFFLINE,
+    ]  # fmt: skip
+
 
 @pytest.fixture(scope="module")
-def releases(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The overrides of the cross protocol for: train on MSP-IMPROV, test on MSP-Podcast."""
+def roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Path]]:
     improv = write_msp_improv(tmp_path_factory.mktemp("msp_improv")).root
     podcast = write_msp_podcast(tmp_path_factory.mktemp("msp_podcast")).root
-    return [
-        "corpus.kind=msp_improv", f"corpus.root={improv}", "test_corpus.kind=msp_podcast",
-        f"test_corpus.root={podcast}", "test_corpus.label_scale=[1,7]", *OFFLINE,
-    ]  # fmt: skip
+    return {"improv": ("msp_improv", improv), "podcast": ("msp_podcast", podcast)}
+
+
+@pytest.fixture(scope="module")
+def releases(roots) -> list[str]:
+    """Train on MSP-IMPROV, test on MSP-Podcast."""
+    return cross(roots["improv"], roots["podcast"])
 
 
 def test_folds_train_on_one_corpus_and_test_each_test_set_of_the_other(releases):
@@ -85,3 +100,14 @@ def test_a_cross_run_reports_which_corpus_trains_and_which_tests(releases, tmp_p
     assert "Protocol cross (trained and selected on msp_improv, tested on msp_podcast)" in table
     header = (out / "cross" / "per_fold.md").read_text().splitlines()[0]
     assert "Fold 1" in header and "Fold 2" in header  # Test1 and Test2, each on its own
+
+
+def test_a_predefined_training_corpus_trains_on_train_and_selects_on_development(roots):
+    overrides = [*cross(roots["podcast"], roots["improv"]), "folds.mode=predefined"]
+    protocol = load_protocol("cross", overrides)
+    table = prepare_protocol_corpus(protocol, progress=False).table
+    (fold,) = make_folds(table, protocol)  # MSP-IMPROV has no split column: one fold, all of it
+    assert fold.test_unit == "msp_improv"
+    assert set(table.iloc[fold.train]["split"]) == {"Train"}
+    assert set(table.iloc[fold.val]["split"]) == {"Development"}
+    assert len(fold.test) == (table["corpus"] == "msp_improv").sum()
