@@ -3,9 +3,10 @@
 A protocol is ``protocols/<name>.yaml`` (or any YAML path) plus dotted overrides such as
 ``corpus.root=/data/IEMOCAP_full_release``. Each section is a dataclass, so an unknown or
 mistyped key fails as one line naming the key and where it was set. Folds are
-leave-one-unit-out: fold ``k`` tests the ``k``-th value (in sorted order) of the fold unit
-column (IEMOCAP: the session), and trains on the rest, minus a seeded, dialog-disjoint
-validation share of every training unit.
+leave-one-unit-out by default: fold ``k`` tests the ``k``-th value (in sorted order) of the
+fold unit column (IEMOCAP: the session), and trains on the rest, minus a seeded validation
+share. ``folds.mode: predefined`` takes a release's own partition instead, and a
+``test_corpus:`` section tests on another corpus entirely.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ class Protocol:
 
     ``model`` and ``train`` are corpus-specific defaults for every variant: partial blocks,
     checked against :class:`ModelConfig` and :class:`TrainConfig` here, merged into each
-    variant's configuration by :func:`bench.variants.resolve_variant`.
+    variant's configuration by :func:`bench.variants.resolve_variant`. ``test_corpus``, where
+    set, is tested on instead of a part of ``corpus`` (:func:`cross_folds`).
     """
 
     name: str
