@@ -99,7 +99,7 @@ def test_a_cross_run_reports_which_corpus_trains_and_which_tests(releases, tmp_p
     table = (out / "cross" / "ablations.md").read_text()
     assert "Protocol cross (trained and selected on msp_improv, tested on msp_podcast)" in table
     header = (out / "cross" / "per_fold.md").read_text().splitlines()[0]
-    assert "Fold 1" in header and "Fold 2" in header  # Test1 and Test2, each on its own
+    assert "Fold 1: Test1" in header and "Fold 2: Test2" in header  # each on its own
 
 
 def test_a_predefined_training_corpus_trains_on_train_and_selects_on_development(roots):

@@ -41,6 +41,7 @@ class Report:
     tuning: TuningView = field(default_factory=lambda: TuningView(UNTUNED))  # how chosen
     personalisation: PersonalisationReport | None = None  # where bench personalise stored some
     corpora: str = ""  # where it is not one corpus: which corpus trains and which tests
+    fold_tests: dict[int, str] = field(default_factory=dict)  # fold -> what it tests, if known
 
     @property
     def title(self) -> str:

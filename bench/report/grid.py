@@ -25,7 +25,7 @@ from bench.report.personalisation import load_personalisation, personalisation_r
 from bench.report.summary import format_trials
 from bench.report.tuning import tuning_view
 from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table, stored_trials
-from bench.run.grid import Selection, list_grid
+from bench.run.grid import Selection, list_grid_folds
 from bench.run.plan import PlannedTrial
 
 
@@ -70,7 +70,7 @@ def report_grid(
     Raises:
         BenchError: no current trial, or none of the reference.
     """
-    plan = list_grid(selection, results)
+    fold_parts, plan = list_grid_folds(selection, results)
     folds = sorted({t.key.fold for t in plan})
     current = [t.key for t in plan if t.status == "done"]
     notes = left_out_notes(plan, results)
@@ -107,4 +107,5 @@ def report_grid(
         personalisation=section,
         left_out=(*report.left_out, *stale),
         corpora=corpora_note(selection.protocol),
+        fold_tests={number: fold.test_unit for number, fold in fold_parts.items()},
     )

@@ -284,6 +284,11 @@ def _legend(report: Report) -> str:
     return " ".join(sentences)
 
 
+def _fold_header(fold: int, tests: str | None) -> str:
+    """``Fold 2: Test2``, or ``Fold 2`` where what it tests is not known."""
+    return f"Fold {fold}: {tests}" if tests else f"Fold {fold}"
+
+
 def per_fold_table(report: Report) -> Table:
     """Variants x folds: CCC-avg, mean over seeds; best per fold in bold."""
     order = report.order()
@@ -308,7 +313,7 @@ def per_fold_table(report: Report) -> Table:
         "Bold: best in column."
     )
     names = [_name(v, report.reference) for v in order]
-    headers = ["Variant", *(f"Fold {f}" for f in fold_ids)]
+    headers = ["Variant", *(_fold_header(f, report.fold_tests.get(f)) for f in fold_ids)]
     rows = [list(r) for r in zip(names, *columns, strict=True)]
     return Table(
         headers, ["left", *["right"] * len(fold_ids)], rows, legend, f"{report.protocol}-folds"

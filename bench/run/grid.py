@@ -170,8 +170,16 @@ def list_grid(
     """Every selected trial with its status (``done``, ``stale``, ``missing``; ``forced``
     with ``force``) and its stored record, in (variant, fold, seed) order. Writes nothing,
     except the synthetic corpus on first use."""
+    return list_grid_folds(selection, results, force)[1]
+
+
+def list_grid_folds(
+    selection: Selection, results: str | Path = "results", force: bool = False
+) -> tuple[dict[int, Fold], list[PlannedTrial]]:
+    """:func:`list_grid`, and the selected folds by number (what each tests)."""
     check_output_folders(selection.protocol)
-    return _plan(selection, Path(results), force, progress=False)[2]
+    _, folds, plan = _plan(selection, Path(results), force, progress=False)
+    return folds, plan
 
 
 def named_executor(
