@@ -205,6 +205,10 @@ def test_a_tiny_grid_runs_and_reports_end_to_end(release: PodcastFixture, tmp_pa
     monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
     stats = run_and_report("msp_podcast", release.root, tmp_path, folds="1,2")
     assert np.isfinite(stats["delta"]).all()
+    for fold, name in ((1, "Test1"), (2, "Test2")):  # each test set also on its own
+        alone = tmp_path / "reports" / "msp_podcast" / name
+        assert f"Protocol msp_podcast (test set {name})" in (alone / "ablations.md").read_text()
+        assert set(pd.read_csv(alone / "trials.csv")["fold"]) == {fold}
 
 
 def test_describe_shows_only_the_largest_of_thousands_of_speakers(tmp_path: Path):

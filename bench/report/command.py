@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bench.cli_args import add_selection_arguments, positive_int
@@ -70,7 +72,7 @@ def _margin(text: str) -> float:
 
 def run_report(args: argparse.Namespace) -> int:
     from bench.paths import ensure_writable_dir  # heavy imports only when run
-    from bench.report.grid import report_grid
+    from bench.report.grid import report_grid, test_set_selections
     from bench.report.output import summarize, write_report
     from bench.run.command import selection_of
 
@@ -85,4 +87,13 @@ def run_report(args: argparse.Namespace) -> int:
     written = write_report(report, out, args.format)
     print(summarize(report))
     print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
+    for name, part in test_set_selections(selection, report.fold_tests).items():
+        alone = report_grid(
+            part, args.results, args.reference, args.bootstrap, args.bootstrap_seed,
+            args.equivalence_margin,
+        )  # fmt: skip
+        alone = replace(alone, corpora=", ".join(filter(None, [alone.corpora, f"test set {name}"])))
+        folder = ensure_writable_dir(out / re.sub(r"[^A-Za-z0-9_.-]+", "_", name), "report folder")
+        files = write_report(alone, folder, args.format)
+        print(f"test set {name} alone: wrote {len(files)} files to {folder}/")
     return 0

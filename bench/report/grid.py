@@ -109,3 +109,15 @@ def report_grid(
         corpora=corpora_note(selection.protocol),
         fold_tests={number: fold.test_unit for number, fold in fold_parts.items()},
     )
+
+
+def test_set_selections(selection: Selection, fold_tests: dict[int, str]) -> dict[str, Selection]:
+    """Each fold's own selection, by what it tests, where the protocol's folds are distinct
+    test sets (``folds.mode: predefined``, or a ``test_corpus``: MSP-Podcast's Test1 and
+    Test2), which are then reported one by one as well as pooled; none for leave-one-out
+    folds, which sample one population and are reported pooled."""
+    protocol = selection.protocol
+    distinct = protocol.folds.mode == "predefined" or protocol.test_corpus is not None
+    if not distinct or len(fold_tests) < 2:
+        return {}
+    return {name: replace(selection, folds=(fold,)) for fold, name in sorted(fold_tests.items())}
