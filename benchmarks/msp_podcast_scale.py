@@ -38,18 +38,21 @@ from bench.testing.msp_podcast import write_msp_podcast
 from bench.testing.tones import write_tone
 
 SEGMENTS = 50  # per podcast
+LINKS_PER_FILE = 50_000  # ext4 allows 65,000 hard links to one file
 
 
 def write_release(root: Path, utterances: int) -> None:
     """The labels of ``utterances`` rows; every audio file a hard link to one tone."""
     podcasts = max(1, utterances // (6 * SEGMENTS))  # per split, of six splits
     write_msp_podcast(root, podcasts=podcasts, segments=SEGMENTS, audio=False)
-    tone = root / "tone.wav"
-    write_tone(tone, np.random.default_rng(0))
     with open(root / "Labels" / "labels_consensus.csv") as handle:
         names = [line.split(",", 1)[0] for line in handle.readlines()[1:]]
-    for name in names:
-        os.link(tone, root / "Audios" / name)
+    rng = np.random.default_rng(0)
+    for start in range(0, len(names), LINKS_PER_FILE):  # a file system caps links per file
+        tone = root / f"tone{start}.wav"
+        write_tone(tone, rng)
+        for name in names[start : start + LINKS_PER_FILE]:
+            os.link(tone, root / "Audios" / name)
 
 
 def extract_peak(root: Path, cache: Path, rows: int) -> dict[str, float]:

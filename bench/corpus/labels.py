@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.corpus.table import normalise
 from bench.errors import InputError
 
 
@@ -31,7 +30,7 @@ class LabelClipper:
 def scaled_label(
     value: float, name: str, scale: tuple[float, float], path: Path, line: int
 ) -> float:
-    """``value`` on ``scale = (lo, hi)`` mapped to [0, 1] (:func:`normalise`); NaN stays NaN.
+    """``value`` on ``scale = (lo, hi)`` mapped to [0, 1], ``(x - lo) / (hi - lo)``; NaN stays NaN.
 
     Raises:
         InputError: ``value`` lies outside the scale (most likely the scale is set wrong),
@@ -47,7 +46,7 @@ def scaled_label(
             path=path,
             line=line,
         )
-    return float(normalise(value, scale))
+    return (value - lo) / (hi - lo)
 
 
 @dataclass

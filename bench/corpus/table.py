@@ -22,6 +22,7 @@ split      str     the release's own partition (MSP-Podcast ``Train``, ``Test1``
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def finish_table(rows: list[dict], source: str | Path) -> pd.DataFrame:
 
 def check_audio_exists(table: pd.DataFrame, source: str | Path) -> None:
     """Raise one error that lists every missing audio file (not one error per run)."""
-    missing = [p for p in table["audio_path"] if not Path(p).is_file()]
+    missing = [p for p in table["audio_path"] if not os.path.isfile(p)]
     if missing:
         shown = "\n  ".join(missing[:50])
         more = f"\n  ... and {len(missing) - 50} more" if len(missing) > 50 else ""
