@@ -111,3 +111,9 @@ def test_a_predefined_training_corpus_trains_on_train_and_selects_on_development
     assert set(table.iloc[fold.train]["split"]) == {"Train"}
     assert set(table.iloc[fold.val]["split"]) == {"Development"}
     assert len(fold.test) == (table["corpus"] == "msp_improv").sum()
+
+
+def test_a_missing_test_corpus_root_is_named_as_such(roots, capsys):
+    args = ["corpus.kind=msp_improv", f"corpus.root={roots['improv'][1]}"]
+    assert main(["run", "--dry-run", "--protocol", "cross", *args]) == 2
+    assert "set test_corpus.root=/path/to/MSP-IMPROV" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from bench.corpus.synth import GENERATOR_VERSION, check_version, generate
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
 from bench.paths import data_dir, ensure_writable_dir
-from bench.protocol import CorpusSection, Protocol
+from bench.protocol import TEST_CORPUS, CorpusSection, Protocol
 
 
 def synthetic_root(corpus: CorpusSection) -> Path:
@@ -30,8 +30,9 @@ def synthetic_root(corpus: CorpusSection) -> Path:
     return data_dir() / "synthetic" / name
 
 
-def prepare_corpus(corpus: CorpusSection, progress: bool = True) -> Corpus:
-    """Read the corpus of a protocol's ``corpus:`` section (``protocol.corpus``)."""
+def prepare_corpus(corpus: CorpusSection, progress: bool = True, key: str = "corpus") -> Corpus:
+    """Read the corpus of a protocol's ``corpus:`` section (or of the section ``key``, whose
+    name the errors give: ``test_corpus``)."""
     if corpus.kind == "synthetic":
         root = synthetic_root(corpus)
         if not root.is_dir():
@@ -42,19 +43,19 @@ def prepare_corpus(corpus: CorpusSection, progress: bool = True) -> Corpus:
         return read_iemocap(root, name="synthetic")
     if corpus.kind == "iemocap":
         if not corpus.root:
-            raise BenchError("set corpus.root=/path/to/IEMOCAP_full_release")
+            raise BenchError(f"set {key}.root=/path/to/IEMOCAP_full_release")
         return read_iemocap(corpus.root)
     if corpus.kind == "msp_improv":
         if not corpus.root:
-            raise BenchError("set corpus.root=/path/to/MSP-IMPROV (the folder with Evaluation.txt)")
+            raise BenchError(f"set {key}.root=/path/to/MSP-IMPROV (the folder with Evaluation.txt)")
         return read_msp_improv(corpus.root, corpus.label_scale)
     if corpus.kind == "msp_podcast":
         if not corpus.root:
-            raise BenchError("set corpus.root=/path/to/MSP-Podcast (the folder with Audios/)")
+            raise BenchError(f"set {key}.root=/path/to/MSP-Podcast (the folder with Audios/)")
         unit = corpus.dialog_unit or "podcast"
         return read_msp_podcast(corpus.root, corpus.label_scale, unit)
     if not corpus.manifest:
-        raise BenchError("set corpus.manifest=/path/to/manifest.jsonl")
+        raise BenchError(f"set {key}.manifest=/path/to/manifest.jsonl")
     return read_jsonl(corpus.manifest, label_scale=corpus.label_scale)
 
 
@@ -64,4 +65,4 @@ def prepare_protocol_corpus(protocol: Protocol, progress: bool = True) -> Corpus
     corpus = prepare_corpus(protocol.corpus, progress)
     if protocol.test_corpus is None:
         return corpus
-    return combine(corpus, prepare_corpus(protocol.test_corpus, progress))
+    return combine(corpus, prepare_corpus(protocol.test_corpus, progress, TEST_CORPUS))
