@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_msp_podcast import OFFLINE
 from test_run import FAST
 
 from bench.cli import main
@@ -17,8 +16,7 @@ from bench.errors import BenchError
 from bench.features.extract import extract_corpus_features
 from bench.features.load import load_corpus_features, load_features
 from bench.protocol import load_protocol, make_folds
-from bench.testing.msp_improv import write_msp_improv
-from bench.testing.msp_podcast import write_msp_podcast
+from tests.conftest import OFFLINE, MspReleases
 
 SCALES = {"msp_improv": "[1,5]", "msp_podcast": "[1,7]"}
 
@@ -33,16 +31,18 @@ def cross(train: tuple[str, Path], test: tuple[str, Path]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Path]]:
-    improv = write_msp_improv(tmp_path_factory.mktemp("msp_improv")).root
-    podcast = write_msp_podcast(tmp_path_factory.mktemp("msp_podcast")).root
-    return {"improv": ("msp_improv", improv), "podcast": ("msp_podcast", podcast)}
+def roots(msp_releases: MspReleases) -> dict[str, tuple[str, Path]]:
+    return {"improv": ("msp_improv", msp_releases.improv.root),
+            "podcast": ("msp_podcast", msp_releases.podcast.root)}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def releases(roots) -> list[str]:
-    """Train on MSP-IMPROV, test on MSP-Podcast."""
-    return cross(roots["improv"], roots["podcast"])
+def releases(roots, msp_releases: MspReleases) -> list[str]:
+    """Train on MSP-IMPROV, test on MSP-Podcast; features from the shared cache."""
+    return [
+        *cross(roots["improv"], roots["podcast"]),
+        f"features.cache_dir={msp_releases.features}",
+    ]
 
 
 def test_folds_train_on_one_corpus_and_test_each_test_set_of_the_other(releases):
@@ -64,14 +64,14 @@ def test_folds_train_on_one_corpus_and_test_each_test_set_of_the_other(releases)
     assert len(folds[0].train) + len(folds[0].val) == (table["corpus"] == "msp_improv").sum()
 
 
-def test_each_corpus_keeps_its_own_scale_and_feature_store(releases, tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCH_DATA", str(tmp_path))
+def test_each_corpus_keeps_its_own_scale_and_feature_store(releases):
     protocol = load_protocol("cross", releases)
     corpus = prepare_protocol_corpus(protocol, progress=False)
     assert corpus.label_scale == (1.0, 7.0)  # the tested corpus's, which predictions are on
     assert corpus.table[["valence", "arousal"]].stack().between(0, 1).all()
     summaries = extract_corpus_features(corpus, protocol.features, progress=False)
-    assert len(summaries) == 6  # three roles for each corpus
+    # three roles for each corpus, every store the one its corpus got when extracted alone
+    assert len(summaries) == 6 and all(summary.cached for summary in summaries)
     combined = load_corpus_features(corpus, protocol.features)
     own = [load_features(part.table, protocol.features) for part in corpus.parts]
     n_train = len(corpus.parts[0].table)

@@ -14,11 +14,12 @@ from bench.corpus.msp_improv import read_msp_improv
 from bench.errors import InputError
 from bench.protocol import load_protocol, make_folds
 from bench.testing.msp_improv import ImprovFixture, write_msp_improv
+from tests.conftest import MspReleases
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> ImprovFixture:
-    return write_msp_improv(tmp_path_factory.mktemp("msp_improv"))
+def release(msp_releases: MspReleases) -> ImprovFixture:
+    return msp_releases.improv
 
 
 def test_name_gives_speaker_session_and_recording(release: ImprovFixture):
@@ -100,8 +101,7 @@ def test_a_folder_without_evaluation_txt_is_named(tmp_path: Path):
         read_msp_improv(tmp_path)
 
 
-def test_a_tiny_grid_runs_and_reports_end_to_end(release: ImprovFixture, tmp_path: Path,
-                                                 monkeypatch):  # fmt: skip
-    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
-    stats = run_and_report("msp_improv", release.root, tmp_path, folds="1,2")
+def test_a_tiny_grid_runs_and_reports_end_to_end(msp_releases: MspReleases, tmp_path: Path):
+    root = [f"corpus.root={msp_releases.improv.root}"]
+    stats = run_and_report("msp_improv", root, tmp_path, "1,2", msp_releases.features)
     assert np.isfinite(stats["delta"]).all()

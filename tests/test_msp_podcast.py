@@ -18,13 +18,12 @@ from bench.corpus.msp_podcast import read_msp_podcast
 from bench.errors import BenchError, InputError
 from bench.protocol import load_protocol, make_folds
 from bench.testing.msp_podcast import PodcastFixture, write_msp_podcast
-
-OFFLINE = ["features.speech.extractor=logmel", "features.speaker.extractor=resemblyzer"]
+from tests.conftest import OFFLINE, MspReleases
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> PodcastFixture:
-    return write_msp_podcast(tmp_path_factory.mktemp("msp_podcast"))
+def release(msp_releases: MspReleases) -> PodcastFixture:
+    return msp_releases.podcast
 
 
 def rewrite_labels(fixture: PodcastFixture, edit) -> Path:
@@ -184,12 +183,14 @@ def test_describe_shows_splits_speakers_and_dialog_unit(release: PodcastFixture,
     assert summary["notes"][0].startswith("dialog unit: podcast")
 
 
-def run_and_report(protocol: str, root: Path, tmp_path: Path, folds: str) -> pd.DataFrame:
-    """``bench run`` a tiny grid (mamba_ema and stateless, seed 0) on the release at ``root``
-    with the offline extractors, then ``bench report``; the report's stats.csv."""
+def run_and_report(
+    protocol: str, overrides: list[str], tmp_path: Path, folds: str, features: Path
+) -> pd.DataFrame:
+    """``bench run`` a tiny grid (mamba_ema and stateless, seed 0) with the offline
+    extractors and the feature cache ``features``, then ``bench report``; its stats.csv."""
     selection = ["--protocol", protocol, "--variant", "mamba_ema", "stateless", "--seeds", "0",
-                 "--folds", folds, "--results", str(tmp_path / "results"),
-                 f"corpus.root={root}", *OFFLINE, *FAST]  # fmt: skip
+                 "--folds", folds, "--results", str(tmp_path / "results"), *overrides,
+                 *OFFLINE, f"features.cache_dir={features}", *FAST]  # fmt: skip
     assert main(["run", "--executor", "local", "--quiet", *selection]) == 0
     stored = list((tmp_path / "results" / protocol).glob("*/fold*/seed0/predictions.parquet"))
     assert len(stored) == 2 * len(folds.split(","))
@@ -200,10 +201,10 @@ def run_and_report(protocol: str, root: Path, tmp_path: Path, folds: str) -> pd.
     return pd.read_csv(out / protocol / "stats.csv")
 
 
-def test_a_tiny_grid_runs_and_reports_end_to_end(release: PodcastFixture, tmp_path: Path,
-                                                 monkeypatch):  # fmt: skip
-    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
-    stats = run_and_report("msp_podcast", release.root, tmp_path, folds="1,2")
+def test_a_tiny_grid_runs_and_reports_end_to_end(msp_releases: MspReleases, tmp_path: Path):
+    release = msp_releases.podcast
+    root = [f"corpus.root={release.root}"]
+    stats = run_and_report("msp_podcast", root, tmp_path, "1,2", msp_releases.features)
     assert np.isfinite(stats["delta"]).all()
     for fold, name in ((1, "Test1"), (2, "Test2")):  # each test set also on its own
         alone = tmp_path / "reports" / "msp_podcast" / name

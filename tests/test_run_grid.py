@@ -47,9 +47,13 @@ def fake_features(monkeypatch: pytest.MonkeyPatch, data: Path) -> list[int]:
     monkeypatch.setenv("BENCH_DATA", str(data))
     asked: list[int] = []
     monkeypatch.setattr(
-        grid_module, "extract_features", lambda t, c, progress: asked.append(len(t))
+        grid_module,
+        "extract_corpus_features",
+        lambda corpus, config, progress: asked.append(len(corpus.table)),
     )
-    monkeypatch.setattr(grid_module, "load_features", fake_load)
+    monkeypatch.setattr(
+        grid_module, "load_corpus_features", lambda corpus, config: fake_load(corpus.table, config)
+    )
     return asked
 
 

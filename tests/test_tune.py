@@ -52,8 +52,10 @@ def fast_search(tmp_path: Path) -> Search:
 def faked_corpus(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The override that selects the corpus at ``root``, its features faked for tuning."""
     fake_features(monkeypatch, tmp_path / "data")
-    monkeypatch.setattr(search_module, "extract_features", grid_module.extract_features)
-    monkeypatch.setattr(search_module, "load_features", grid_module.load_features)
+    monkeypatch.setattr(
+        search_module, "extract_corpus_features", grid_module.extract_corpus_features
+    )
+    monkeypatch.setattr(search_module, "load_corpus_features", grid_module.load_corpus_features)
     return f"corpus.root={root}"
 
 
