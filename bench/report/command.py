@@ -72,7 +72,7 @@ def _margin(text: str) -> float:
 
 def run_report(args: argparse.Namespace) -> int:
     from bench.paths import ensure_writable_dir  # heavy imports only when run
-    from bench.report.grid import report_grid, test_set_selections
+    from bench.report.grid import report_grid, selections_per_test_set
     from bench.report.output import summarize, write_report
     from bench.run.command import selection_of
 
@@ -87,7 +87,7 @@ def run_report(args: argparse.Namespace) -> int:
     written = write_report(report, out, args.format)
     print(summarize(report))
     print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
-    for name, part in test_set_selections(selection, report.fold_tests).items():
+    for name, part in selections_per_test_set(selection, report.fold_tests).items():
         alone = report_grid(
             part, args.results, args.reference, args.bootstrap, args.bootstrap_seed,
             args.equivalence_margin,
