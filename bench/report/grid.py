@@ -111,7 +111,9 @@ def report_grid(
     )
 
 
-def selections_per_test_set(selection: Selection, fold_tests: dict[int, str]) -> dict[str, Selection]:
+def selections_per_test_set(
+    selection: Selection, fold_tests: dict[int, str]
+) -> dict[str, Selection]:
     """Each fold's own selection, by what it tests, where the protocol's folds are distinct
     test sets (``folds.mode: predefined``, or a ``test_corpus``: MSP-Podcast's Test1 and
     Test2), which are then reported one by one as well as pooled; none for leave-one-out
