@@ -434,35 +434,46 @@ def predefined_folds(table: pd.DataFrame, folds: FoldsSection) -> list[Fold]:
         )
     split = table[column].astype(str)
     present = set(split.unique())
-    for key, names in (("train", folds.train), ("validation", folds.validation)):
-        if not present & set(names):
-            raise BenchError(
-                f"folds.{key} names {', '.join(names)}; the corpus's {column} values are "
-                f"{', '.join(sorted(present))}"
-            )
     tests = [name for name in folds.test if name in present]
     if not tests:
         raise BenchError(
             f"folds.test names {', '.join(folds.test)}; none is among the corpus's {column} "
             f"values ({', '.join(sorted(present))})"
         )
-    train = np.flatnonzero(split.isin(folds.train).to_numpy())
-    val = np.flatnonzero(split.isin(folds.validation).to_numpy())
+    is_train, is_val, values = _partition(split, folds)
     result = []
     for number, name in enumerate(tests, start=1):
         fold = Fold(
             number=number,
             test_unit=name,
-            train=train,
-            val=val,
+            train=np.flatnonzero(is_train),
+            val=np.flatnonzero(is_val),
             test=np.flatnonzero((split == name).to_numpy()),
             val_unit=column,
-            val_values=tuple(v for v in folds.validation if v in present),
+            val_values=values,
             test_disjoint=("speaker", "dialog"),
         )
         check_fold(table, fold)
         result.append(fold)
     return result
+
+
+def _partition(split: pd.Series, folds: FoldsSection) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Which rows train and which validate under a predefined partition (``split``: each
+    row's value of ``folds.column``), and the validation names the corpus has.
+
+    Raises:
+        BenchError: the corpus has none of ``folds.train`` or of ``folds.validation``.
+    """
+    present = set(split.unique())
+    for key, names in (("train", folds.train), ("validation", folds.validation)):
+        if not present & set(names):
+            raise BenchError(
+                f"folds.{key} names {', '.join(names)}; the corpus's {folds.column} values "
+                f"are {', '.join(sorted(present))}"
+            )
+    values = tuple(v for v in folds.validation if v in present)
+    return split.isin(folds.train).to_numpy(), split.isin(values).to_numpy(), values
 
 
 def _held_out(
@@ -490,14 +501,16 @@ def cross_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     is_test_corpus = table["utt_id"].astype(str).str.startswith(TEST_PREFIX).to_numpy()
     source = table[~is_test_corpus]
     if folds.mode == "predefined":
-        split = table[folds.column].astype(str)
-        val_unit, values = folds.column, tuple(v for v in folds.validation if v in set(split))
-        is_train = ~is_test_corpus & split.isin(folds.train).to_numpy()
+        val_unit = folds.column
+        in_train, in_val, values = _partition(
+            table[val_unit].where(~is_test_corpus).astype(str), folds
+        )
+        is_train, is_val = in_train & ~is_test_corpus, in_val & ~is_test_corpus
     else:
         val_unit = protocol.validation.unit
         values = _held_out(source, folds.unit, protocol.validation, 1)
-        is_train = ~is_test_corpus & ~table[val_unit].astype(str).isin(values).to_numpy()
-    is_val = ~is_test_corpus & table[val_unit].astype(str).isin(values).to_numpy()
+        is_val = ~is_test_corpus & table[val_unit].astype(str).isin(values).to_numpy()
+        is_train = ~is_test_corpus & ~is_val
     target_split = table["split"].where(is_test_corpus).astype(str)
     tests = [name for name in folds.test if (target_split == name).any()]
     parts = [(name, (target_split == name).to_numpy()) for name in tests]
