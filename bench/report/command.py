@@ -72,26 +72,23 @@ def _margin(text: str) -> float:
 
 def run_report(args: argparse.Namespace) -> int:
     from bench.paths import ensure_writable_dir  # heavy imports only when run
-    from bench.report.grid import report_grid, selections_per_test_set
+    from bench.report.grid import per_test_set, report_grid
     from bench.report.output import summarize, write_report
     from bench.run.command import selection_of
+    from bench.run.grid import list_grid_folds
 
     selection = selection_of(args)
     out = ensure_writable_dir(args.out / selection.protocol.name, "report folder")
-    report = report_grid(
-        selection, args.results, args.reference, args.bootstrap, args.bootstrap_seed,
-        args.equivalence_margin,
-    )  # fmt: skip
+    listed = list_grid_folds(selection, args.results)
+    options = (args.reference, args.bootstrap, args.bootstrap_seed, args.equivalence_margin)
+    report = report_grid(selection, args.results, *options, listed=listed)
     for note in report.left_out:
         print(f"bench report: left out {note}", file=sys.stderr)
     written = write_report(report, out, args.format)
     print(summarize(report))
     print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
-    for name, part in selections_per_test_set(selection, report.fold_tests).items():
-        alone = report_grid(
-            part, args.results, args.reference, args.bootstrap, args.bootstrap_seed,
-            args.equivalence_margin,
-        )  # fmt: skip
+    for name, (part, part_listed) in per_test_set(selection, listed).items():
+        alone = report_grid(part, args.results, *options, listed=part_listed)
         alone = replace(alone, corpora=", ".join(filter(None, [alone.corpora, f"test set {name}"])))
         folder = ensure_writable_dir(out / re.sub(r"[^A-Za-z0-9_.-]+", "_", name), "report folder")
         files = write_report(alone, folder, args.format)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.personalise.run import personalise_configs
-from bench.protocol import corpora_note
+from bench.protocol import Fold, corpora_note
 from bench.report.analysis import Report, build_report
 from bench.report.bootstrap import MARGIN
 from bench.report.personalisation import load_personalisation, personalisation_report
@@ -27,6 +27,8 @@ from bench.report.tuning import tuning_view
 from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table, stored_trials
 from bench.run.grid import Selection, list_grid_folds
 from bench.run.plan import PlannedTrial
+
+Listed = tuple[dict[int, Fold], list[PlannedTrial]]  # a selection's folds and trials
 
 
 def left_out_notes(plan: list[PlannedTrial], results: str | Path) -> list[str]:
@@ -58,6 +60,7 @@ def report_grid(
     n_boot: int = 10_000,
     seed: int = 0,
     margin: float = MARGIN,
+    listed: Listed | None = None,
 ) -> Report:
     """The report of the selection's current trials under ``results``.
 
@@ -65,12 +68,14 @@ def report_grid(
     (see :func:`bench.report.analysis.build_report`). Expected trials come from the selection, so
     a fold that every variant lacks shows as missing. Where ``bench personalise`` stored
     personalisations of these trials with each variant's ``personalise:`` configuration, the
-    report has a personalisation section (:mod:`bench.report.personalisation`).
+    report has a personalisation section (:mod:`bench.report.personalisation`). ``listed``:
+    the selection's folds and trials as :func:`bench.run.grid.list_grid_folds` gives them,
+    where the caller has them already (listing reads the corpus).
 
     Raises:
         BenchError: no current trial, or none of the reference.
     """
-    fold_parts, plan = list_grid_folds(selection, results)
+    fold_parts, plan = listed or list_grid_folds(selection, results)
     folds = sorted({t.key.fold for t in plan})
     current = [t.key for t in plan if t.status == "done"]
     notes = left_out_notes(plan, results)
@@ -111,15 +116,21 @@ def report_grid(
     )
 
 
-def selections_per_test_set(
-    selection: Selection, fold_tests: dict[int, str]
-) -> dict[str, Selection]:
-    """Each fold's own selection, by what it tests, where the protocol's folds are distinct
-    test sets (``folds.mode: predefined``, or a ``test_corpus``: MSP-Podcast's Test1 and
-    Test2), which are then reported one by one as well as pooled; none for leave-one-out
-    folds, which sample one population and are reported pooled."""
+def per_test_set(selection: Selection, listed: Listed) -> dict[str, tuple[Selection, Listed]]:
+    """Each fold's own selection and listing (cut from ``listed``, so the corpus is not read
+    again), by what it tests, where the protocol's folds are distinct test sets
+    (``folds.mode: predefined``, or a ``test_corpus``: MSP-Podcast's Test1 and Test2), which
+    are then reported one by one as well as pooled; none for leave-one-out folds, which
+    sample one population and are reported pooled."""
     protocol = selection.protocol
     distinct = protocol.folds.mode == "predefined" or protocol.test_corpus is not None
-    if not distinct or len(fold_tests) < 2:
+    folds, plan = listed
+    if not distinct or len(folds) < 2:
         return {}
-    return {name: replace(selection, folds=(fold,)) for fold, name in sorted(fold_tests.items())}
+    return {
+        fold.test_unit: (
+            replace(selection, folds=(number,)),
+            ({number: fold}, [t for t in plan if t.key.fold == number]),
+        )
+        for number, fold in sorted(folds.items())
+    }
