@@ -192,13 +192,12 @@ class FeatureStore:
         """Join the written shards (indices, in order) into the final array and index; drop
         the shards. One shard is in memory at a time, so the memory this takes is flat in
         the number of utterances."""
-        sizes = []
-        dim = 0
-        for index in shards:  # the shape first: the .npy header precedes the rows
+        n_rows = 0
+        for index in shards:  # the shape first (the .npy header precedes the rows): ids only
             with np.load(self.shard_path(index), allow_pickle=False) as data:
-                sizes.append(len(data["utt_ids"]))
-                dim = data["values"].shape[1]
-        header = {"descr": "<f4", "fortran_order": False, "shape": (sum(sizes), dim)}
+                n_rows += len(data["utt_ids"])
+        dim = self.read_shard(shards[0]).values.shape[1]
+        header = {"descr": "<f4", "fortran_order": False, "shape": (n_rows, dim)}
         digest = hashlib.sha256()
         utt_ids: list[str] = []
         failed: dict[str, str] = {}
