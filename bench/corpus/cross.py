@@ -24,7 +24,6 @@ def combine(train: Corpus, test: Corpus) -> Corpus:
     Predictions are written on the test corpus's scale (``label_scale``), which is what is
     scored; CCC and the report's statistics do not depend on the scale.
 
-    >>> import numpy as np
     >>> rows = lambda name: pd.DataFrame({"utt_id": ["u1"], "corpus": [name], "session": ["s"],
     ...     "dialog": ["d"], "speaker": ["a"], "group": ["s"], "valence": [0.5]})
     >>> both = combine(Corpus("iemocap", rows("iemocap")), Corpus("msp", rows("msp"), (1, 7)))
