@@ -41,9 +41,14 @@ def setup(tiny_corpus_root: Path):
     return protocol, fake_inputs(read_iemocap(tiny_corpus_root).table, protocol)
 
 
+# Trials long enough (8 epochs, no early stop) to overlap even when one worker process
+# starts seconds after another on a loaded machine (1-epoch trials once ran one after another).
+OVERLAPPING = [*FAST, "train.epochs=8", "train.patience=8"]
+
+
 def run_grid(setup, root: Path, seeds: list[int], gpus: float):
     protocol, inputs = setup
-    plan = plan_trials(protocol, ["stateless"], seeds, [1], root, FAST)
+    plan = plan_trials(protocol, ["stateless"], seeds, [1], root, OVERLAPPING)
     options = RayOptions(cpus_per_trial=1, gpus_per_trial=gpus)
     executor = functools.partial(run_ray, options=options, storage=root / ".ray")
     summary = run_planned(plan, inputs, executor, root, progress=False)
