@@ -17,6 +17,7 @@ from bench.results import load_table, read_record
 from bench.run import RunOptions, select_trials
 from bench.run.driver import run_planned
 from bench.run.plan import plan_trials
+from bench.testing.barrier import with_barrier
 from bench.tune.search import tune_grid
 from bench.tune.space import load_search
 from bench.tune.store import TuningKey, read_configuration
@@ -41,14 +42,12 @@ def setup(tiny_corpus_root: Path):
     return protocol, fake_inputs(read_iemocap(tiny_corpus_root).table, protocol)
 
 
-# Trials long enough (8 epochs, no early stop) to overlap even when one worker process
-# starts seconds after another on a loaded machine (1-epoch trials once ran one after another).
-OVERLAPPING = [*FAST, "train.epochs=8", "train.patience=8"]
-
-
-def run_grid(setup, root: Path, seeds: list[int], gpus: float):
+def run_grid(setup, root: Path, seeds: list[int], gpus: float, together: int):
+    """The trials of ``seeds``, the first ``together`` of them started at once (a barrier:
+    1-epoch trials once ran one after another on a loaded machine, 8-epoch ones too)."""
     protocol, inputs = setup
-    plan = plan_trials(protocol, ["stateless"], seeds, [1], root, OVERLAPPING)
+    inputs = with_barrier(inputs, root / "barrier", together)
+    plan = plan_trials(protocol, ["stateless"], seeds, [1], root, FAST)
     options = RayOptions(cpus_per_trial=1, gpus_per_trial=gpus)
     executor = functools.partial(run_ray, options=options, storage=root / ".ray")
     summary = run_planned(plan, inputs, executor, root, progress=False)
@@ -71,7 +70,7 @@ def most_at_once(workers: list[dict], per_device: bool = True) -> dict[str, int]
 
 
 def test_whole_gpu_trials_get_distinct_devices(cluster, setup, tmp_path: Path):
-    summary, workers = run_grid(setup, tmp_path, [0, 1, 2], gpus=1)  # 3 trials, 2 GPUs
+    summary, workers = run_grid(setup, tmp_path, [0, 1, 2], gpus=1, together=2)  # on 2 GPUs
     assert summary.ok and len(summary.finished) == 3
     devices = [tuple(w["ray_gpu_ids"]) for w in workers]
     assert all(len(d) == 1 for d in devices)
@@ -86,9 +85,10 @@ def test_whole_gpu_trials_get_distinct_devices(cluster, setup, tmp_path: Path):
 
 def test_quarter_gpus_pack_four_trials_per_device(cluster, setup, tmp_path: Path):
     # Six CPUs let six trials run at once: packing must keep them to four per device.
-    summary, workers = run_grid(setup, tmp_path, list(range(6)), gpus=0.25)
+    summary, workers = run_grid(setup, tmp_path, list(range(6)), gpus=0.25, together=6)
     assert summary.ok
     assert all(len(w["ray_gpu_ids"]) == 1 for w in workers)
+    assert most_at_once(workers, per_device=False)["any"] == 6  # all six ran at once
     at_once = most_at_once(workers)
     assert max(at_once.values()) <= 4  # at most four quarter-GPU trials per device
     assert max(at_once.values()) > 1  # and they do share a device
