@@ -22,10 +22,11 @@ demo: $(STAMP)
 	$(VENV)/bin/bench report --grid ablations --tuned fold1
 
 # Two pytest-xdist workers (a test file stays in one worker, so its module fixtures, such as
-# a Ray cluster, start once); `pytest` alone runs the same tests serially. The 15 slowest
-# tests are listed at the end, so every CI log shows where the time goes.
+# a Ray cluster, start once); files with a test marked slow go first (tests/conftest.py).
+# `pytest` alone runs the same tests serially. The 15 slowest tests are listed at the end,
+# so every CI log shows where the time goes.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --durations=15
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

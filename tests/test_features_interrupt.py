@@ -18,6 +18,8 @@ import pytest
 
 from bench.cli import main
 
+pytestmark = pytest.mark.slow  # a subprocess, its worker pool, and the rerun's
+
 STARTUP_SECONDS = 600  # importing torch and starting the workers on a busy machine
 HANG_SECONDS = 60  # a hang guard, not a speed test: an interrupted run stops in ~3 s here,
 # and the reported bug was a 28 s wait; a busy shared machine can take several times longer

@@ -20,6 +20,8 @@ from bench.protocol import load_protocol, make_folds
 from bench.testing.msp_podcast import PodcastFixture, write_msp_podcast
 from tests.conftest import OFFLINE, MspReleases
 
+pytestmark = pytest.mark.slow  # the release fixtures' extraction
+
 
 @pytest.fixture(scope="module")
 def release(msp_releases: MspReleases) -> PodcastFixture:

@@ -31,7 +31,10 @@ LOCAL_ONLY = {
     "data",
     "results",
     "reports",
+    "runs",
 }
+# Stored measurements, not code: thousands of small files the install never reads.
+DATA_ONLY = shutil.ignore_patterns("__pycache__", "results")
 TRIAL_LINE = re.compile(r"^synthetic/(\w+)/fold(\d+)/seed(\d+)\s+run\s+missing$", re.MULTILINE)
 
 
@@ -53,9 +56,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if entry.name in LOCAL_ONLY or entry.name.endswith(".egg-info"):
             continue
         if entry.is_dir():
-            shutil.copytree(
-                entry, source / entry.name, ignore=shutil.ignore_patterns("__pycache__")
-            )
+            shutil.copytree(entry, source / entry.name, ignore=DATA_ONLY)
         elif entry.is_file():
             shutil.copy2(entry, source / entry.name)
     venv = root / "venv"

@@ -28,6 +28,8 @@ from tests.test_tune import EPOCHS, TUNE_FAST, curves, faked_corpus, fast_search
 ray = pytest.importorskip("ray")
 from bench.run.ray_adapter import RayOptions, run_ray  # noqa: E402
 
+pytestmark = pytest.mark.slow  # Tune runs that start Ray worker processes
+
 
 @pytest.fixture(scope="module")
 def cluster():

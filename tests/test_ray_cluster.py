@@ -29,6 +29,8 @@ from tests.test_run import FAST
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+pytestmark = pytest.mark.slow  # three Ray nodes, and two grids run on them
+
 AUDIT_HOOK = """
 import os
 import sys
@@ -65,12 +67,14 @@ SUMMARY = re.compile(r"(\d+) trials finished, (\d+) skipped \(done\), (\d+) fail
 @dataclass
 class LocalCluster:
     """A head without CPUs and two one-CPU worker nodes; ``runs`` holds every results
-    folder, ``audit`` the worker nodes' audit logs."""
+    folder, ``audit`` the worker nodes' audit logs; ``corpus`` the overrides that name the
+    tiny corpus and its stored features."""
 
     cluster: Cluster
     runs: Path
     audit: Path
     node_env: dict[str, str]
+    corpus: list[str]
 
     def add_worker(self):
         return self.cluster.add_node(num_cpus=1, env_vars=self.node_env)
@@ -80,7 +84,9 @@ class LocalCluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory):
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, tiny_corpus_root: Path, tiny_feature_cache: Path
+):
     base = tmp_path_factory.mktemp("cluster")
     (base / "hook").mkdir()
     (base / "hook" / "sitecustomize.py").write_text(AUDIT_HOOK)
@@ -109,8 +115,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
                 "health_check_failure_threshold": 2,
             },
         }
+        corpus = [f"corpus.root={tiny_corpus_root}", f"features.cache_dir={tiny_feature_cache}"]
         local = LocalCluster(
-            Cluster(initialize_head=True, head_node_args=head), runs, audit, node_env
+            Cluster(initialize_head=True, head_node_args=head), runs, audit, node_env, corpus
         )
         try:
             local.add_worker()
@@ -121,13 +128,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
             shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def run_grid(results: Path, address: str | None, capsys: pytest.CaptureFixture) -> tuple[int, str]:
+def run_grid(
+    cluster: LocalCluster, results: Path, address: str | None, capsys: pytest.CaptureFixture
+) -> tuple[int, str]:
     """``bench run [--address A]`` of four tiny trials in this process: (exit code, output)."""
     code = main([
         "run", *(["--address", address] if address else []), "--quiet", "--results", str(results),
         "--variant", "stateless", "no_film", "--seeds", "0", "--folds", "1,2",
-        "corpus.synth.size=tiny", "features.prosody.extractor=logmel",  # logmel: faster here
-        "train.epochs=1", *FAST[1:],
+        *cluster.corpus, *FAST,
     ])  # fmt: skip
     captured = capsys.readouterr()
     return code, captured.out + captured.err
@@ -144,12 +152,11 @@ def files_of(folders) -> dict[Path, bytes]:
     return {f: f.read_bytes() for folder in folders for f in folder.iterdir() if f.is_file()}
 
 
-@pytest.mark.slow
 def test_trials_run_on_the_worker_nodes_and_only_the_driver_writes_results(
     cluster: LocalCluster, capsys: pytest.CaptureFixture
 ):
     results = cluster.runs / "grid"
-    code, out = run_grid(results, cluster.cluster.address, capsys)
+    code, out = run_grid(cluster, results, cluster.cluster.address, capsys)
     assert code == 0, out
     assert f"{N_TRIALS} trials finished, 0 skipped (done), 0 failed" in out
     records = stored(results)
@@ -169,27 +176,25 @@ def test_trials_run_on_the_worker_nodes_and_only_the_driver_writes_results(
         assert len(pd.read_parquet(folder / "predictions.parquet")) > 0
 
     before = {p: p.stat().st_mtime_ns for p in results.glob("**/*") if p.is_file()}
-    code, out = run_grid(results, cluster.cluster.address, capsys)
+    code, out = run_grid(cluster, results, cluster.cluster.address, capsys)
     assert code == 0 and f"all {N_TRIALS} trials are done; nothing to run" in out
     assert {p: p.stat().st_mtime_ns for p in results.glob("**/*") if p.is_file()} == before
 
 
-@pytest.mark.slow
 def test_ray_client_addresses_are_refused_before_any_trial_runs(
     cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ):
     """Under Ray Client, Tune runs its loop (and the driver's result handlers) on the head
     node: results would be written there while this process reported nothing finished."""
     results = cluster.runs / "client"
-    code, out = run_grid(results, "ray://127.0.0.1:10001", capsys)
+    code, out = run_grid(cluster, results, "ray://127.0.0.1:10001", capsys)
     assert code == 2 and "Ray Client (ray://) is not supported" in out
     monkeypatch.setenv("RAY_ADDRESS", "ray://127.0.0.1:10001")
-    code, out = run_grid(results, None, capsys)
+    code, out = run_grid(cluster, results, None, capsys)
     assert code == 2 and "Ray Client (ray://) is not supported" in out
     assert not list(results.glob("**/result.json"))
 
 
-@pytest.mark.slow
 def test_a_worker_node_lost_mid_grid_loses_no_stored_trial(
     cluster: LocalCluster, capsys: pytest.CaptureFixture
 ):
@@ -208,7 +213,7 @@ def test_a_worker_node_lost_mid_grid_loses_no_stored_trial(
 
     killer = threading.Thread(target=lose_a_node_once_a_trial_is_stored, daemon=True)
     killer.start()
-    code, out = run_grid(results, cluster.cluster.address, capsys)
+    code, out = run_grid(cluster, results, cluster.cluster.address, capsys)
     killer.join(timeout=60)
     assert "lost" in seen, out
     finished, skipped, failed = map(int, SUMMARY.search(out).groups())
@@ -224,7 +229,7 @@ def test_a_worker_node_lost_mid_grid_loses_no_stored_trial(
 
     cluster.add_worker()  # a replacement joins, as an autoscaler would add one
     before = {p: p.stat().st_mtime_ns for p in results.glob("**/result.json")}
-    code, out = run_grid(results, cluster.cluster.address, capsys)
+    code, out = run_grid(cluster, results, cluster.cluster.address, capsys)
     assert code == 0, out
     expected = f"{failed} trials finished, {finished} skipped (done), 0 failed"
     assert (expected if failed else f"all {N_TRIALS} trials are done") in out

@@ -33,6 +33,8 @@ from bench.tune.search import tune_grid
 from bench.tune.space import Search, load_search
 from bench.tune.store import TuningKey, read_choice, read_configuration
 
+pytestmark = pytest.mark.slow  # searches trained end to end
+
 EPOCHS = 6
 TUNE_FAST = [f"train.epochs={EPOCHS}", "train.patience=50", *FAST[1:]]
 QUIET = RunOptions(progress=False)
