@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,20 @@ pytestmark = pytest.mark.slow  # a subprocess, its worker pool, and the rerun's
 STARTUP_SECONDS = 600  # importing torch and starting the workers on a busy machine
 HANG_SECONDS = 60  # a hang guard, not a speed test: an interrupted run stops in ~3 s here,
 # and the reported bug was a 28 s wait; a busy shared machine can take several times longer
+
+
+@contextmanager
+def sigint_not_ignored() -> Iterator[None]:
+    """Children started in the block get SIGINT's default action, as under a terminal.
+
+    A shell without job control starts a background job (``make test &`` in a script) with
+    SIGINT ignored, and every child inherits that: the command would never see the Ctrl-C.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def wait_for_first_shard(process: subprocess.Popen, features: Path) -> None:
@@ -53,10 +69,11 @@ def test_ctrl_c_stops_extraction_with_one_line_and_a_rerun_resumes(
     env = {**os.environ, "BENCH_DATA": str(tmp_path), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "bench.cli", "features", f"corpus.root={tiny_corpus_root}"]
     command += ["--workers", "2"]  # a pool even on a one-core machine
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    with sigint_not_ignored():
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
     wait_for_first_shard(process, tmp_path / "features")
     os.killpg(process.pid, signal.SIGINT)
     try:
