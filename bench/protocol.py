@@ -174,6 +174,12 @@ class Protocol:
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def fixed_test_sets(self) -> bool:
+        """The folds are fixed test sets (a release's own splits, or a ``test_corpus``), each
+        reported on its own too, not left-out units that resample one population."""
+        return self.folds.mode == "predefined" or self.test_corpus is not None
+
     def hashed(self) -> dict[str, Any]:
         """The sections that change a trial's numbers, as plain values, defaults filled in
         (the feature cache folder, run-time settings such as the device, and ``personalise``,

@@ -91,6 +91,17 @@ def test_the_estimate_and_the_fold_level_test_use_per_trial_differences_of_poole
         assert found["nb_t"] < 0 and found["nb_p_holm"] >= found["nb_p"]
 
 
+def test_fixed_test_sets_get_the_same_bootstrap_and_no_fold_level_test() -> None:
+    """Folds that are a release's own test sets (or another corpus) resample nothing: the
+    bootstrap's numbers stay, the fold-level test is left out (NaN), not run on them."""
+    predictions = fabricate({"mamba_ema": REFERENCE_NOISE, "worse": 0.9}, seeds=(0, 1))
+    resampled, fixed = compare(predictions), compare(predictions, resampled_folds=False)
+    assert resampled["nb_p"].notna().all()
+    assert fixed[["nb_t", "nb_p", "nb_p_holm"]].isna().all().all()
+    bootstrap = ["delta", "ci_low", "ci_high", "p", "p_holm", "p_tost", "verdict"]
+    pd.testing.assert_frame_equal(fixed[bootstrap], resampled[bootstrap])
+
+
 def test_false_positive_rate_on_null_data_is_at_most_nominal() -> None:
     flagged, raw_p = 0, []
     for seed in range(20):

@@ -42,6 +42,12 @@ class Report:
     personalisation: PersonalisationReport | None = None  # where bench personalise stored some
     corpora: str = ""  # where it is not one corpus: which corpus trains and which tests
     fold_tests: dict[int, str] = field(default_factory=dict)  # fold -> what it tests, if known
+    resampled_folds: bool = True  # folds leave one unit out; False: fixed test sets
+
+    @property
+    def tested(self) -> str:
+        """What a fold's test set is, in the legends: a session, or a fixed test set."""
+        return "session" if self.resampled_folds else "test set"
 
     @property
     def title(self) -> str:
@@ -85,6 +91,7 @@ def build_report(
     kept: pd.DataFrame | None = None,
     margin: float = MARGIN,
     tuning: TuningView | None = None,
+    resampled_folds: bool = True,
 ) -> Report:
     """Compute the report from the trials' predictions and histories (each with variant,
     fold and seed columns, as :func:`bench.results.load_table` gives them).
@@ -94,7 +101,8 @@ def build_report(
     trials that were not used; ``kept``: each trial's kept epoch and its teacher probability
     (``variant, best_epoch, teacher_probability``, from the trial records), summarised per
     variant; ``margin``: the equivalence margin of the TOST, in CCC; ``tuning``: how the
-    configurations were chosen (default: untuned, one shared recipe).
+    configurations were chosen (default: untuned, one shared recipe); ``resampled_folds``:
+    False where the folds are fixed test sets (no fold-level test).
     ``build_report(...).comparisons`` is the stats table with the verdicts (see
     :func:`bench.report.stats.compare_to_reference`).
     """
@@ -106,7 +114,9 @@ def build_report(
         trials=trials,
         variants=variants,
         folds=fold_summary(trials),
-        comparisons=compare_to_reference(predictions, trials, reference, n_boot, seed, margin),
+        comparisons=compare_to_reference(
+            predictions, trials, reference, n_boot, seed, margin, resampled_folds
+        ),
         history=history,
         n_boot=n_boot,
         seed=seed,
@@ -115,6 +125,7 @@ def build_report(
         left_out=tuple(left_out),
         selection=None if kept is None or kept.empty else selection_summary(kept),
         tuning=tuning or TuningView(UNTUNED),
+        resampled_folds=resampled_folds,
     )
 
 

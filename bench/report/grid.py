@@ -103,6 +103,7 @@ def report_grid(
         kept=kept,
         margin=margin,
         tuning=tuning_view(selection.tuning, selection.protocol.name, selection.variants, folds),
+        resampled_folds=not selection.protocol.fixed_test_sets,
     )
     configs = personalise_configs(selection)
     rows, stale = load_personalisation(plan, results, configs)
@@ -122,10 +123,8 @@ def per_test_set(selection: Selection, listed: Listed) -> dict[str, tuple[Select
     (``folds.mode: predefined``, or a ``test_corpus``: MSP-Podcast's Test1 and Test2), which
     are then reported one by one as well as pooled; none for leave-one-out folds, which
     sample one population and are reported pooled."""
-    protocol = selection.protocol
-    distinct = protocol.folds.mode == "predefined" or protocol.test_corpus is not None
     folds, plan = listed
-    if not distinct or len(folds) < 2:
+    if not selection.protocol.fixed_test_sets or len(folds) < 2:
         return {}
     return {
         fold.test_unit: (

@@ -77,8 +77,10 @@ def summarize(report: Report) -> str:
     lines.append(f"  {report.tuning.note}")
     lines += [
         f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}): "
-        "covers other dialogs and seeds of these sessions;",
-        "fold-level corrected resampled t-test: covers other sessions, approximately;",
+        f"covers other dialogs and seeds of these {report.tested}s;",
+        "fold-level corrected resampled t-test: covers other sessions, approximately;"
+        if report.resampled_folds
+        else "no fold-level test: the folds are fixed test sets, not resamples of one population;",
         f"Holm within the primary family (CCC-avg, {n_primary} tests) and the secondary one "
         "(CCC-V, CCC-A);",
         f"better/worse: difference p_Holm < {ALPHA}; equivalent: TOST p_Holm < {ALPHA} within "
@@ -92,8 +94,9 @@ def summarize(report: Report) -> str:
         lines.append(
             f"  {variant:{width}}  {avg['verdict']:10}  CCC-avg difference {avg['delta']:+.3f} "
             f"[{avg['ci_low']:+.3f}, {avg['ci_high']:+.3f}]  p_Holm: difference "
-            f"{avg['p_holm']:.3f}, TOST {avg['p_tost_holm']:.3f}, fold-level "
-            f"{avg['nb_p_holm']:.3f}  (secondary: V {val['verdict']}, A {aro['verdict']})"
+            f"{avg['p_holm']:.3f}, TOST {avg['p_tost_holm']:.3f}"
+            + (f", fold-level {avg['nb_p_holm']:.3f}" if report.resampled_folds else "")
+            + f"  (secondary: V {val['verdict']}, A {aro['verdict']})"
         )
     if report.personalisation is not None:
         lines += personalisation_lines(report.personalisation)

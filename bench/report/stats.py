@@ -13,7 +13,10 @@ Tests, per variant and dimension (v, a, avg):
   ``(-margin, margin)``. Its scope: other dialogs and seeds of these test sessions;
 - the fold-level corrected resampled t-test of :mod:`bench.report.fold_test` over the
   per-trial differences (``nb_t``, ``nb_p``), with ``n_test / n_train = 1 / (k - 1)`` for
-  the ``k`` folds of the results. Its scope: other sessions, approximately.
+  the ``k`` folds of the results. Its scope: other sessions, approximately. Only where
+  the folds resample one population (leave one unit out): where they are fixed test sets
+  (a release's own splits, another corpus) there are no other splits to cover, and
+  ``nb_t``/``nb_p`` are NaN.
 
 Families. The primary family is CCC-avg of every variant against the reference; CCC-V
 and CCC-A of every variant form the secondary family. Each test's p-values are
@@ -110,6 +113,7 @@ def compare_to_reference(
     n_boot: int = 10_000,
     seed: int = 0,
     margin: float = MARGIN,
+    resampled_folds: bool = True,
 ) -> pd.DataFrame:
     """The stats table: one row per (variant, dimension) against the reference.
 
@@ -121,6 +125,8 @@ def compare_to_reference(
         n_boot: bootstrap replicates per comparison.
         seed: seeds the bootstrap (with the variant's name), so a report is reproducible.
         margin: the equivalence margin ``delta`` in CCC, the smallest effect of interest.
+        resampled_folds: the folds leave one unit out of one population; False for fixed
+            test sets, which get no fold-level test.
 
     Returns:
         Columns ``COLUMNS``: ``family`` (primary for avg, secondary for v and a), ``delta``
@@ -140,7 +146,7 @@ def compare_to_reference(
     variants = sorted(predictions["variant"].unique())
     if reference not in variants:
         raise BenchError(f"reference variant {reference!r} has no results; have {variants}")
-    ratio = leave_one_out_ratio(predictions["fold"].nunique())
+    ratio = leave_one_out_ratio(predictions["fold"].nunique()) if resampled_folds else math.nan
     ref_preds = predictions[predictions["variant"] == reference]
     rows = []
     for variant in (v for v in variants if v != reference):

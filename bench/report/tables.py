@@ -247,6 +247,7 @@ def _legend(report: Report) -> str:
     n_primary = int(c.loc[c["family"] == "primary", "p"].notna().sum())
     n_secondary = int(c.loc[c["family"] == "secondary", "p"].notna().sum())
     margin = f"{report.margin:g}"
+    tested = report.tested
     sentences = [
         f"Protocol {report.title}. Mean {{pm}} std over folds {{times}} seeds; "
         f"n = trials per variant (k/N: only k of the N = {v['n_expected'].max()} "
@@ -255,10 +256,10 @@ def _legend(report: Report) -> str:
         "mean of per-dialog CCCs (secondary, not tested).",
         f"{{Delta}}CCC-avg: variant minus {report.reference}, mean over the trials both "
         "finished, with a 95% percentile CI from a paired hierarchical bootstrap (test "
-        "dialogs resampled within each test session, seeds within each fold; "
-        f"{report.n_boot} replicates, seed {report.seed}). The test sessions are fixed "
-        "strata: the bootstrap's tests cover other dialogs and seeds of these sessions, "
-        "not other sessions or speakers.",
+        f"dialogs resampled within each test {tested}, seeds within each fold; "
+        f"{report.n_boot} replicates, seed {report.seed}). The test {tested}s are fixed "
+        f"strata: the bootstrap's tests cover other dialogs and seeds of these {tested}s, "
+        f"not other {tested}s or speakers.",
         f"Primary family: CCC-avg of the {n_primary} variants against {report.reference}; "
         f"secondary family: their CCC-V and CCC-A ({n_secondary} tests). Holm's correction "
         "runs within each family. {dagger}: the bootstrap's two-sided difference test has "
@@ -269,10 +270,7 @@ def _legend(report: Report) -> str:
         f"{{pm}}{margin} CCC, the declared smallest effect of interest, with p < 0.05 after "
         f"Holm (the 90% interval inside {{pm}}{margin}); else undecided. A difference that "
         "is not significant is not called equivalent.",
-        "A fold-level Nadeau-Bengio corrected resampled t-test over the paired fold-seed "
-        "trials (n_test/n_train taken as 1/(folds - 1)) covers other sessions, "
-        "approximately; its p-values (nb_p_holm) are in stats.csv with every other "
-        "p-value and the verdicts of CCC-V and CCC-A. Bold: best in column.",
+        _fold_test_sentence(report),
     ]
     sentences.append(report.tuning.note)
     missing = report.missing_notes()
@@ -282,6 +280,23 @@ def _legend(report: Report) -> str:
         sentences.append("Left out: " + "; ".join(report.left_out) + ".")
     sentences += [f"{note}." for note in report.pairing_notes()]
     return " ".join(sentences)
+
+
+def _fold_test_sentence(report: Report) -> str:
+    """The legend's fold-level test: its scope, or why there is none."""
+    if not report.resampled_folds:
+        return (
+            "No fold-level test: the folds are fixed test sets (a release's own splits or "
+            "another corpus), not resamples of one population, so no test here covers other "
+            "test sets; stats.csv holds every p-value and the verdicts of CCC-V and CCC-A. "
+            "Bold: best in column."
+        )
+    return (
+        "A fold-level Nadeau-Bengio corrected resampled t-test over the paired fold-seed "
+        "trials (n_test/n_train taken as 1/(folds - 1)) covers other sessions, "
+        "approximately; its p-values (nb_p_holm) are in stats.csv with every other "
+        "p-value and the verdicts of CCC-V and CCC-A. Bold: best in column."
+    )
 
 
 def _fold_header(fold: int, tests: str | None) -> str:
