@@ -58,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # what is stored stays valid (atomic writes, resumable shards)
-        print(f"bench {args.command}: interrupted; rerun to resume", file=sys.stderr)
+        # On a line of its own: the terminal's ^C, or a progress bar cut mid-line, is before it.
+        print(f"\nbench {args.command}: interrupted; rerun to resume", file=sys.stderr)
         return 130
 
 
