@@ -24,7 +24,7 @@ from bench.report.bootstrap import (
     tost_p,
 )
 from bench.report.fold_test import corrected_resampled_t
-from bench.report.stats import HOLM, compare_to_reference
+from bench.report.stats import HOLM, compare_to_reference, holm
 from bench.report.summary import trial_metrics, variant_summary
 
 N_BOOT = 400
@@ -125,6 +125,16 @@ def naive_holm(p: np.ndarray) -> np.ndarray:
         running = max(running, min(1.0, (len(p) - rank) * p[i]))
         adjusted[i] = running
     return adjusted
+
+
+@pytest.mark.parametrize("m", [1, 2, 7, 40])
+def test_holm_equals_statsmodels_with_ties_and_values_near_one(m: int) -> None:
+    rng = np.random.default_rng(m)
+    p = rng.uniform(0, 1, m) ** 3  # many small p-values, and some whose adjustment exceeds 1
+    p[: m // 3] = p[0]  # ties
+    p = rng.permutation(p)
+    np.testing.assert_allclose(holm(p), multipletests(p, 0.05, method="holm")[1], rtol=0, atol=0)
+    np.testing.assert_allclose(holm(p), naive_holm(p))
 
 
 def test_holm_within_each_family_matches_statsmodels_and_the_definition() -> None:

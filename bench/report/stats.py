@@ -20,7 +20,7 @@ Tests, per variant and dimension (v, a, avg):
 
 Families. The primary family is CCC-avg of every variant against the reference; CCC-V
 and CCC-A of every variant form the secondary family. Each test's p-values are
-Holm-corrected (statsmodels' ``multipletests``) within each family separately:
+Holm-corrected (:func:`holm`) within each family separately:
 ``p_holm``, ``p_tost_holm`` and ``nb_p_holm``.
 
 Verdict of a row, one word: ``better`` or ``worse`` where the bootstrap's difference test
@@ -37,7 +37,6 @@ import zlib
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from bench.errors import BenchError
 from bench.report.bootstrap import DIMENSIONS, MARGIN, MOMENTS, moments, paired_bootstrap
@@ -195,6 +194,27 @@ def _paired_means(
     return out
 
 
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values of ``m`` tests, in the order given.
+
+    With the p-values sorted, ``p_(1) <= ... <= p_(m)``:
+    ``p_holm_(i) = min(1, max_{j <= i} (m - j + 1) * p_(j))``; rejecting where
+    ``p_holm < alpha`` is Holm's procedure at family-wise level ``alpha``. The numbers of
+    statsmodels' ``multipletests(p, method="holm")[1]`` (a test compares them), without its
+    ``gc.collect()`` on every call (0.1-0.25 s each in a process holding torch: 40 s of the
+    test suite).
+
+    >>> holm(np.array([0.01, 0.04, 0.03]))  # sorted: 3 * 0.01, 2 * 0.03, max(1 * 0.04, 0.06)
+    array([0.03, 0.06, 0.06])
+    """
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate((p.size - np.arange(p.size)) * p[order])  # [m]
+    adjusted = np.empty(p.size)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
+
+
 def _holm(table: pd.DataFrame) -> pd.DataFrame:
     """Fill the ``*_holm`` columns of ``HOLM``: Holm over the finite p-values of each test
     within each family; and ``significant``: the difference test's ``p_holm < ALPHA``."""
@@ -204,8 +224,7 @@ def _holm(table: pd.DataFrame) -> pd.DataFrame:
         for raw, corrected in HOLM.items():
             finite = family.index[family[raw].notna()]
             if not finite.empty:
-                adjusted = multipletests(table.loc[finite, raw], ALPHA, method="holm")[1]
-                table.loc[finite, corrected] = adjusted
+                table.loc[finite, corrected] = holm(table.loc[finite, raw].to_numpy())
     table["significant"] = table["p_holm"].lt(ALPHA)
     return table
 
