@@ -4,8 +4,6 @@ fold-level test, Holm within the primary and secondary families, verdicts, pairi
 from __future__ import annotations
 
 import doctest
-import gc
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -28,17 +26,6 @@ from bench.report.stats import HOLM, compare_to_reference, holm
 from bench.report.summary import trial_metrics, variant_summary
 
 N_BOOT = 400
-
-
-@pytest.fixture(autouse=True, scope="module")
-def frozen_heap() -> Iterator[None]:
-    """statsmodels' Holm correction calls ``gc.collect()`` on every call (statsmodels pull
-    request 8671), a walk over the whole heap of the test process, six times per comparison
-    table. Freezing the objects that exist when this module starts makes those walks short;
-    no result changes."""
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 def compare(predictions: pd.DataFrame, **kwargs) -> pd.DataFrame:
