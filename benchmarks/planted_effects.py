@@ -45,11 +45,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from bench.cli_args import int_list
 from bench.report.grid import report_grid
+from bench.report.stats import ALPHA, holm
 from bench.run import RunOptions, Selection, run_grid, select_trials
 from bench.tune.apply import Tuning
 from bench.tune.search import tune_grid
@@ -128,7 +129,8 @@ def comparisons(selection: Selection, results: Path, n_boot: int) -> dict[str, p
 def planned_tests(tables: dict[str, pd.DataFrame], context: bool) -> list[PlannedTest]:
     """The three pre-specified tests, from the comparison tables keyed by reference."""
     rows = [tables[reference].loc[(variant, "avg")] for variant, reference, _, _ in PLANNED]
-    reject, p_holm, _, _ = multipletests([row["p"] for row in rows], alpha=0.05, method="holm")
+    p_holm = holm(np.array([row["p"] for row in rows]))
+    reject = p_holm < ALPHA  # as the report decides
     tests = []
     for (variant, reference, on_context, on_null), row, p, r in zip(
         PLANNED, rows, p_holm, reject, strict=True
