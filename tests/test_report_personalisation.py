@@ -40,6 +40,9 @@ def test_a_planted_gain_is_found_and_a_null_mode_is_not() -> None:
     assert levels.loc[("film", 0), "ccc_avg"] == levels.loc[("head_bias", 0), "ccc_avg"]
     gain = levels.loc[("film", 4), "ccc_avg"] - levels.loc[("film", 0), "ccc_avg"]
     assert abs(gain - avg.loc["film", "delta"]) < 1e-9  # every trial is paired
+    assert avg["nb_p"].notna().all()  # folds that resample sessions: a fold-level test
+    fixed = personalisation_report(personalised_rows(), {"mamba_ema": CONFIG}, 200, 0, 0.02, False)
+    assert fixed.comparisons[["nb_t", "nb_p", "nb_p_holm"]].isna().all().all()  # fixed test sets
 
 
 def test_the_table_and_the_terminal_lines_name_every_comparison() -> None:

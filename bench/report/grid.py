@@ -77,6 +77,7 @@ def report_grid(
     """
     fold_parts, plan = listed or list_grid_folds(selection, results)
     folds = sorted({t.key.fold for t in plan})
+    resampled = not selection.protocol.fixed_test_sets  # else no fold-level test
     current = [t.key for t in plan if t.status == "done"]
     notes = left_out_notes(plan, results)
     if not current:
@@ -103,11 +104,15 @@ def report_grid(
         kept=kept,
         margin=margin,
         tuning=tuning_view(selection.tuning, selection.protocol.name, selection.variants, folds),
-        resampled_folds=not selection.protocol.fixed_test_sets,
+        resampled_folds=resampled,
     )
     configs = personalise_configs(selection)
     rows, stale = load_personalisation(plan, results, configs)
-    section = None if rows is None else personalisation_report(rows, configs, n_boot, seed, margin)
+    section = (
+        None
+        if rows is None
+        else personalisation_report(rows, configs, n_boot, seed, margin, resampled)
+    )
     return replace(
         report,
         personalisation=section,

@@ -4,7 +4,8 @@ For each variant, adapt mode and ``k > 0``, the adapted model's predictions on a
 scored turns are compared with the unadapted model's (``k = 0``) on the *same* turns, with
 the ablation table's statistics (:func:`bench.report.stats.compare_to_reference`): the
 paired hierarchical bootstrap over the scored turns' dialogs and the seeds, its TOST within
-the margin, and the fold-level corrected t-test. Holm runs over every comparison of the
+the margin, and the fold-level corrected t-test (none where the folds are fixed test
+sets). Holm runs over every comparison of the
 section together (CCC-avg the primary family, CCC-V and CCC-A the secondary).
 
 Per speaker, the change of CCC-avg on the speaker's own scored turns (mean over seeds)
@@ -79,8 +80,10 @@ def personalisation_report(
     n_boot: int,
     seed: int,
     margin: float,
+    resampled_folds: bool = True,
 ) -> PersonalisationReport:
-    """The section's numbers from stored personalisations (``load_personalisation``)."""
+    """The section's numbers from stored personalisations (``load_personalisation``);
+    ``resampled_folds``: False where the folds are fixed test sets (no fold-level test)."""
     parts = []
     for model, own in rows.groupby("variant", sort=True):
         unadapted = own[own["k"] == 0].drop_duplicates(["fold", "seed", "utt_id"])
@@ -91,8 +94,9 @@ def personalisation_report(
             ignore_index=True,
         )
         table = compare_to_reference(
-            predictions, trial_metrics(predictions), UNADAPTED, n_boot, seed, margin
-        )
+            predictions, trial_metrics(predictions), UNADAPTED, n_boot, seed, margin,
+            resampled_folds,
+        )  # fmt: skip
         names = adapted.assign(variant=labels).drop_duplicates("variant")
         table = table.merge(names[["variant", "adapt", "k"]], on="variant", how="left")
         parts.append(table.assign(model=model))
