@@ -5,8 +5,8 @@ scored turns are compared with the unadapted model's (``k = 0``) on the *same* t
 the ablation table's statistics (:func:`bench.report.stats.compare_to_reference`): the
 paired hierarchical bootstrap over the scored turns' dialogs and the seeds, its TOST within
 the margin, and the fold-level corrected t-test (none where the folds are fixed test
-sets). Holm runs over every comparison of the
-section together (CCC-avg the primary family, CCC-V and CCC-A the secondary).
+sets). Holm runs over every comparison of the section together (CCC-avg the primary
+family, CCC-V and CCC-A the secondary).
 
 Per speaker, the change of CCC-avg on the speaker's own scored turns (mean over seeds)
 shows whether a gain on average hides speakers who lose.
@@ -94,9 +94,14 @@ def personalisation_report(
             ignore_index=True,
         )
         table = compare_to_reference(
-            predictions, trial_metrics(predictions), UNADAPTED, n_boot, seed, margin,
+            predictions,
+            trial_metrics(predictions),
+            UNADAPTED,
+            n_boot,
+            seed,
+            margin,
             resampled_folds,
-        )  # fmt: skip
+        )
         names = adapted.assign(variant=labels).drop_duplicates("variant")
         table = table.merge(names[["variant", "adapt", "k"]], on="variant", how="left")
         parts.append(table.assign(model=model))
