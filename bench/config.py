@@ -1,8 +1,9 @@
-"""The one config layer: YAML files, dotted overrides, and known-key and type checks.
+"""The one config layer: YAML files, dotted overrides, and known-key, type and range checks.
 
 Every YAML section that ``bench`` reads (protocols, variants, grids, features) goes through
-these functions, so a typo or a wrong type fails the same way everywhere: one line naming
-the key and where its value came from (a file, or a command-line override).
+these functions, so a typo, a wrong type or a value out of range fails the same way
+everywhere: one line naming the key and where its value came from (a file, or a
+command-line override). A numeric field declares its range with :func:`ranged`.
 
 >>> from dataclasses import dataclass
 >>> @dataclass
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -29,6 +31,101 @@ import yaml
 from bench.errors import BenchError, InputError
 
 Config = TypeVar("Config")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting may take: ``low <= x`` (``low < x`` when ``low_open``)
+    and ``x <= high`` (``x < high`` when ``high_open``); a bound of ``None`` is absent.
+    NaN lies in no range.
+
+    >>> dropout = Range(0, 1, high_open=True)
+    >>> 0.0 in dropout, 1.0 in dropout, dropout.describe()
+    (True, False, 'lie in [0, 1)')
+    >>> Range(0, low_open=True).describe(), Range(1).describe()
+    ('be > 0', 'be >= 1')
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def describe(self) -> str:
+        """What a value must do, to follow "must": ``lie in [a, b)`` (interval notation), or
+        ``be > a`` / ``be <= b`` for one bound."""
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"lie in {left}{self.low:g}, {self.high:g}{right}"
+        if self.low is not None:
+            return f"be {'>' if self.low_open else '>='} {self.low:g}"
+        return f"be {'<' if self.high_open else '<='} {self.high:g}"
+
+
+def ranged(
+    default: float,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Any:
+    """A dataclass field with ``default`` whose value :func:`checked_fields` requires to lie
+    in ``Range(low, high, low_open, high_open)`` (kept in the field's ``metadata["range"]``).
+
+    >>> @dataclass
+    ... class Train:
+    ...     lr: float = ranged(1e-3, 0, low_open=True)
+    >>> config_from_dict(Train, {"lr": 0}, "train.")
+    Traceback (most recent call last):
+    ...
+    bench.errors.BenchError: train.lr must be > 0, not 0.0
+    """
+    return field(default=default, metadata={"range": Range(low, high, low_open, high_open)})
+
+
+def field_range(field_: dataclasses.Field) -> Range | None:
+    """The :class:`Range` a field was declared with by :func:`ranged`, if any."""
+    return field_.metadata.get("range")
+
+
+def leaf_fields(cls: type, where: str = "") -> dict[str, tuple[Any, dataclasses.Field]]:
+    """Every settable leaf of dataclass ``cls`` by dotted key (nested dataclasses expanded),
+    with its type hint and field.
+
+    >>> from bench.model.config import ModelConfig
+    >>> [key for key in leaf_fields(ModelConfig, "model.") if key.startswith("model.ema.")]
+    ['model.ema.mode', 'model.ema.alpha', 'model.ema.min_alpha', 'model.ema.max_alpha']
+    """
+    hints = typing.get_type_hints(cls)
+    leaves: dict[str, tuple[Any, dataclasses.Field]] = {}
+    for field_ in dataclasses.fields(cls):
+        if not field_.init:
+            continue
+        hint = hints[field_.name]
+        if dataclasses.is_dataclass(hint):
+            leaves.update(leaf_fields(hint, f"{where}{field_.name}."))
+        else:
+            leaves[where + field_.name] = (hint, field_)
+    return leaves
+
+
+def check_range(key: str, bounds: Range | None, value: Any, origins: Origins | None = None) -> None:
+    """Refuse a number ``value`` of ``key`` outside ``bounds`` (``None``: any value).
+
+    Raises:
+        BenchError: ``key must lie in [a, b), not <value>``, with the value's origin.
+    """
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if bounds is not None and number and value not in bounds:
+        raise BenchError(f"{key} must {bounds.describe()}, not {value!r}{_from(origins, key)}")
 
 
 @dataclass
@@ -177,15 +274,17 @@ def config_from_dict(
 def checked_fields(
     cls: type, values: Mapping[str, Any], where: str = "", origins: Origins | None = None
 ) -> dict[str, Any]:
-    """The keyword arguments of ``cls`` from ``values``, with keys and types checked (the
-    part of :func:`config_from_dict` that does not construct ``cls`` itself)."""
+    """The keyword arguments of ``cls`` from ``values``, with keys, types and ranges
+    (:func:`ranged`) checked (the part of :func:`config_from_dict` that does not construct
+    ``cls`` itself)."""
     if not isinstance(values, Mapping):
         raise BenchError(
             f"{where.rstrip('.') or 'the top level'} must be a mapping, not "
             f"{type(values).__name__} {values!r}{_from(origins, where.rstrip('.'))}"
         )
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    names = list(fields)
     unknown = sorted(set(values) - set(names))
     if unknown:
         listed = ", ".join(where + key for key in unknown)
@@ -200,6 +299,7 @@ def checked_fields(
             kwargs[name] = config_from_dict(hints[name], value, key + ".", origins)
         else:
             kwargs[name] = check_type(key, hints[name], value, origins)
+            check_range(key, field_range(fields[name]), kwargs[name], origins)
     return kwargs
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import variants
+from bench.cli import main
 from bench.errors import BenchError
 from bench.protocol import Protocol, load_protocol
 from bench.train.config import TrialSpec
@@ -122,6 +123,57 @@ def test_a_type_error_names_where_the_value_came_from(protocol: Protocol):
     bad = dataclasses.replace(protocol, train={"lr": "fast"})
     with pytest.raises(BenchError, match=r"train.lr must be float.*from .*synthetic.yaml\)"):
         resolve_variant("mamba_ema", bad)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.dropout=2.0", r"model.dropout must lie in \[0, 1\), not 2.0"),
+        ("train.lr=0", "train.lr must be > 0, not 0.0"),
+        ("train.lr=-1e-3", "train.lr must be > 0, not -0.001"),
+        ("train.weight_decay=-0.1", "train.weight_decay must be >= 0, not -0.1"),
+        ("train.grad_clip=0", "train.grad_clip must be > 0, not 0.0"),
+        ("train.mse_weight=-1", "train.mse_weight must be >= 0, not -1.0"),
+        ("train.epochs=0", "train.epochs must be >= 1, not 0"),
+        ("train.chunk_len=0", "train.chunk_len must be >= 1, not 0"),
+        ("train.sampling_end=1.5", r"train.sampling_end must lie in \[0, 1\], not 1.5"),
+    ],
+)
+def test_a_value_out_of_range_names_key_value_range_and_source(
+    protocol: Protocol, override: str, message: str
+):
+    source = rf" \(from the command line \({override}\)\)"
+    with pytest.raises(BenchError, match=message + source):
+        resolve_variant("mamba_ema", protocol, [override])
+
+
+def test_scheduled_sampling_cannot_end_before_it_starts(protocol: Protocol):
+    with pytest.raises(BenchError, match=r"sampling_start \(0.9\) must not exceed .*end \(0.8\)"):
+        resolve_variant("mamba_ema", protocol, ["train.sampling_start=0.9"])
+
+
+def test_a_value_out_of_range_in_a_file_names_the_file(tmp_path: Path, monkeypatch, protocol):
+    folder = shutil.copytree(variants.VARIANT_DIR, tmp_path / "variants")
+    monkeypatch.setattr(variants, "VARIANT_DIR", folder)
+    (folder / "wide.yaml").write_text("model:\n  d_model: 0\n")
+    with pytest.raises(BenchError, match=r"model.d_model must be >= 1, not 0 \(from .*wide.yaml"):
+        resolve_variant("wide", protocol)
+    bad = dataclasses.replace(protocol, model={"dropout": 1.0})
+    with pytest.raises(BenchError, match=r"model.dropout .* not 1.0 \(from .*synthetic.yaml\)"):
+        resolve_variant("mamba_ema", bad)
+
+
+def test_a_dry_run_refuses_a_value_out_of_range(tiny_corpus_root: Path, tmp_path: Path, capsys):
+    argv = ["run", "--dry-run", f"corpus.root={tiny_corpus_root}", "--results",
+            str(tmp_path / "results"), "--variant", "no_film", "model.dropout=2.0"]  # fmt: skip
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert captured.err.startswith("bench run: error: ")
+    refused = (
+        "model.dropout must lie in [0, 1), not 2.0 (from the command line (model.dropout=2.0))"
+    )
+    assert refused in captured.err
 
 
 def test_a_grid_with_a_wrongly_typed_seed_fails_naming_the_file(tmp_path: Path, monkeypatch):

@@ -1,13 +1,15 @@
 """The model's configuration: plain values with explicit defaults; unknown keys are an error.
 
 Defaults follow the seed (section 14): ``d_p2 = 64``, ``d_c = 64``, ``a = 0.8``, the full
-model (Mamba updater + EMA + FiLM + prosody + scheduled sampling).
+model (Mamba updater + EMA + FiLM + prosody + scheduled sampling). Each numeric field
+declares its range (:func:`bench.config.ranged`), checked where the config is parsed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.config import ranged
 from bench.errors import BenchError
 
 UPDATER_NAMES = ("none", "mlp", "gru", "mamba")
@@ -30,14 +32,12 @@ class EMAConfig:
     """
 
     mode: str = "fixed"
-    alpha: float = 0.8
-    min_alpha: float = 0.6
-    max_alpha: float = 0.9
+    alpha: float = ranged(0.8, 0, 1, high_open=True)
+    min_alpha: float = ranged(0.6, 0, 1, high_open=True)
+    max_alpha: float = ranged(0.9, 0, 1, high_open=True)
 
     def __post_init__(self) -> None:
         _choice("model.ema.mode", self.mode, EMA_MODES)
-        if not 0.0 <= self.alpha < 1.0:
-            raise BenchError(f"model.ema.alpha must lie in [0, 1), not {self.alpha}")
         if self.mode != "fixed" and not self.min_alpha < self.alpha < self.max_alpha:
             raise BenchError(
                 f"a learnable model.ema.alpha starts strictly inside "
@@ -47,11 +47,13 @@ class EMAConfig:
 
 @dataclass
 class MambaConfig:
-    """The Mamba block's sizes (mamba-ssm's names): ``d_inner = expand * d_model``."""
+    """The Mamba block's sizes (mamba-ssm's names): ``d_inner = expand * d_model``; the
+    causal convolution spans ``d_conv >= 2`` positions (:class:`bench.model.mamba.MambaBlock`
+    carries ``d_conv - 1`` of them as state)."""
 
-    d_state: int = 16
-    d_conv: int = 4
-    expand: int = 2
+    d_state: int = ranged(16, 1)
+    d_conv: int = ranged(4, 2)
+    expand: int = ranged(2, 1)
 
 
 @dataclass
@@ -73,12 +75,12 @@ class ModelConfig:
     film: bool = True
     prosody: bool = True
     feedback: str = "scheduled"
-    d_p2: int = 64
-    d_c: int = 64
-    d_model: int = 128
-    film_hidden: int = 256
-    head_hidden: int = 128
-    dropout: float = 0.1
+    d_p2: int = ranged(64, 1)
+    d_c: int = ranged(64, 1)
+    d_model: int = ranged(128, 1)
+    film_hidden: int = ranged(256, 1)
+    head_hidden: int = ranged(128, 1)
+    dropout: float = ranged(0.1, 0, 1, high_open=True)
     ema: EMAConfig = field(default_factory=EMAConfig)
     mamba: MambaConfig = field(default_factory=MambaConfig)
 

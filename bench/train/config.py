@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.config import Origins, config_from_dict
+from bench.config import Origins, config_from_dict, ranged
 from bench.errors import BenchError
 from bench.model.config import ModelConfig
 
@@ -21,27 +21,28 @@ class TrainConfig:
     norm; mse_weight: ``w`` in ``1 - mean CCC + w sum MSE``. Scheduled sampling feeds the
     ground truth with probability 1 until the fraction ``sampling_start`` of the planned
     optimiser steps, falling linearly to 0 at ``sampling_end`` (seed 9.2: 0.3 and 0.8).
-    eval_batch_dialogs: dialogs streamed together at evaluation.
+    eval_batch_dialogs: dialogs streamed together at evaluation. Each numeric field declares
+    its range (:func:`bench.config.ranged`), checked where the config is parsed.
     """
 
-    epochs: int = 30
-    patience: int = 5
-    batch_dialogs: int = 8
-    chunk_len: int = 30
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    mse_weight: float = 0.1
-    sampling_start: float = 0.3
-    sampling_end: float = 0.8
-    eval_batch_dialogs: int = 64
+    epochs: int = ranged(30, 1)
+    patience: int = ranged(5, 1)
+    batch_dialogs: int = ranged(8, 1)
+    chunk_len: int = ranged(30, 1)
+    lr: float = ranged(1e-3, 0, low_open=True)
+    weight_decay: float = ranged(0.01, 0)
+    grad_clip: float = ranged(1.0, 0, low_open=True)
+    mse_weight: float = ranged(0.1, 0)
+    sampling_start: float = ranged(0.3, 0, 1)
+    sampling_end: float = ranged(0.8, 0, 1)
+    eval_batch_dialogs: int = ranged(64, 1)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.sampling_start <= self.sampling_end <= 1.0:
-            raise BenchError("need 0 <= train.sampling_start <= train.sampling_end <= 1")
-        for name in ("epochs", "patience", "batch_dialogs", "chunk_len", "eval_batch_dialogs"):
-            if getattr(self, name) < 1:
-                raise BenchError(f"train.{name} must be at least 1")
+        if self.sampling_start > self.sampling_end:
+            raise BenchError(
+                f"train.sampling_start ({self.sampling_start}) must not exceed "
+                f"train.sampling_end ({self.sampling_end})"
+            )
 
 
 @dataclass

@@ -14,15 +14,25 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import Origins, config_from_dict, load_yaml
+from bench.config import (
+    Origins,
+    check_range,
+    check_type,
+    config_from_dict,
+    field_range,
+    leaf_fields,
+    load_yaml,
+)
 from bench.errors import BenchError
 from bench.resources import variants_dir
+from bench.train.config import TrialSpec
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
 # Never searched: the ablation switches are what a grid compares, and the epoch budget and
@@ -140,23 +150,80 @@ class Search:
         )
 
 
+def _is_path(name: str | Path) -> bool:
+    return str(name).endswith((".yaml", ".yml"))
+
+
 def search_path(name: str | Path) -> Path:
     """``variants/search/<name>.yaml``, or ``name`` itself when it is a YAML path."""
-    if str(name).endswith((".yaml", ".yml")):
+    if _is_path(name):
         return Path(name)
     return variants_dir() / "search" / f"{name}.yaml"
+
+
+def _is_scientific(key: str) -> bool:
+    return any(key == s or key.startswith(s + ".") for s in SCIENTIFIC)
+
+
+def searchable_keys() -> dict[str, tuple[Any, dataclasses.Field]]:
+    """Every key a search may vary, with its type hint and dataclass field: the ``model.*``
+    and ``train.*`` settings of :class:`bench.train.config.TrialSpec` except ``SCIENTIFIC``.
+
+    >>> "model.dropout" in searchable_keys(), "model.updater" in searchable_keys()
+    (True, False)
+    """
+    return {
+        key: typed
+        for key, typed in leaf_fields(TrialSpec).items()
+        if key.split(".", 1)[0] in ("model", "train") and not _is_scientific(key)
+    }
+
+
+def _check_fits(
+    where: str, key: str, parameter: Parameter, hint: Any, field_: dataclasses.Field
+) -> None:
+    """Refuse a parameter whose values ``key`` cannot take: a choice value of the wrong type
+    or out of the key's range (:func:`bench.config.ranged`), a (log-)uniform range (it gives
+    floats) on a key that takes no float, or a range whose ``low`` or ``high`` lies outside
+    the key's. Both ends are checked, even an open one: values are rounded to 6 significant
+    digits, so they can reach it.
+
+    Raises:
+        BenchError: ``where`` (the file and key), then what does not fit.
+    """
+    bounds = field_range(field_)
+    if parameter.distribution == "choice":
+        try:
+            for value in parameter.values:
+                check_range(key, bounds, check_type(key, hint, value))
+        except BenchError as exc:
+            raise BenchError(f"{where}: {exc}") from exc
+        return
+    try:
+        check_type(key, hint, 0.5)
+    except BenchError as exc:
+        raise BenchError(
+            f"{where}: a {parameter.distribution} range gives floats, but {key} takes no "
+            "float; list its values in a choice"
+        ) from exc
+    for end in (parameter.low, parameter.high) if bounds is not None else ():
+        if end not in bounds:
+            raise BenchError(f"{where} reaches {end:g}, but {key} must {bounds.describe()}")
 
 
 def load_search(name: str | Path = DEFAULT_SEARCH) -> Search:
     """Read and check a search file.
 
     Raises:
-        BenchError: an unknown file, key or distribution, or a searched key that is an
-            ablation switch or the epoch budget (``SCIENTIFIC``).
+        BenchError: a missing file or unknown search name, an unknown key or distribution,
+            a searched key that is an ablation switch or the epoch budget (``SCIENTIFIC``),
+            or values the key cannot take (its type or range); each names the file and key.
     """
     path = search_path(name)
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
+        if _is_path(name):
+            raise BenchError(f"search file {path} not found")
+        known = ", ".join(sorted(p.stem for p in (variants_dir() / "search").glob("*.yaml")))
         raise BenchError(f"unknown search {str(name)!r} (known: {known})")
     origins = Origins(str(path))
     settings = config_from_dict(SearchFile, load_yaml(path), "", origins)
@@ -166,13 +233,19 @@ def load_search(name: str | Path = DEFAULT_SEARCH) -> Search:
         key: config_from_dict(Parameter, values, f"space.{key}.", origins)
         for key, values in settings.space.items()
     }
+    searchable = searchable_keys()
     for key, parameter in space.items():
         if key.split(".", 1)[0] not in ("model", "train"):
             raise BenchError(f"{path}: {key}: only model.* and train.* keys can be searched")
-        if any(key == s or key.startswith(s + ".") for s in SCIENTIFIC):
+        if _is_scientific(key):
             raise BenchError(f"{path}: {key} is an ablation switch or the epoch budget, "
                              "never a nuisance hyperparameter")  # fmt: skip
+        if key not in searchable:
+            raise BenchError(
+                f"{path}: unknown key space.{key}; known: {', '.join(sorted(searchable))}"
+            )
         parameter.check(f"{path}: {key}")
+        _check_fits(f"{path}: space.{key}", key, parameter, *searchable[key])
     if settings.budget < 1:
         raise BenchError(f"{path}: budget must be at least 1")
     return Search(Path(name).stem, path, space, settings)
