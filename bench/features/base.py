@@ -15,12 +15,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import FrameType
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -152,3 +155,30 @@ def torch_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Run the block with Ctrl-C held back; a SIGINT that came meanwhile acts on leaving.
+
+    For a library that calls back into Python from C (openSMILE's ctypes sink callback):
+    Python runs its SIGINT handler at the next Python line, which during such a call is
+    inside the callback, and ctypes prints and drops the ``KeyboardInterrupt`` raised
+    there, so the command runs on with the callback's work undone. Here the handler only
+    notes the signal for the block; on leaving (normally or not) the previous handler is
+    put back and, if a SIGINT came, called (the default one raises ``KeyboardInterrupt``).
+    Where Python runs no handler (another thread, SIGINT ignored as in a pool worker, or
+    left to the OS) the block runs as it is.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[FrameType | None] = []
+    signal.signal(signal.SIGINT, lambda _signum, frame: received.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            previous(signal.SIGINT, received[0])

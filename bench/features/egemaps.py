@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.audio import SAMPLE_RATE
-from bench.features.base import ExtractorSpec
+from bench.features.base import ExtractorSpec, sigint_deferred
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,12 @@ class EgemapsSpec(ExtractorSpec):
 
 
 class Egemaps:
-    """Runner for :class:`EgemapsSpec` (single-threaded C++; one utterance at a time)."""
+    """Runner for :class:`EgemapsSpec` (single-threaded C++; one utterance at a time).
+
+    A Ctrl-C waits for the utterance at hand (tens of milliseconds): raised inside
+    openSMILE's callback, it would be dropped and the utterance stored as ``non_finite``
+    (:func:`~bench.features.base.sigint_deferred`).
+    """
 
     def __init__(self) -> None:
         import opensmile
@@ -43,5 +48,8 @@ class Egemaps:
         self.dim = len(self.names)  # 88
 
     def __call__(self, waves: list[np.ndarray]) -> np.ndarray:
-        rows = [self.smile.process_signal(wave, SAMPLE_RATE).to_numpy()[0] for wave in waves]
+        rows = []
+        for wave in waves:
+            with sigint_deferred():
+                rows.append(self.smile.process_signal(wave, SAMPLE_RATE).to_numpy()[0])  # [88]
         return np.stack(rows).astype(np.float32)  # [n, 88]

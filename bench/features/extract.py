@@ -21,8 +21,11 @@ openSMILE and the CPU models scale per process, while torch's own threads on a s
 
 Ctrl-C: workers ignore SIGINT (a terminal sends it to the whole process group, and
 openSMILE inside a worker would swallow it and finish its shard first), so only this
-process sees it; the ``KeyboardInterrupt`` stops the workers at once on its way up. Every
-shard written so far stays valid, so a rerun resumes.
+process sees it; the ``KeyboardInterrupt`` stops the workers at once on its way up. In this
+process, the openSMILE runner holds a Ctrl-C back until its utterance is done
+(:func:`~bench.features.base.sigint_deferred`): raised inside openSMILE's callback, it was
+dropped, and the utterance stored as ``non_finite``. Every shard written so far stays
+valid, so a rerun resumes.
 """
 
 from __future__ import annotations
