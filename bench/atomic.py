@@ -8,7 +8,7 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +56,20 @@ def move_aside(path: Path, reason: str) -> None:
                     path, reason, exc.strerror or exc)  # fmt: skip
         return
     log.warning("%s: %s; moved to %s, it counts as missing and reruns", path, reason, aside.name)
+
+
+def keep_previous(folder: Path, names: Iterable[str], label: str = "replaced") -> Path | None:
+    """Move the entries ``names`` (files or folders) that exist in ``folder`` into a new
+    subfolder ``<label>-<time>`` of it, so a new result never overwrites an old one without a
+    copy. Returns that subfolder, or None when none of them existed."""
+    present = [folder / name for name in names if (folder / name).exists()]
+    if not present:
+        return None
+    aside = folder / f"{label}-{datetime.now().strftime('%Y%m%dT%H%M%S%f')}"
+    aside.mkdir(parents=True)
+    for path in present:
+        os.replace(path, aside / path.name)
+    return aside
 
 
 def read_json(path: Path, parse: Callable[[Any], Record], what: str) -> Record | None:

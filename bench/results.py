@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from bench.atomic import atomic_write, lock_folder, read_json, write_json
+from bench.atomic import atomic_write, keep_previous, lock_folder, read_json, write_json
 from bench.config import config_from_dict
 from bench.errors import BenchError
 
@@ -39,6 +39,9 @@ RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "predictions.parquet"
 HISTORY_FILE = "history.csv"
 CHECKPOINT_FILE = "checkpoint.pt"
+PERSONALISE_FOLDER = "personalise"  # bench.personalise.store's, beside the trial it adapts
+# What a trial's run leaves in its folder; a rerun moves them aside together.
+TRIAL_FILES = (RESULT_FILE, PREDICTIONS_FILE, HISTORY_FILE, CHECKPOINT_FILE, PERSONALISE_FOLDER)
 SCHEMA = "bench.trial/1"
 PREDICTION_COLUMNS = [
     "utt_id", "dialog", "speaker", "session",
@@ -154,8 +157,11 @@ class TrialRecord(StoredRecord):
     ``bench report`` and :class:`bench.online.StreamingPredictor` read.
 
     config: the variant's resolved ``{"model", "train"}`` configuration; config_hash: its
-    short hash with the protocol's sections (:func:`bench.variants.config_hash`), which says
-    whether a stored trial is current. git_commit (``+dirty`` with uncommitted changes),
+    short hash with the protocol's sections and the fold's data identity
+    (:func:`bench.variants.config_hash`), which says whether a stored trial is current;
+    data: that data identity (:mod:`bench.run.identity`: hashes of the corpus and of the
+    training, validation and test utterances, and the sessions tested), None in records
+    of an older bench, which are therefore stale. git_commit (``+dirty`` with uncommitted changes),
     versions (package -> version), created (local ISO time) and worker (host, pid, threads,
     devices, wall-clock start and finish) say how it was made. tuning: where the config's
     tuned values came from (``bench run --tuned``, :mod:`bench.tune.apply`), else None.
@@ -173,6 +179,7 @@ class TrialRecord(StoredRecord):
     created: str
     worker: dict[str, Any]
     tuning: dict[str, Any] | None = None
+    data: dict[str, str] | None = None
     schema: str = SCHEMA
 
 
@@ -185,16 +192,20 @@ def write_trial(
 ) -> Path:
     """Store one finished trial; ``result.json`` goes last and marks it complete.
 
-    ``checkpoint`` (``torch.save`` bytes) becomes ``checkpoint.pt``; without one, a
-    checkpoint left by an earlier run of the trial is removed (it no longer matches).
+    ``checkpoint`` (``torch.save`` bytes) becomes ``checkpoint.pt``. A complete trial stored
+    there before (a stale or forced one) is never overwritten: its files, and the
+    personalisations of it, move into ``replaced-<time>/`` inside the trial's folder
+    (:func:`bench.atomic.keep_previous`). Files of an incomplete earlier run are replaced.
+    Returns the trial's folder.
     """
     key = record.key
     missing = set(PREDICTION_COLUMNS) - set(predictions.columns)
     if missing:
         raise BenchError(f"{key}: predictions lack column(s) {', '.join(sorted(missing))}")
     folder = key.folder(root)
-    (folder / RESULT_FILE).unlink(missing_ok=True)  # an older result is no longer valid
-    (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
+    if (folder / RESULT_FILE).is_file():
+        keep_previous(folder, TRIAL_FILES)
+    (folder / CHECKPOINT_FILE).unlink(missing_ok=True)  # an incomplete run's
     if checkpoint is not None:
         atomic_write(folder / CHECKPOINT_FILE, lambda f: f.write(checkpoint))
     atomic_write(

@@ -99,15 +99,22 @@ def resolve_personalise(
 
 
 def config_hash(
-    config: dict[str, Any], protocol: Protocol, tuning: dict[str, Any] | None = None
+    config: dict[str, Any],
+    protocol: Protocol,
+    tuning: dict[str, Any] | None = None,
+    data: dict[str, str] | None = None,
 ) -> str:
     """Short hash of everything that changes a trial's numbers except fold and seed: the
-    variant's resolved config, the protocol's corpus, folds, validation and features, and
-    the tuning the config came from (``bench run --tuned``), so tuned and untuned trials
-    never share a hash."""
-    hashed = {"trial": config, "protocol": protocol.hashed()}
+    variant's resolved config, the protocol's corpus, folds, validation and features, the
+    tuning the config came from (``bench run --tuned``), so tuned and untuned trials never
+    share a hash, and ``data``, the fold's data identity (:mod:`bench.run.identity`: what
+    the trial trained, selected and tested on), so a changed corpus or fold never reuses a
+    stored trial."""
+    hashed: dict[str, Any] = {"trial": config, "protocol": protocol.hashed()}
     if tuning is not None:
         hashed["tuning"] = tuning
+    if data is not None:
+        hashed["data"] = data
     text = json.dumps(hashed, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -21,6 +21,7 @@ from bench.online import StreamingPredictor
 from bench.protocol import load_protocol, make_folds
 from bench.results import CHECKPOINT_FILE, RESULT_FILE, TrialKey, read_record, write_trial
 from bench.run.driver import run_planned
+from bench.run.identity import fold_identities
 from bench.run.local import run_local
 from bench.run.plan import plan_trials
 from bench.run.worker import SharedInputs
@@ -169,7 +170,8 @@ def test_driver_saves_checkpoints_without_changing_the_trial(tiny_corpus_root, t
         for f in make_folds(table, protocol)
     }
     inputs = SharedInputs(table, features, folds, (1.0, 5.0))
-    plan = plan_trials(protocol, ["mamba_ema"], [0], [1], tmp_path, FAST)
+    fold1 = fold_identities(table, {1: folds[1]})
+    plan = plan_trials(protocol, ["mamba_ema"], [0], fold1, tmp_path, FAST)
     summary = run_planned(plan, inputs, run_local, tmp_path, False, save_checkpoints=True)
     assert summary.ok
     folder = plan[0].key.folder(tmp_path)
@@ -179,9 +181,9 @@ def test_driver_saves_checkpoints_without_changing_the_trial(tiny_corpus_root, t
     assert "checkpoint" not in json.loads((folder / RESULT_FILE).read_text())
     with pytest.raises(BenchError, match="features"):  # fake features: nothing to extract
         StreamingPredictor.from_checkpoint(folder / CHECKPOINT_FILE)
-    again = plan_trials(protocol, ["mamba_ema"], [0], [1], tmp_path, FAST)
+    again = plan_trials(protocol, ["mamba_ema"], [0], fold1, tmp_path, FAST)
     assert again[0].status == "done"  # the flag does not make the trial stale
-    forced = plan_trials(protocol, ["mamba_ema"], [0], [1], tmp_path, FAST, force=True)
+    forced = plan_trials(protocol, ["mamba_ema"], [0], fold1, tmp_path, FAST, force=True)
     assert run_planned(forced, inputs, run_local, tmp_path, False).ok
     assert not (folder / CHECKPOINT_FILE).exists()  # a rerun without the flag drops it
 

@@ -21,7 +21,7 @@ from bench.testing.barrier import with_barrier
 from bench.tune.search import tune_grid
 from bench.tune.space import load_search
 from bench.tune.store import TuningKey, read_configuration
-from tests.test_run import FAST, fake_inputs
+from tests.test_run import FAST, fake_inputs, identities
 from tests.test_run_grid import fake_features
 from tests.test_tune import EPOCHS, TUNE_FAST, curves, faked_corpus, fast_search, records
 
@@ -49,7 +49,7 @@ def run_grid(setup, root: Path, seeds: list[int], gpus: float, together: int):
     1-epoch trials once ran one after another on a loaded machine, 8-epoch ones too)."""
     protocol, inputs = setup
     inputs = with_barrier(inputs, root / "barrier", together)
-    plan = plan_trials(protocol, ["stateless"], seeds, [1], root, FAST)
+    plan = plan_trials(protocol, ["stateless"], seeds, identities(inputs, [1]), root, FAST)
     options = RayOptions(cpus_per_trial=1, gpus_per_trial=gpus)
     executor = functools.partial(run_ray, options=options, storage=root / ".ray")
     summary = run_planned(plan, inputs, executor, root, progress=False)
@@ -98,7 +98,9 @@ def test_quarter_gpus_pack_four_trials_per_device(cluster, setup, tmp_path: Path
 
 def test_a_failing_trial_is_reported_and_the_others_finish(cluster, setup, tmp_path: Path):
     protocol, inputs = setup
-    plan = plan_trials(protocol, ["stateless"], [0], [1, 99], tmp_path, FAST)
+    folds = identities(inputs, [1])
+    folds[99] = folds[1]  # a fold the inputs do not have: its trial fails
+    plan = plan_trials(protocol, ["stateless"], [0], folds, tmp_path, FAST)
     options = RayOptions(cpus_per_trial=1)
     executor = functools.partial(run_ray, options=options, storage=tmp_path / ".ray")
     summary = run_planned(plan, inputs, executor, tmp_path, progress=False)

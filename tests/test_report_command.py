@@ -29,12 +29,12 @@ TWIN = "learnable_alpha"  # stored where selected: mamba_ema up to tiny noise
 
 @dataclass(frozen=True)
 class Store:
-    """A results folder holding the planted trials with their current config hashes, and
-    the ``bench report`` arguments that select them."""
+    """A results folder holding the planted trials with their current config hashes (by
+    variant and fold), and the ``bench report`` arguments that select them."""
 
     root: Path
     selection: list[str]
-    hashes: dict[str, str]
+    hashes: dict[tuple[str, int], str]
 
 
 def planted_store(root: Path, corpus_root: Path, variants: list[str] = VARIANTS) -> Store:
@@ -43,12 +43,12 @@ def planted_store(root: Path, corpus_root: Path, variants: list[str] = VARIANTS)
     ``TWIN``, if selected, is an equivalent variant (mamba_ema up to tiny noise)."""
     overrides = [f"corpus.root={corpus_root}"]
     selection = select_trials(overrides=overrides, variants=variants, seeds=[0, 1, 2])
-    hashes = {t.key.variant: t.config_hash for t in list_grid(selection, root)}
+    planned = list_grid(selection, root)
     predictions = planted_predictions().replace({"variant": AS_VARIANTS})
     predictions = pd.concat([predictions, near_twin(predictions, "mamba_ema", TWIN)])
-    write_results(root, predictions[predictions["variant"].isin(variants)], hashes)
+    write_results(root, predictions[predictions["variant"].isin(variants)], planned=planned)
     argv = ["--results", str(root), "--variant", *variants, "--seeds", "0,1,2", *overrides]
-    return Store(root, argv, hashes)
+    return Store(root, argv, {(t.key.variant, t.key.fold): t.config_hash for t in planned})
 
 
 @pytest.fixture(scope="module")

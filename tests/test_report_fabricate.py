@@ -8,7 +8,7 @@ noise as the reference is a null variant (only independent noise draws differ).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from bench.results import (
     read_record,
     write_trial,
 )
+from bench.run.plan import PlannedTrial
 
 REFERENCE_NOISE = 0.6
 FOLDS = (1, 2, 3, 4, 5)
@@ -95,13 +96,16 @@ def histories(predictions: pd.DataFrame) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def fake_record(key: TrialKey, config_hash: str, ccc_avg: float) -> TrialRecord:
-    """A valid record of a fabricated trial."""
+def fake_record(
+    key: TrialKey, config_hash: str, ccc_avg: float, data: dict[str, str] | None = None
+) -> TrialRecord:
+    """A valid record of a fabricated trial (``data``: its data identity)."""
     return TrialRecord(
         protocol=key.protocol, variant=key.variant, fold=key.fold, seed=key.seed,
         config={}, config_hash=config_hash,
         outcome=TrialOutcome({"test": {"ccc_avg": ccc_avg}}, 0, 1.0, {"total_s": 1.0}, {}),
         git_commit="fabricated", versions={}, created="2026-01-01T00:00:00", worker={},
+        data=data,
     )  # fmt: skip
 
 
@@ -110,16 +114,22 @@ def write_results(
     predictions: pd.DataFrame,
     hashes: Mapping[str, str] | None = None,
     protocol: str = "synthetic",
+    planned: Sequence[PlannedTrial] = (),
 ) -> list[TrialKey]:
     """Store every trial of ``predictions`` under ``root`` as ``bench run`` would, with the
-    config hash ``hashes[variant]`` (default ``fabricated``); returns the trials' keys."""
+    config hash ``hashes[variant]`` (default ``fabricated``), or, where ``planned`` has the
+    variant and fold, as that planned trial (its config hash and data identity); returns the
+    trials' keys."""
     scores = trial_metrics(predictions).set_index(["variant", "fold", "seed"])
+    current = {(t.key.variant, t.key.fold): t for t in planned}
     keys = []
     for (variant, fold, seed), trial in predictions.groupby(["variant", "fold", "seed"]):
         key = TrialKey(protocol, variant, int(fold), int(seed))
         ccc_avg = float(scores.loc[(variant, fold, seed), "ccc_avg"])
-        digest = (hashes or {}).get(variant, "fabricated")
-        write_trial(root, fake_record(key, digest, ccc_avg), trial, history(ccc_avg))
+        digest, data = (hashes or {}).get(variant, "fabricated"), None
+        if (variant, fold) in current:
+            digest, data = current[variant, fold].config_hash, current[variant, fold].data
+        write_trial(root, fake_record(key, digest, ccc_avg, data), trial, history(ccc_avg))
         keys.append(key)
     return keys
 

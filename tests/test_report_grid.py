@@ -40,9 +40,10 @@ def test_a_stale_smoke_trial_is_left_out_and_named(
         variants=["no_film"], seeds=[0], folds=[1],
     )  # fmt: skip
     [trial] = list_grid(smoke, store.root)
-    assert trial.status == "stale" and trial.config_hash != store.hashes["no_film"]
+    current = store.hashes["no_film", 1]
+    assert trial.status == "stale" and trial.config_hash != current
     good = fabricate({"no_film": REFERENCE_NOISE}, seed=9, seeds=(0,))
-    write_results(store.root, good[good["fold"] == 1], {"no_film": trial.config_hash})
+    write_results(store.root, good[good["fold"] == 1], planned=[trial])
     assert read_record(trial.key.folder(store.root)).config_hash == trial.config_hash
 
     out = tmp_path / "reports"
@@ -50,8 +51,8 @@ def test_a_stale_smoke_trial_is_left_out_and_named(
     assert main(argv) == 0
     captured = capsys.readouterr()
     note = (
-        f"synthetic/no_film/fold1/seed0: stale (stored with config hash {trial.config_hash}, "
-        f"the current one is {store.hashes['no_film']})"
+        "synthetic/no_film/fold1/seed0: stale, its configuration changed (stored with config "
+        f"hash {trial.config_hash}, now {current})"
     )
     assert f"left out {note}" in captured.out and f"left out {note}" in captured.err
     assert "missing trials of no_film: fold1/seed0 fold3/seed2" in captured.out

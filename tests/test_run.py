@@ -21,9 +21,11 @@ from bench.protocol import load_protocol, make_folds
 from bench.results import PREDICTION_COLUMNS, RESULT_FILE, claim, load_table, read_record
 from bench.run import local, worker
 from bench.run.driver import run_planned
+from bench.run.identity import fold_identities
 from bench.run.local import run_local
 from bench.run.plan import plan_trials
 from bench.run.worker import SharedInputs
+from bench.variants import config_hash
 
 FAST = [
     "train.epochs=1", "train.chunk_len=8", "model.d_model=8", "model.d_c=8", "model.d_p2=8",
@@ -56,13 +58,20 @@ def setup(tiny_corpus_root: Path):
     return protocol, fake_inputs(table, protocol)
 
 
-def plan(protocol, results, variants=("mamba_ema", "stateless"), overrides=FAST, force=False):
-    return plan_trials(protocol, list(variants), [0], [1, 2], results, list(overrides), force)
+def identities(inputs: SharedInputs, folds=(1, 2)) -> dict[int, dict[str, str]]:
+    """The data identity of ``folds`` of ``inputs`` (what each trial's config hash covers)."""
+    return fold_identities(inputs.table, {n: inputs.folds[n] for n in folds})
+
+
+def plan(setup, results, variants=("mamba_ema", "stateless"), overrides=FAST, force=False):
+    protocol, inputs = setup
+    folds = identities(inputs)
+    return plan_trials(protocol, list(variants), [0], folds, results, list(overrides), force)
 
 
 def test_runs_stores_and_skips(setup, tmp_path: Path):
-    protocol, inputs = setup
-    first = plan(protocol, tmp_path)
+    _, inputs = setup
+    first = plan(setup, tmp_path)
     assert {t.status for t in first} == {"missing"}
     summary = run_planned(first, inputs, run_local, tmp_path, progress=False)
     assert len(summary.finished) == 4 and summary.ok
@@ -81,21 +90,21 @@ def test_runs_stores_and_skips(setup, tmp_path: Path):
     history = load_table(tmp_path, keys, "history.csv")
     assert {"epoch", "train_loss", "val_ccc_avg"} <= set(history.columns)
 
-    again = plan(protocol, tmp_path)
+    again = plan(setup, tmp_path)
     assert {t.status for t in again} == {"done"}
     assert run_planned(again, inputs, run_local, tmp_path, progress=False).skipped == [
         t.key for t in again
     ]
-    changed = plan(protocol, tmp_path, overrides=[*FAST, "train.lr=0.002"])
+    changed = plan(setup, tmp_path, overrides=[*FAST, "train.lr=0.002"])
     assert {t.status for t in changed} == {"stale"}
-    assert {t.status for t in plan(protocol, tmp_path, force=True)} == {"forced"}
+    assert {t.status for t in plan(setup, tmp_path, force=True)} == {"forced"}
 
 
 def test_same_seed_reproduces_the_predictions(setup, tmp_path: Path):
-    protocol, inputs = setup
+    _, inputs = setup
     tables = []
     for root in (tmp_path / "a", tmp_path / "b"):
-        trials = plan(protocol, root, ["no_film"])
+        trials = plan(setup, root, ["no_film"])
         run_planned(trials, inputs, run_local, root, progress=False)
         tables.append(load_table(root, [t.key for t in trials], "predictions.parquet"))
     a, b = tables
@@ -103,7 +112,7 @@ def test_same_seed_reproduces_the_predictions(setup, tmp_path: Path):
 
 
 def test_a_failing_trial_leaves_no_result_and_reruns(setup, tmp_path: Path, monkeypatch):
-    protocol, inputs = setup
+    _, inputs = setup
     real = worker.execute
 
     def flaky(work: dict, shared: SharedInputs, threads=None) -> dict:
@@ -112,20 +121,20 @@ def test_a_failing_trial_leaves_no_result_and_reruns(setup, tmp_path: Path, monk
         return real(work, shared, threads)
 
     monkeypatch.setattr(local, "execute", flaky)
-    summary = run_planned(plan(protocol, tmp_path), inputs, run_local, tmp_path, progress=False)
+    summary = run_planned(plan(setup, tmp_path), inputs, run_local, tmp_path, progress=False)
     assert len(summary.finished) == 3 and not summary.ok
     [(key, error)] = summary.failed.items()
     assert str(key) == "synthetic/stateless/fold2/seed0" and "out of cheese" in error
     assert not (key.folder(tmp_path) / RESULT_FILE).exists()
 
     monkeypatch.setattr(local, "execute", real)
-    retry = plan(protocol, tmp_path)
+    retry = plan(setup, tmp_path)
     assert [str(t.key) for t in retry if t.needs_run] == ["synthetic/stateless/fold2/seed0"]
     assert run_planned(retry, inputs, run_local, tmp_path, progress=False).ok
 
 
 def test_a_worker_lost_after_its_trial_was_stored_does_not_fail_the_trial(setup, tmp_path):
-    protocol, inputs = setup
+    _, inputs = setup
 
     def report_then_die(works, shared, on_start, on_done, on_fail) -> None:
         def also_fail(work: dict, payload: dict) -> None:
@@ -134,12 +143,12 @@ def test_a_worker_lost_after_its_trial_was_stored_does_not_fail_the_trial(setup,
 
         run_local(works, shared, on_start, also_fail, on_fail)
 
-    summary = run_planned(plan(protocol, tmp_path), inputs, report_then_die, tmp_path, False)
+    summary = run_planned(plan(setup, tmp_path), inputs, report_then_die, tmp_path, False)
     assert len(summary.finished) == 4 and summary.failed == {} and summary.ok
 
 
 def test_a_result_that_cannot_be_stored_fails_only_its_trial(setup, tmp_path, monkeypatch):
-    protocol, inputs = setup
+    _, inputs = setup
     real = worker.execute
 
     def broken(work: dict, shared: SharedInputs, threads=None) -> dict:
@@ -149,15 +158,15 @@ def test_a_result_that_cannot_be_stored_fails_only_its_trial(setup, tmp_path, mo
         return payload
 
     monkeypatch.setattr(local, "execute", broken)
-    summary = run_planned(plan(protocol, tmp_path), inputs, run_local, tmp_path, progress=False)
+    summary = run_planned(plan(setup, tmp_path), inputs, run_local, tmp_path, progress=False)
     assert [str(k) for k in summary.failed] == ["synthetic/mamba_ema/fold1/seed0"]
     assert "ValueError" in next(iter(summary.failed.values())) and len(summary.finished) == 3
-    assert read_record(plan(protocol, tmp_path)[0].key.folder(tmp_path)) is None
+    assert read_record(plan(setup, tmp_path)[0].key.folder(tmp_path)) is None
 
 
 def test_a_trial_held_by_another_run_is_not_written(setup, tmp_path: Path):
-    protocol, inputs = setup
-    trials = plan(protocol, tmp_path, ["no_prosody"])
+    _, inputs = setup
+    trials = plan(setup, tmp_path, ["no_prosody"])
     with claim(tmp_path, trials[0].key):
         summary = run_planned(trials, inputs, run_local, tmp_path, progress=False)
     assert summary.busy == [trials[0].key] and len(summary.finished) == 1
@@ -215,3 +224,31 @@ def test_dry_run_and_ls_show_the_plan(tmp_path: Path, monkeypatch, capsys):
     assert "0 done, 0 stale, 4 missing of 4 trials" in capsys.readouterr().out
     assert main(["run", "--dry-run", *args[: -len(FAST)], "--folds", "9"]) == 2
     assert "no fold(s) [9]" in capsys.readouterr().err
+
+
+def test_a_stored_trial_is_current_only_for_the_data_it_ran_on(setup, tmp_path: Path):
+    protocol, inputs = setup
+    [first] = plan_trials(protocol, ["stateless"], [0], identities(inputs, [1]), tmp_path, FAST)
+    assert run_planned([first], inputs, run_local, tmp_path, progress=False).ok
+    again = plan_trials(protocol, ["stateless"], [0], identities(inputs, [1]), tmp_path, FAST)
+    assert again[0].status == "done" and again[0].stored.data == first.data
+
+    swapped = {1: identities(inputs, [2])[2]}  # fold 1 now tests what fold 2 tested
+    [moved] = plan_trials(protocol, ["stateless"], [0], swapped, tmp_path, FAST)
+    assert moved.status == "stale"
+    assert moved.reason == (
+        "its training set changed; its validation set changed; its test set changed "
+        "(it tested Ses01, the fold now tests Ses02)"
+    )
+    relabelled = inputs.table.copy()
+    relabelled.loc[inputs.folds[1]["train"][0], "arousal"] += 0.25
+    data = {1: fold_identities(relabelled, {1: inputs.folds[1]})[1]}
+    [label] = plan_trials(protocol, ["stateless"], [0], data, tmp_path, FAST)
+    assert (label.status, label.reason) == ("stale", "its training set changed")
+
+    older = json.loads((first.key.folder(tmp_path) / RESULT_FILE).read_text())
+    del older["data"]  # a record of a bench whose hash did not cover the data
+    older["config_hash"] = config_hash(first.config, protocol)
+    (first.key.folder(tmp_path) / RESULT_FILE).write_text(json.dumps(older))
+    [old] = plan_trials(protocol, ["stateless"], [0], identities(inputs, [1]), tmp_path, FAST)
+    assert old.status == "stale" and "without its data identity" in old.reason

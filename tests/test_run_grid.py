@@ -140,3 +140,48 @@ def test_bad_result_files_never_block_ls_report_or_run(
         assert "5 trials finished, 7 skipped (done), 0 failed" in out
         assert extracted == [120]
         assert all(read_record(key.folder(results)) is not None for key in SPOILED.values())
+
+
+def relabel_first_turn(corpus_root: Path, session: int) -> str:
+    """Change the valence rating of the first turn of a session's first label file (as a
+    corrected release would); the turn's id."""
+    label = sorted((corpus_root / f"Session{session}/dialog/EmoEvaluation").glob("*.txt"))[0]
+    lines = label.read_text().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith("["))
+    fields = lines[first].split("\t")
+    ratings = fields[3].strip("[]\n").split(", ")
+    ratings[0] = "1.0000" if ratings[0] != "1.0000" else "5.0000"
+    lines[first] = "\t".join([*fields[:3], "[" + ", ".join(ratings) + "]\n"])
+    label.write_text("".join(lines))
+    return fields[1]
+
+
+def test_a_changed_corpus_makes_stored_trials_stale_named_and_kept(
+    tiny_corpus_root, tmp_path, extracted, caplog
+) -> None:
+    corpus_root = shutil.copytree(tiny_corpus_root, tmp_path / "corpus")
+    selection = select_trials(
+        overrides=[f"corpus.root={corpus_root}", *FAST], variants=["stateless"], seeds=[0],
+        folds=[1, 2],
+    )  # fmt: skip
+    results = tmp_path / "results"
+    assert run_grid(selection, results, "local", QUIET).ok
+    stored = {t.key: t.stored for t in list_grid(selection, results)}
+    assert all(r.data and r.data["tests"] == f"Ses0{k.fold}" for k, r in stored.items())
+
+    relabel_first_turn(corpus_root, session=2)  # trains fold 1, tests fold 2
+    fold1, fold2 = list_grid(selection, results)
+    assert fold1.status == fold2.status == "stale"
+    assert fold1.reason == "its training set changed"  # Ses02 trains fold 1
+    assert fold2.reason == "its test set changed"  # the same session, one label changed
+
+    with caplog.at_level(logging.WARNING, logger="bench.run.grid"):
+        summary = run_grid(selection, results, "local", QUIET)
+    assert sorted(summary.replaced) == sorted(stored) and summary.ok
+    assert [r.getMessage() for r in caplog.records].count(
+        f"{fold2.key} is stale and reruns: {fold2.reason}"
+    ) == 1
+    for key, old in stored.items():
+        [aside] = key.folder(results).glob("replaced-*")  # the old trial, whole, kept aside
+        assert read_record(aside) == old and (aside / "predictions.parquet").is_file()
+    assert {t.status for t in list_grid(selection, results)} == {"done"}

@@ -34,12 +34,7 @@ Listed = tuple[dict[int, Fold], list[PlannedTrial]]  # a selection's folds and t
 def left_out_notes(plan: list[PlannedTrial], results: str | Path) -> list[str]:
     """One note per stale trial of ``plan``, and per variant with stored trials of the same
     protocol outside ``plan``."""
-    notes = [
-        f"{t.key}: stale (stored with config hash {t.stored.config_hash}, the current one "
-        f"is {t.config_hash})"
-        for t in plan
-        if t.status == "stale" and t.stored is not None
-    ]
+    notes = [f"{t.key}: stale, {t.reason}" for t in plan if t.status == "stale"]
     planned = {t.key for t in plan}
     outside: dict[str, set[tuple[int, int]]] = defaultdict(set)
     for protocol in {t.key.protocol for t in plan}:

@@ -59,9 +59,12 @@ def versions() -> dict[str, str]:
 
 @dataclass
 class RunSummary:
-    """What a run did: trials skipped as done, finished, failed (with errors), busy."""
+    """What a run did: trials skipped as done, finished, failed (with errors), busy; and
+    replaced: the finished ones whose earlier record (stale or forced) was moved aside into
+    ``replaced-<time>/`` of the trial's folder (:func:`bench.results.write_trial`)."""
 
     skipped: list[TrialKey] = field(default_factory=list)
+    replaced: list[TrialKey] = field(default_factory=list)
     finished: list[TrialKey] = field(default_factory=list)
     failed: dict[TrialKey, str] = field(default_factory=dict)
     busy: list[TrialKey] = field(default_factory=list)
@@ -117,6 +120,7 @@ def trial_record(trial: PlannedTrial, result: TrialResult, worker: dict) -> Tria
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         worker=worker,
         tuning=trial.tuning,
+        data=trial.data,
     )
 
 
@@ -210,4 +214,5 @@ def run_planned(
     jobs = [(key, trial.work() | extra) for key, trial in todo.items()]
     summary = run_jobs(jobs, inputs, executor, results_root, store, progress)
     summary.skipped = [t.key for t in plan if not t.needs_run]
+    summary.replaced = [key for key in summary.finished if todo[key].stored is not None]
     return summary

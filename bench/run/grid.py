@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from bench.corpus.prepare import prepare_protocol_corpus, synthetic_root
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
@@ -27,6 +29,7 @@ from bench.features.load import load_corpus_features
 from bench.paths import data_dir, ensure_writable_dir
 from bench.protocol import Fold, Protocol, load_protocol, make_folds
 from bench.run.driver import Executor, RunSummary, run_planned
+from bench.run.identity import fold_identities
 from bench.run.local import run_local
 from bench.run.plan import PlannedTrial, plan_trials
 from bench.run.worker import SharedInputs
@@ -147,6 +150,11 @@ def corpus_and_folds(selection: Selection, progress: bool) -> tuple[Corpus, dict
     return corpus, {n: folds[n] for n in wanted}
 
 
+def fold_rows(folds: dict[int, Fold]) -> dict[int, dict[str, np.ndarray]]:
+    """Each fold's row indices by split (``train``, ``val``, ``test``), by fold number."""
+    return {n: {"train": f.train, "val": f.val, "test": f.test} for n, f in folds.items()}
+
+
 def _plan(
     selection: Selection, results: Path, force: bool, progress: bool
 ) -> tuple[Corpus, dict[int, Fold], list[PlannedTrial]]:
@@ -155,7 +163,7 @@ def _plan(
         selection.protocol,
         selection.variants,
         selection.seeds,
-        list(folds),
+        fold_identities(corpus.table, fold_rows(folds)),
         results,
         selection.overrides,
         force,
@@ -227,7 +235,7 @@ def run_grid(
     corpus, folds, plan = _plan(selection, results, options.force, options.progress)
     for trial in plan:
         if trial.status == "stale":
-            log.info("%s was stored with another config; it reruns", trial.key)
+            log.warning("%s is stale and reruns: %s", trial.key, trial.reason)
     if not any(t.needs_run for t in plan):
         return RunSummary(skipped=[t.key for t in plan])
     inputs = shared_inputs(selection.protocol, corpus, folds, options.progress)
@@ -245,7 +253,7 @@ def shared_inputs(
         table=corpus.table,
         features=dict(features),
         valid=features.valid,
-        folds={n: {"train": f.train, "val": f.val, "test": f.test} for n, f in folds.items()},
+        folds=fold_rows(folds),
         label_scale=corpus.label_scale,
         features_config=features_block(protocol.features),
     )
