@@ -223,7 +223,8 @@ def test_dry_run_and_ls_show_the_plan(tmp_path: Path, monkeypatch, capsys):
     assert main(["ls", *args]) == 0
     assert "0 done, 0 stale, 4 missing of 4 trials" in capsys.readouterr().out
     assert main(["run", "--dry-run", *args[: -len(FAST)], "--folds", "9"]) == 2
-    assert "no fold(s) [9]" in capsys.readouterr().err
+    assert "no fold(s) [9]; this protocol has folds 1..5" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()  # listing generated no synthetic corpus
 
 
 def test_a_stored_trial_is_current_only_for_the_data_it_ran_on(setup, tmp_path: Path):

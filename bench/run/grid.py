@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.corpus.prepare import prepare_protocol_corpus, synthetic_root
+from bench.corpus.synth import SIZES
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
 from bench.features.config import features_block
@@ -29,12 +30,12 @@ from bench.features.load import load_corpus_features
 from bench.paths import data_dir, ensure_writable_dir
 from bench.protocol import Fold, Protocol, load_protocol, make_folds
 from bench.run.driver import Executor, RunSummary, run_planned
-from bench.run.identity import fold_identities
+from bench.run.identity import fold_identities, pending_identity
 from bench.run.local import run_local
 from bench.run.plan import PlannedTrial, plan_trials
 from bench.run.worker import SharedInputs
 from bench.tune.apply import Tuning
-from bench.variants import DEFAULT_GRID, TRIAL_SECTIONS, load_grid
+from bench.variants import DEFAULT_GRID, TRIAL_SECTIONS, load_grid, resolve_variant
 
 log = logging.getLogger(__name__)
 EXECUTORS = ("ray", "local")
@@ -100,13 +101,16 @@ def select_trials(
         tuning: the tuned configurations to train with (:mod:`bench.tune.apply`).
 
     Raises:
-        BenchError: an unknown protocol, grid or override key.
+        BenchError: an unknown protocol, grid, variant or override key, or a value out of
+            its range.
     """
     trial = [o for o in overrides if o.split(".", 1)[0] in TRIAL_SECTIONS]
     loaded = load_protocol(str(protocol), [o for o in overrides if o not in trial])
     chosen = load_grid(grid or DEFAULT_GRID)
     names = tuple(dict.fromkeys(variants)) if variants else chosen.variants
     reference = chosen.reference if chosen.reference in names else names[0]
+    for name in names:  # a bad value fails here, before the corpus is read
+        resolve_variant(name, loaded, trial)
     return Selection(
         protocol=loaded,
         variants=names,
@@ -143,11 +147,42 @@ def corpus_and_folds(selection: Selection, progress: bool) -> tuple[Corpus, dict
     """
     corpus = prepare_protocol_corpus(selection.protocol, progress=progress)
     folds = {f.number: f for f in make_folds(corpus.table, selection.protocol)}
-    wanted = list(selection.folds) if selection.folds is not None else sorted(folds)
-    unknown = sorted(set(wanted) - set(folds))
+    return corpus, {n: folds[n] for n in chosen_folds(selection, sorted(folds))}
+
+
+def chosen_folds(selection: Selection, available: list[int]) -> list[int]:
+    """The selection's folds (all ``available`` ones when it names none).
+
+    Raises:
+        BenchError: a selected fold the protocol does not have.
+    """
+    wanted = list(selection.folds) if selection.folds is not None else available
+    unknown = sorted(set(wanted) - set(available))
     if unknown:
-        raise BenchError(f"no fold(s) {unknown}; this protocol has folds 1..{len(folds)}")
-    return corpus, {n: folds[n] for n in wanted}
+        raise BenchError(f"no fold(s) {unknown}; this protocol has folds {_spans(available)}")
+    return wanted
+
+
+def _spans(numbers: list[int]) -> str:
+    """``1..5``, or ``1, 2, 4`` where numbers are missing."""
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"{numbers[0]}..{numbers[-1]}"
+    return ", ".join(map(str, numbers))
+
+
+def pending_folds(selection: Selection) -> dict[int, dict[str, str]] | None:
+    """The selected folds of a synthetic corpus that is not generated yet, each with its
+    pending data identity (:func:`bench.run.identity.pending_identity`), so that listing
+    them generates nothing; None where the corpus is there, or is not such a corpus (a
+    synthetic one with leave-one-session-out folds: fold k tests ``Ses0k``)."""
+    protocol = selection.protocol
+    corpus, folds = protocol.corpus, protocol.folds
+    generated = corpus.kind != "synthetic" or synthetic_root(corpus).is_dir()
+    session_folds = folds.mode == "leave_one_out" and folds.unit == "group"
+    if generated or not session_folds or protocol.test_corpus is not None:
+        return None
+    sessions = list(range(1, len(SIZES[corpus.synth.size][0]) + 1))
+    return {n: pending_identity(f"Ses{n:02d}") for n in chosen_folds(selection, sessions)}
 
 
 def fold_rows(folds: dict[int, Fold]) -> dict[int, dict[str, np.ndarray]]:
@@ -176,9 +211,21 @@ def list_grid(
     selection: Selection, results: str | Path = "results", force: bool = False
 ) -> list[PlannedTrial]:
     """Every selected trial with its status (``done``, ``stale``, ``missing``; ``forced``
-    with ``force``) and its stored record, in (variant, fold, seed) order. Writes nothing,
-    except the synthetic corpus on first use."""
-    return list_grid_folds(selection, results, force)[1]
+    with ``force``) and its stored record, in (variant, fold, seed) order. Writes nothing:
+    a synthetic corpus not generated yet is not generated (:func:`pending_folds`)."""
+    pending = pending_folds(selection)
+    if pending is None:
+        return list_grid_folds(selection, results, force)[1]
+    return plan_trials(
+        selection.protocol,
+        selection.variants,
+        selection.seeds,
+        pending,
+        Path(results),
+        selection.overrides,
+        force,
+        selection.tuning,
+    )
 
 
 def list_grid_folds(

@@ -28,6 +28,7 @@ from bench.features.store import corpus_identity
 SPLITS = ("train", "val", "test")
 HASHED_COLUMNS = ["utt_id", "dialog", "speaker", "session", "start", "valence", "arousal"]
 SHOWN_SESSIONS = 3  # sessions named in ``tests``; more are counted
+PENDING = "not generated yet"  # the identity of a synthetic corpus still to be generated
 
 FoldRows = Mapping[str, np.ndarray]  # "train", "val", "test" -> row indices into the table
 
@@ -72,6 +73,12 @@ def fold_identities(table: pd.DataFrame, folds: Mapping[int, FoldRows]) -> dict[
     return {number: fold_identity(table, rows, corpus) for number, rows in folds.items()}
 
 
+def pending_identity(tests: str) -> dict[str, str]:
+    """The data identity of a fold of a synthetic corpus not generated yet: no stored trial
+    matches it (a newly generated corpus is new audio, as the feature cache sees it)."""
+    return dict.fromkeys(("corpus", *SPLITS), PENDING) | {"tests": tests}
+
+
 def data_change(stored: Mapping[str, str] | None, current: Mapping[str, str]) -> str | None:
     """What differs between a stored trial's data identity and the fold's current one, in
     words (None when nothing does).
@@ -83,7 +90,11 @@ def data_change(stored: Mapping[str, str] | None, current: Mapping[str, str]) ->
     'its test set changed (it tested Ses03, the fold now tests Ses04)'
     >>> data_change(old, old | {"corpus": "c2", "train": "u"})
     'the corpus changed (audio or utterances); its training set changed'
+    >>> data_change(old, pending_identity("Ses03"))
+    'the corpus is not generated yet (bench run generates it: new data)'
     """
+    if current["corpus"] == PENDING:
+        return "the corpus is not generated yet (bench run generates it: new data)"
     if stored is None:
         return "it was stored without its data identity (by an older bench)"
     changes = []
