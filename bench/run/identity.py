@@ -49,7 +49,7 @@ def rows_hash(rows: pd.DataFrame) -> str:
     return hashlib.sha256(row_hashes.tobytes()).hexdigest()[:16]
 
 
-def tested_sessions(rows: pd.DataFrame) -> str:
+def sessions_tested(rows: pd.DataFrame) -> str:
     """The sessions of a fold's test rows, sorted: ``Ses03``; ``Ses01, Ses02, Ses03 +2 more``."""
     sessions = sorted(rows["session"].astype(str).unique())
     shown = ", ".join(sessions[:SHOWN_SESSIONS])
@@ -62,7 +62,7 @@ def fold_identity(table: pd.DataFrame, rows: FoldRows, corpus: str) -> dict[str,
     split's rows, and the sessions it tests."""
     identity = {"corpus": corpus}
     identity |= {split: rows_hash(table.iloc[rows[split]]) for split in SPLITS}
-    identity["tests"] = tested_sessions(table.iloc[rows["test"]])
+    identity["tests"] = sessions_tested(table.iloc[rows["test"]])
     return identity
 
 
