@@ -23,8 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "on the same later turns (k=0: the trained model). Trials that are not stored "
             "are trained first, with checkpoints. Results go to results/<protocol>/<variant>/"
             "fold<k>/seed<s>/personalise/<adapt>/; what is stored with the same hash is "
-            "skipped. Steps, lr and weight decay come from the protocol's personalise: block "
-            "(override e.g. personalise.steps=20). The exit code is 1 when a trial failed."
+            "skipped, and an earlier run stored there moves into replaced-<time>/ before a new "
+            "one is written. A k that no test speaker of a trial's fold has enough turns for "
+            "(k to enrol, 2 to score) is skipped in that trial, with the reason. Steps, lr and "
+            "weight decay come from the protocol's personalise: block (override e.g. "
+            "personalise.steps=20). The exit code is 1 when a trial failed or was left out "
+            "for an unreadable checkpoint (a warning names the file; the other trials go "
+            "on), and 2 when no selected trial has a checkpoint or none has a k > 0 to adapt."
         ),
     )
     add_selection_arguments(command)
@@ -42,7 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def personalise_command(args: argparse.Namespace) -> int:
-    """``bench personalise``: personalise every selected trial; exit 1 if one failed."""
+    """``bench personalise``: personalise every selected trial; exit 1 if one failed or had
+    an unreadable checkpoint.
+
+    Raises:
+        BenchError: no selected trial has a checkpoint, or none has a ``k > 0`` that some
+            test speaker has the turns for.
+    """
+    from bench.errors import BenchError
     from bench.personalise.run import personalise_grid
     from bench.run.command import print_summary, run_options, selection_of
 
@@ -59,12 +71,36 @@ def personalise_command(args: argparse.Namespace) -> int:
         print_summary(summary.trained)
     for variant, modes in summary.unsupported.items():
         print(f"{variant}: {', '.join(modes)} left out (the model has no FiLM)")
+    if summary.no_checkpoint and not summary.reached and not summary.nothing_to_adapt:
+        raise BenchError(
+            "none of the selected trials has a checkpoint.pt to personalise "
+            f"({len(summary.no_checkpoint)} stored without one); make them with bench run "
+            "--force --save-checkpoints and the same selection"
+        )
     for key in summary.no_checkpoint:
         print(
             f"{key}: left out, no checkpoint.pt (rerun it with bench run --force "
             "--save-checkpoints)"
         )
+    for key, skipped in summary.skipped_k.items():
+        for k, why in skipped.items():
+            print(f"{key}: k={k} skipped: {why}")
+    for key in summary.nothing_to_adapt:
+        print(f"{key}: left out, no k > 0 to adapt")
+    if summary.nothing_to_adapt and not summary.reached:
+        raise BenchError(
+            "nothing was adapted: every k > 0 asked was skipped, no test speaker has the "
+            "turns for it (see the lines above)"
+        )
     print("personalisation:")
     print_summary(summary.personalised)
-    failed = summary.trained.failed or summary.personalised.failed
+    if summary.unreadable:
+        keys = ", ".join(str(key) for key in summary.unreadable)
+        print(f"{len(summary.unreadable)} left out for an unreadable checkpoint: {keys}")
+    if summary.replaced:
+        print(
+            f"{len(summary.replaced)} earlier personalisations kept, not overwritten, in "
+            f"replaced-<time>/ folders (e.g. {summary.replaced[0]})"
+        )
+    failed = summary.trained.failed or summary.personalised.failed or summary.unreadable
     return 1 if failed or summary.personalised.busy else 0

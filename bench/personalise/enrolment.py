@@ -8,6 +8,7 @@ enrol for each ``k``; every ``k`` is scored on the *same* turns, those after the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,3 +60,22 @@ def plan_enrolment(table: pd.DataFrame, rows: np.ndarray, k_max: int) -> Enrolme
             continue
         speakers.append(SpeakerPlan(str(speaker), own[:k_max], own[k_max:]))
     return EnrolmentPlan(speakers, skipped)
+
+
+def unreachable_k(table: pd.DataFrame, rows: np.ndarray, ks: Iterable[int]) -> dict[int, str]:
+    """The enrolment sizes of ``ks`` that no speaker among ``rows`` (a fold's test split) can
+    have, each with the reason in words: ``k`` needs ``k + MIN_SCORED`` turns of one speaker
+    (``k`` to enrol, :data:`MIN_SCORED` to score), more than any speaker has.
+
+    >>> table = pd.DataFrame({"speaker": ["A"] * 5 + ["B"] * 3})
+    >>> unreachable_k(table, np.arange(8), (0, 2, 3, 4))
+    {4: 'no test speaker has more than 5 turns (k=4 needs 4 to enrol and 2 to score)'}
+    """
+    counts = table["speaker"].iloc[rows].value_counts()
+    most = int(counts.max()) if len(counts) else 0
+    return {
+        k: f"no test speaker has more than {most} turns (k={k} needs {k} to enrol and "
+        f"{MIN_SCORED} to score)"
+        for k in sorted(ks)
+        if k + MIN_SCORED > most
+    }

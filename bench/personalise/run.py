@@ -4,14 +4,17 @@
 >>> summary = personalise_grid(selection, "results", executor="local")  # doctest: +SKIP
 
 Trials that are not stored yet are trained first, with checkpoints (as ``bench run
---save-checkpoints``); a stored trial without ``checkpoint.pt`` is named and left out. Each
-trial's modes run together in one work, under the same executors as ``bench run``, and each
-mode is stored as it arrives (:mod:`bench.personalise.store`); a rerun skips what is stored
-with the current hash.
+--save-checkpoints``); a stored trial without ``checkpoint.pt``, or whose checkpoint cannot be
+read (named in a warning), is left out. A ``k`` that no test speaker of a trial's fold has
+enough turns for is skipped in that trial, with the reason; a trial left with no ``k > 0`` is
+left out. Each trial's modes run together in one work, under the same executors as ``bench
+run``, and each mode is stored as it arrives (:mod:`bench.personalise.store`); a rerun skips
+what is stored with the current hash.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -20,7 +23,9 @@ from typing import Any
 import pandas as pd
 
 from bench.config import config_from_dict
+from bench.errors import InputError
 from bench.personalise.config import PersonaliseConfig
+from bench.personalise.enrolment import unreachable_k
 from bench.personalise.store import (
     PersonaliseRecord,
     personalise_hash,
@@ -45,17 +50,34 @@ from bench.train.checkpoint import load_checkpoint
 from bench.train.data import TrialData
 from bench.variants import resolve_personalise
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class PersonaliseSummary:
     """What :func:`personalise_grid` did: the training run of trials that had none, the
-    personalisation run, trials left out for lack of a checkpoint, and per variant the
-    modes it cannot run (FiLM modes without FiLM)."""
+    personalisation run, and what it left out: trials without a checkpoint, trials whose
+    checkpoint cannot be read (-> the message naming the file), per trial the ``k`` skipped
+    for want of turns (-> why), trials with no ``k > 0`` left, per variant the modes it
+    cannot run (FiLM modes without FiLM); and the folders where earlier personalisations of
+    the trials personalised now were kept (:func:`bench.personalise.store.write_personalised`).
+    """
 
     trained: RunSummary
     personalised: RunSummary
     no_checkpoint: list[TrialKey] = field(default_factory=list)
+    unreadable: dict[TrialKey, str] = field(default_factory=dict)
+    skipped_k: dict[TrialKey, dict[int, str]] = field(default_factory=dict)
+    nothing_to_adapt: list[TrialKey] = field(default_factory=list)
     unsupported: dict[str, list[str]] = field(default_factory=dict)
+    replaced: list[Path] = field(default_factory=list)
+
+    @property
+    def reached(self) -> bool:
+        """Whether some trial was personalised now or before, or was tried (failed, busy,
+        unreadable checkpoint)."""
+        run = self.personalised
+        return bool(run.finished or run.skipped or run.failed or run.busy or self.unreadable)
 
 
 def supported_modes(trial: PlannedTrial, config: PersonaliseConfig) -> list[str]:
@@ -94,7 +116,8 @@ def personalise_grid(
 ) -> PersonaliseSummary:
     """Personalise every selected trial (``config``: the same for every variant; default
     :func:`personalise_configs`); ``options.force`` redoes stored personalisations (never
-    the training).
+    the training). A trial whose checkpoint cannot be read is named in a warning and left
+    out; the others go on.
 
     Raises:
         BenchError: as :func:`bench.run.grid.run_grid`.
@@ -106,6 +129,7 @@ def personalise_grid(
         configs = dict.fromkeys(configs, config)
     training = replace(options, force=False, save_checkpoints=True)
     summary = PersonaliseSummary(run_grid(selection, results, executor, training), RunSummary())
+    corpus, folds = corpus_and_folds(selection, options.progress)
     jobs, checkpoints, trials = [], {}, {}
     for trial in list_grid(selection, results):
         config = configs[trial.key.variant]
@@ -123,21 +147,35 @@ def personalise_grid(
         if not todo:
             summary.personalised.skipped.append(trial.key)
             continue
-        checkpoints[str(trial.key)] = load_checkpoint(checkpoint)
+        unreachable = unreachable_k(corpus.table, folds[trial.key.fold].test, config.k)
+        if unreachable:
+            summary.skipped_k[trial.key] = unreachable
+        ks = tuple(k for k in config.k if k not in unreachable)
+        if not any(k > 0 for k in ks):
+            summary.nothing_to_adapt.append(trial.key)
+            continue
+        try:
+            checkpoints[str(trial.key)] = load_checkpoint(checkpoint)
+        except InputError as exc:
+            summary.unreadable[trial.key] = str(exc)
+            log.warning("%s; %s is left out", exc, trial.key)
+            continue
         trials[trial.key] = trial
-        work_config = asdict(replace(config, adapt=tuple(todo)))
+        work_config = asdict(replace(config, adapt=tuple(todo), k=ks))
         work = {"trial_id": str(trial.key), "fold": trial.key.fold, "task": "personalise"}
         jobs.append((trial.key, work | {"config": work_config, "modes": todo}))
     if not jobs:
         return summary
-    corpus, folds = corpus_and_folds(selection, options.progress)
     inputs = replace(
         shared_inputs(selection.protocol, corpus, folds, options.progress), checkpoints=checkpoints
     )
     modes_of = {key: work["modes"] for key, work in jobs}
 
     def store(key: TrialKey, payload: dict) -> None:
-        _store(results, trials[key], modes_of[key], configs[key.variant], payload["result"])
+        skipped_k = summary.skipped_k.get(key, {})
+        trial, config = trials[key], configs[key.variant]
+        result = payload["result"]
+        summary.replaced += _store(results, trial, modes_of[key], config, result, skipped_k)
 
     run = executor_function(executor, options, results)
     skipped = summary.personalised.skipped
@@ -158,10 +196,13 @@ def _store(
     modes: list[str],
     config: PersonaliseConfig,
     result: dict[str, Any],
-) -> None:
-    """Write each mode of one trial's personalisation: its rows, then its record."""
+    skipped_k: dict[int, str],
+) -> list[Path]:
+    """Write each mode of one trial's personalisation: its rows, then its record (``config``:
+    the declared one, with the ``k`` of ``skipped_k`` that could not run). Returns where
+    earlier personalisations were kept."""
     rows = pd.DataFrame(result["predictions"], columns=PERSONALISED_COLUMNS)
-    key = trial.key
+    key, kept = trial.key, []
     for mode in modes:
         own = rows[rows["adapt"] == mode]
         record = PersonaliseRecord(
@@ -183,5 +224,7 @@ def _store(
             adapt_seconds=float(result["adapt_seconds"][mode]),
             git_commit=git_commit(),
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            skipped_k={str(k): why for k, why in skipped_k.items()},
         )
-        write_personalised(results, record, own)
+        kept.append(write_personalised(results, record, own))
+    return [folder for folder in kept if folder is not None]

@@ -17,7 +17,8 @@ reads it (no pickled classes, no code run on load)::
 from __future__ import annotations
 
 import io
-import pickle
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from bench.train.data import FEATURES, Standardiser, TrialData
 
 FORMAT = "bench.checkpoint/1"
 KEYS = ("format", "state_dict", "spec", "standardisers", "dims", "features", "label_scale")
+ZIP_MAGIC = b"PK\x03\x04"  # what torch.save writes (since torch 1.6) is a zip archive
+PICKLE_MAGIC = b"\x80"  # a pickle of protocol 2 or later (what older torch.save wrote)
 
 
 def make_checkpoint(
@@ -73,21 +76,49 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint with ``torch.load(weights_only=True)`` onto the CPU.
 
     Raises:
-        InputError: the file is missing, corrupt, or not a bench checkpoint (names the file).
+        InputError: the file is missing, unreadable (empty, truncated, not a ``torch.save``
+            file, or holding pickled Python objects), or not a bench checkpoint; the message
+            names the file and says what is wrong in bench's words.
     """
-    if not Path(path).is_file():
+    path = Path(path)
+    if not path.is_file():
         raise InputError("checkpoint not found", path=path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"corrupt or unreadable checkpoint ({reason})", path=path) from exc
+        with warnings.catch_warnings():  # torch's note on a plain pickle's protocol
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # damaged bytes fail anywhere in torch's reader, with any type
+        raise InputError(f"unreadable checkpoint: {_unreadable(path, exc)}", path=path) from exc
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise InputError(f"not a {FORMAT} checkpoint", path=path)
     missing = [key for key in KEYS if key not in checkpoint]
     if missing:
         raise InputError(f"checkpoint lacks {', '.join(missing)}", path=path)
     return checkpoint
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """What is wrong with a file ``torch.load`` refused (``exc``), from its first bytes:
+    torch's own message advises loading with ``weights_only=False``, which would run any
+    code a pickle holds, so it is not repeated."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(ZIP_MAGIC))
+    except OSError as error:  # the file system's, not the content's
+        return error.strerror or type(error).__name__
+    if not head:
+        return "the file is empty"
+    found = re.search(r"GLOBAL (\S+)", str(exc))  # torch's name of a class it refused
+    if found:
+        return (
+            f"it holds a pickled Python object ({found[1]}); a bench checkpoint holds plain "
+            "values and tensors only"
+        )
+    if head == ZIP_MAGIC:
+        return "the torch.save archive is truncated or damaged"
+    if head.startswith(PICKLE_MAGIC):
+        return "a pickle that is not a torch.save file of plain values and tensors"
+    return "not a torch.save file (its first bytes are neither a zip archive nor a pickle)"
 
 
 def checkpoint_standardisers(checkpoint: dict[str, Any]) -> dict[str, Standardiser]:
