@@ -3,15 +3,20 @@
 A protocol is ``protocols/<name>.yaml`` (or any YAML path) plus dotted overrides such as
 ``corpus.root=/data/IEMOCAP_full_release``. Each section is a dataclass, so an unknown or
 mistyped key fails as one line naming the key and where it was set. Folds are
-leave-one-unit-out by default: fold ``k`` tests the ``k``-th value (in sorted order) of the
-fold unit column (IEMOCAP: the session), and trains on the rest, minus a seeded validation
-share. ``folds.mode: predefined`` takes a release's own partition instead, and a
-``test_corpus:`` section tests on another corpus entirely.
+leave-one-unit-out by default: each fold tests one value of the fold unit column (IEMOCAP:
+the session) and trains on the rest, minus a seeded validation share. A fold's number
+says what it tests whatever else the corpus holds: fold 3 tests ``Ses03`` (the number in
+the unit's name, :func:`fold_units`), so a session missing leaves its number unused instead
+of renumbering the others. ``folds.mode: predefined`` takes a release's own partition
+instead (fold ``k`` tests the ``k``-th name in ``folds.test``), and a ``test_corpus:``
+section tests on another corpus entirely.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,12 +99,14 @@ FOLD_MODES = ("leave_one_out", "predefined")
 class FoldsSection:
     """``folds:``: how the corpus is split.
 
-    mode: ``leave_one_out``: fold ``k`` tests the ``k``-th value of the column ``unit`` and
-        trains on the rest (validation as the ``validation:`` section says).
+    mode: ``leave_one_out``: each fold tests one value of the column ``unit`` (fold ``k``
+        the value numbered ``k``, :func:`fold_units`) and trains on the rest (validation as
+        the ``validation:`` section says).
         ``predefined``: the release's own partition in the table column ``column``: rows
         whose value is in ``train`` train, those in ``validation`` select models, and fold
-        ``k`` tests the rows of the ``k``-th name in ``test`` that the corpus has (each test
-        set its own fold, reported separately). Other values are not used.
+        ``k`` tests the rows of the ``k``-th name in ``test``, where the corpus has it (each
+        test set its own fold, reported separately). Rows of other values are not used
+        (:func:`bench.corpus.prepare.prepare_protocol_corpus` reports them as problems).
     """
 
     mode: str = "leave_one_out"
@@ -350,6 +357,9 @@ class Fold:
     and ``val_values`` its held-out values. ``test_disjoint``: the columns test shares no
     value of with train and validation (a predefined partition promises speakers and
     dialogs, not sessions: MSP-Podcast's Test1 has podcasts that Train also has).
+    ``partition``: the column whose values put each row in train, val or test where the
+    corpus's own partition does (``folds.mode: predefined``), which a leakage message names;
+    None where the protocol's settings split it.
     """
 
     number: int  # 1-based
@@ -360,14 +370,61 @@ class Fold:
     val_unit: str = "dialog"
     val_values: tuple[str, ...] = ()
     test_disjoint: tuple[str, ...] = ("speaker", "session", "dialog")
+    partition: str | None = None
 
 
-def fold_units(table: pd.DataFrame, protocol: Protocol) -> list[str]:
-    """The sorted values of the fold unit column; fold k tests the k-th."""
-    column = protocol.folds.unit
+NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")  # Ses03, session5, g2
+
+
+def _named_numbers(units: Sequence[str]) -> dict[int, str] | None:
+    """``units`` by the number their names end in, where all are one prefix and a number,
+    the numbers distinct and at least 1; else None."""
+    numbered: dict[int, str] = {}
+    prefixes = set()
+    for unit in units:
+        match = NUMBERED.match(unit)
+        if match is None:
+            return None
+        prefixes.add(match["prefix"])
+        numbered[int(match["number"])] = unit
+    if len(prefixes) != 1 or len(numbered) < len(units) or min(numbered) < 1:
+        return None
+    return dict(sorted(numbered.items()))
+
+
+def fold_units(table: pd.DataFrame, column: str) -> dict[int, str]:
+    """The values of the fold unit column ``column`` by fold number, in number order.
+
+    Where every value is one prefix and a number (``Ses03``, ``session5``, ``g2``), the
+    numbers distinct and at least 1, a value's fold number is its number, so a fold keeps
+    its number and what it tests when another unit is missing (fold 4 tests ``Ses04`` with
+    or without a ``Ses03``). Other values (``A``, ``B``; ``s0``) are numbered 1, 2, ... in
+    sorted order; what each fold tests is then shown beside its number (``test_unit``).
+
+    >>> fold_units(pd.DataFrame({"group": ["Ses05", "Ses01", "Ses04"]}), "group")
+    {1: 'Ses01', 4: 'Ses04', 5: 'Ses05'}
+    >>> fold_units(pd.DataFrame({"group": ["b", "a", "c1"]}), "group")
+    {1: 'a', 2: 'b', 3: 'c1'}
+    """
     if column not in table:
         raise BenchError(f"folds.unit {column!r} is not a column of the utterance table")
-    return sorted(table[column].astype(str).unique())
+    units = sorted(table[column].astype(str).unique())
+    return _named_numbers(units) or dict(enumerate(units, start=1))
+
+
+def _absent_unit(units: Sequence[str], number: int) -> str | None:
+    """The name the unit numbered ``number`` would have among numbered ``units`` (``Ses03``
+    among ``Ses01``, ``Ses02``, ``Ses04``), or None where ``units`` are not numbered.
+
+    >>> _absent_unit(["Ses01", "Ses02", "Ses04"], 3), _absent_unit(["A", "B"], 3)
+    ('Ses03', None)
+    """
+    if _named_numbers(units) is None:
+        return None
+    matches = [NUMBERED.match(unit) for unit in units]
+    widths = {len(match["number"]) for match in matches if match}
+    prefix = next(match["prefix"] for match in matches if match)
+    return f"{prefix}{number:0{widths.pop() if len(widths) == 1 else 0}d}"
 
 
 def _validation_dialogs(
@@ -431,7 +488,9 @@ def _validation_values(
 
 def predefined_folds(table: pd.DataFrame, folds: FoldsSection) -> list[Fold]:
     """The release's partition (``folds.mode: predefined``): one fold per test set present,
-    each training on ``folds.train`` and validating on ``folds.validation``."""
+    each training on ``folds.train`` and validating on ``folds.validation``; fold ``k``
+    tests the ``k``-th name of ``folds.test``, so a test set missing leaves its number
+    unused instead of renumbering the others."""
     column = folds.column
     if column not in table or table[column].isna().all():
         raise BenchError(
@@ -448,7 +507,9 @@ def predefined_folds(table: pd.DataFrame, folds: FoldsSection) -> list[Fold]:
         )
     is_train, is_val, values = _partition(split, folds)
     result = []
-    for number, name in enumerate(tests, start=1):
+    for number, name in enumerate(folds.test, start=1):
+        if name not in tests:
+            continue
         fold = Fold(
             number=number,
             test_unit=name,
@@ -458,6 +519,7 @@ def predefined_folds(table: pd.DataFrame, folds: FoldsSection) -> list[Fold]:
             val_unit=column,
             val_values=values,
             test_disjoint=("speaker", "dialog"),
+            partition=column,
         )
         check_fold(table, fold)
         result.append(fold)
@@ -501,13 +563,14 @@ def cross_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     predefined`` trains on ``folds.train`` and validates on ``folds.validation``; otherwise
     the ``validation:`` section holds out its share of the whole corpus. The test corpus
     is one fold, or, where its split column has names in ``folds.test`` (MSP-Podcast's
-    Test1), one fold per such name.
+    Test1), one fold per such name, fold ``k`` testing the ``k``-th name.
     """
     folds = protocol.folds
     is_test_corpus = table["utt_id"].astype(str).str.startswith(TEST_PREFIX).to_numpy()
     source = table[~is_test_corpus]
-    if folds.mode == "predefined":
-        val_unit = folds.column
+    partition = folds.column if folds.mode == "predefined" else None
+    if partition is not None:
+        val_unit = partition
         in_train, in_val, values = _partition(
             table[val_unit].where(~is_test_corpus).astype(str), folds
         )
@@ -518,13 +581,16 @@ def cross_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
         is_val = ~is_test_corpus & table[val_unit].astype(str).isin(values).to_numpy()
         is_train = ~is_test_corpus & ~is_val
     target_split = table["split"].where(is_test_corpus).astype(str)
-    tests = [name for name in folds.test if (target_split == name).any()]
-    parts = [(name, (target_split == name).to_numpy()) for name in tests]
-    parts = parts or [(str(table["corpus"][is_test_corpus].iloc[0]), is_test_corpus)]
+    parts = [
+        (number, name, (target_split == name).to_numpy())
+        for number, name in enumerate(folds.test, start=1)
+        if (target_split == name).any()
+    ]
+    parts = parts or [(1, str(table["corpus"][is_test_corpus].iloc[0]), is_test_corpus)]
     result = []
-    for number, (name, is_test) in enumerate(parts, start=1):
+    for number, name, is_test in parts:
         fold = Fold(number, name, np.flatnonzero(is_train), np.flatnonzero(is_val),
-                    np.flatnonzero(is_test), val_unit, values)  # fmt: skip
+                    np.flatnonzero(is_test), val_unit, values, partition=partition)  # fmt: skip
         check_fold(table, fold)
         result.append(fold)
     return result
@@ -537,9 +603,10 @@ def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     if protocol.folds.mode == "predefined":
         return predefined_folds(table, protocol.folds)
     column, validation = protocol.folds.unit, protocol.validation
-    units = fold_units(table, protocol)
+    units = fold_units(table, column)
     if len(units) < 2:
-        raise BenchError(f"need at least 2 values of folds.unit {column!r}, found {units}")
+        found = list(units.values())
+        raise BenchError(f"need at least 2 values of folds.unit {column!r}, found {found}")
     if validation.unit != "dialog" and validation.unit not in table:
         raise BenchError(
             f"validation.unit {validation.unit!r} is not 'dialog' or a column of the "
@@ -547,7 +614,7 @@ def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
         )
     unit_of = table[column].astype(str)
     folds = []
-    for number, unit in enumerate(units, start=1):
+    for number, unit in units.items():
         is_test = (unit_of == unit).to_numpy()
         values = _held_out(table[~is_test], column, validation, number)
         held_out = table[validation.unit].astype(str).isin(values).to_numpy()
@@ -566,6 +633,30 @@ def make_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     return folds
 
 
+def absent_folds(table: pd.DataFrame, protocol: Protocol, numbers: Iterable[int]) -> str:
+    """What the folds ``numbers`` that :func:`make_folds` did not make would test, by the
+    protocol's numbering, for a message: ``"the corpus has no Ses03"``; ``""`` where no
+    fold would (units numbered in sorted order, numbers past the last unit or test name).
+
+    >>> protocol = load_protocol("msp_podcast")
+    >>> absent_folds(pd.DataFrame(), protocol, [2, 3])
+    'the corpus has no Test2'
+    """
+    absent = [name for number in sorted(numbers) if (name := _tested_by(table, protocol, number))]
+    return f"the corpus has no {', '.join(absent)}" if absent else ""
+
+
+def _tested_by(table: pd.DataFrame, protocol: Protocol, number: int) -> str | None:
+    """What fold ``number`` would test by the protocol's numbering (the ``number``-th name
+    of ``folds.test``; the fold unit numbered ``number``, below the highest number there
+    is), or None where nothing would."""
+    tests = protocol.folds.test
+    if protocol.test_corpus is not None or protocol.folds.mode == "predefined":
+        return tests[number - 1] if 1 <= number <= len(tests) else None
+    units = fold_units(table, protocol.folds.unit)
+    return _absent_unit(list(units.values()), number) if 1 <= number < max(units) else None
+
+
 def check_fold(table: pd.DataFrame, fold: Fold) -> None:
     """Assert no leakage: test shares no value of ``fold.test_disjoint`` (speaker, session,
     dialog) with train or val, and val shares no dialog with train; under a
@@ -574,7 +665,9 @@ def check_fold(table: pd.DataFrame, fold: Fold) -> None:
     speaker records in several sessions).
 
     Raises:
-        BenchError: naming the leaking values.
+        BenchError: naming the leaking values and what put them in both parts: the setting
+            to change (``folds.unit``, ``validation.unit``), or the corpus's own partition
+            (``fold.partition``), whose values no setting here changes.
     """
     parts = {name: table.iloc[getattr(fold, name)] for name in ("train", "val", "test")}
     if not len(parts["train"]) or not len(parts["test"]):
@@ -585,13 +678,20 @@ def check_fold(table: pd.DataFrame, fold: Fold) -> None:
     checks += [("val", "train", c) for c in dict.fromkeys(("dialog", *unit_disjoint))]
     for left, right, column in checks:
         shared = set(parts[left][column]) & set(parts[right][column])
-        if shared:
-            setting = "folds.unit" if left == "test" else "validation.unit"
-            raise BenchError(
-                f"fold {fold.number}: {left} and {right} share {column}(s) "
-                f"{', '.join(sorted(map(str, shared))[:10])}; choose a unit that keeps "
-                f"them apart ({setting})"
+        if not shared:
+            continue
+        if fold.partition is not None:
+            hint = (
+                f"the corpus's own partition (its {fold.partition!r} column, folds.column) "
+                f"puts them in both; correct those rows' {fold.partition} values"
             )
+        else:
+            setting = "folds.unit" if left == "test" else "validation.unit"
+            hint = f"choose a unit that keeps them apart ({setting})"
+        raise BenchError(
+            f"fold {fold.number}: {left} and {right} share {column}(s) "
+            f"{', '.join(sorted(map(str, shared))[:10])}; {hint}"
+        )
 
 
 def describe_folds(table: pd.DataFrame, folds: list[Fold]) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +119,34 @@ def test_a_missing_test_corpus_root_is_named_as_such(roots, capsys):
     args = ["corpus.kind=msp_improv", f"corpus.root={roots['improv'][1]}"]
     assert main(["run", "--dry-run", "--protocol", "cross", *args]) == 2
     assert "set test_corpus.root=/path/to/MSP-IMPROV" in capsys.readouterr().err
+
+
+def test_testing_on_the_training_corpus_is_refused_by_audio_not_by_id(roots, tmp_path):
+    """The same release again, by its path or as a tree of hard links: the test/ prefix of
+    the ids hid it, and the run trained and tested on the same files with "problems: 0"."""
+    root = roots["improv"][1]
+    linked = tmp_path / "linked"
+    shutil.copytree(root, linked, copy_function=os.link)
+    n_test = len(list(root.rglob("*.wav"))) - 1  # a turn lacks a rating: it is not read
+    for test_root in (root, linked):
+        protocol = load_protocol("cross", cross(roots["improv"], ("msp_improv", test_root)))
+        with pytest.raises(BenchError) as caught:
+            prepare_protocol_corpus(protocol, progress=False)
+        message = str(caught.value)
+        assert message.startswith(
+            f"test_corpus.root={test_root} and corpus.root={root} share {n_test} of the test "
+            f"corpus's {n_test} audio files (the same file, by path or through a link; first: "
+            f"{test_root.resolve()}/session1/"
+        )
+        assert "\n" not in message
+
+
+def test_messages_about_the_test_corpus_name_its_keys(roots, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    describe = ["corpus", "describe", "--protocol", "cross"]
+    assert main([*describe, *cross(roots["improv"], ("msp_improv", empty))]) == 2
+    assert "(set test_corpus.root to the folder that holds it" in capsys.readouterr().err
+    scale = [*cross(roots["improv"], roots["podcast"]), "test_corpus.label_scale=[1,5]"]
+    assert main([*describe, *scale]) == 2
+    assert capsys.readouterr().err.strip().endswith("(set test_corpus.label_scale)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,38 @@ def test_a_byte_that_is_not_utf8_is_one_error_naming_file_and_line(tmp_path: Pat
         f"bench corpus: error: {path.resolve()}:6: not UTF-8 text: byte 0xf6 "
         "(byte 21 of the line); save the file as UTF-8"
     ]
+
+
+def test_audio_without_a_label_is_a_counted_problem_shown_without_verbose(release: Path, capsys):
+    """A turn missing from its label file, and a dialog whose label file is gone: their wavs
+    are counted and named, not dropped in silence."""
+    wav_dir = release / "Session1" / "sentences" / "wav"
+    write_wav(wav_dir / "Ses01F_impro05a" / "Ses01F_impro05a_F002.wav", 0.2)
+    for turn in ("F000", "M000"):
+        write_wav(wav_dir / "Ses01F_impro06" / f"Ses01F_impro06_{turn}.wav", 0.2)
+    corpus = read_iemocap(release)
+    assert len(corpus.table) == 6  # the labelled turns, as before
+    first = wav_dir.resolve() / "Ses01F_impro05a" / "Ses01F_impro05a_F002.wav"
+    message = f"3 utterances of 2 dialogs have audio but no label (first: {first})"
+    assert message in corpus.problems
+    args = ["--protocol", "iemocap", f"corpus.root={release}", "validation.unit=dialog"]
+    assert main(["corpus", "describe", *args]) == 0
+    out = capsys.readouterr().out
+    assert "problems: 3" in out and f"  - {message}" in out  # two clipped labels, and this
+
+
+def test_a_session_without_label_files_is_a_loud_warning_naming_it(
+    release: Path, caplog: pytest.LogCaptureFixture
+):
+    shutil.rmtree(release / "Session5" / "dialog" / "EmoEvaluation")
+    with caplog.at_level(logging.WARNING):
+        corpus = read_iemocap(release)
+    assert set(corpus.table["session"]) == {"Ses01"}
+    labels = release.resolve() / "Session5" / "dialog" / "EmoEvaluation"
+    message = (
+        f"Session5 has 2 audio files but no label file ({labels} is missing or empty): "
+        "the whole session is left out"
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING][-1] == message
+    assert message in corpus.problems
+    assert not [p for p in corpus.problems if "have audio but no label" in p]  # not twice

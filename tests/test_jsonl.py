@@ -10,7 +10,7 @@ import pytest
 from bench.cli import main
 from bench.corpus.jsonl import read_jsonl
 from bench.errors import BenchError, InputError
-from bench.protocol import load_protocol, make_folds
+from bench.protocol import absent_folds, load_protocol, make_folds
 from tests.conftest import write_wav
 
 
@@ -165,3 +165,54 @@ def test_predefined_folds_need_the_split_column(tmp_path: Path):
     protocol = load_protocol("jsonl", [f"corpus.manifest={path}", "folds.mode=predefined"])
     with pytest.raises(BenchError, match="reads the column 'split' .folds.column."):
         make_folds(read_jsonl(path).table, protocol)
+
+
+def test_a_truncated_line_gives_the_column_of_the_error(tmp_path: Path):
+    manifest = write_manifest(tmp_path, [record("u1"), '{"utt_id": "u2", "valence": 3'])
+    with pytest.raises(InputError) as caught:
+        read_jsonl(manifest, check_audio=False)
+    assert str(caught.value) == (
+        f"{manifest.resolve()}:2: malformed JSON at column 30: Expecting ',' delimiter"
+    )
+
+
+PREDEFINED = ["folds.mode=predefined", "folds.train=[train]", "folds.validation=[dev]"]
+
+
+def test_rows_no_predefined_fold_uses_are_counted_problems(tmp_path: Path, capsys):
+    """A split value the folds do not name (a typo), and a row without a split, are kept
+    but reported with their line; they were dropped with "problems: 0"."""
+    splits = {"A": "train", "B": "train", "C": "dev", "D": "eval"}
+    lines = [
+        record(f"{speaker}{k}", session_id=f"d{speaker}", speaker_id=speaker, split=split)
+        for speaker, split in splits.items()
+        for k in range(2)
+    ]
+    lines.insert(3, record("x1", session_id="dX", speaker_id="X", split="evl"))  # line 4
+    lines.append(record("y1", session_id="dY", speaker_id="Y"))  # line 10, no split
+    path = write_manifest(tmp_path, lines)
+    args = ["corpus", "describe", "--protocol", "jsonl", f"corpus.manifest={path}", "--json"]
+    assert main([*args, *PREDEFINED, "folds.test=[eval]"]) == 0
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    where = f"the folds read train, dev, eval; first: {path.resolve()}"
+    assert problems == [
+        f"1 rows have split 'evl', which no fold uses ({where}:4)",
+        f"1 rows have no split, which no fold uses ({where}:10)",
+    ]
+    assert main([*args, "validation.unit=speaker"]) == 0  # leave-one-out uses every row
+    assert json.loads(capsys.readouterr().out)["problems"] == []
+
+
+def test_a_predefined_fold_keeps_the_number_of_its_test_name(tmp_path: Path):
+    lines = [
+        record(f"{speaker}{k}", session_id=f"d{speaker}", speaker_id=speaker, split=split)
+        for speaker, split in {"A": "train", "B": "dev", "C": "test_b"}.items()
+        for k in range(2)
+    ]
+    path = write_manifest(tmp_path, lines)
+    table = read_jsonl(path).table
+    manifest = f"corpus.manifest={path}"
+    protocol = load_protocol("jsonl", [manifest, *PREDEFINED, "folds.test=[test_a,test_b]"])
+    (fold,) = make_folds(table, protocol)
+    assert (fold.number, fold.test_unit) == (2, "test_b")  # test_a, absent, keeps number 1
+    assert absent_folds(table, protocol, [1]) == "the corpus has no test_a"

@@ -96,6 +96,21 @@ def test_a_bad_summary_line_names_the_file_and_line(tmp_path: Path, text: str, m
     assert message in caught.value.reason
 
 
+def test_a_misspelt_summary_line_is_a_counted_problem_not_a_rater_line(tmp_path: Path):
+    fixture = write_msp_improv(tmp_path)
+    path = tmp_path / "Evaluation.txt"
+    lines = path.read_text().splitlines()
+    lines[5] = lines[5].replace("UTD-IMPROV-", "UTD-IMRPOV-")  # the second turn's summary
+    assert lines[5].startswith("UTD-IMRPOV-S01A-F01-S-")
+    path.write_text("\n".join(lines) + "\n")
+    corpus = read_msp_improv(tmp_path)
+    assert len(corpus.table) == fixture.turns - 2  # this turn and the one missing a rating
+    assert corpus.problems == [
+        "1 malformed summary lines skipped: they name a video but do not start UTD-IMPROV- "
+        f"(first: {path.resolve()}:6)"
+    ]  # and the rater lines are no problem
+
+
 def test_a_folder_without_evaluation_txt_is_named(tmp_path: Path):
     with pytest.raises(InputError, match="not an MSP-IMPROV release: no Evaluation.txt"):
         read_msp_improv(tmp_path)

@@ -133,8 +133,34 @@ def test_a_speaker_in_train_and_test_is_refused_as_leakage(tmp_path: Path):
     rewrite_labels(fixture, share_speaker)
     protocol = load_protocol("msp_podcast", [f"corpus.root={tmp_path}"])
     table = read_msp_podcast(tmp_path, check_audio=False).table
-    with pytest.raises(BenchError, match="fold 1: test and train share speaker"):
+    with pytest.raises(BenchError, match="fold 1: test and train share speaker") as caught:
         make_folds(table, protocol)
+    # the release's partition put them there: no folds.unit applies to predefined folds
+    assert "folds.unit" not in str(caught.value)
+    assert str(caught.value).endswith(
+        "; the corpus's own partition (its 'split' column, folds.column) puts them in both; "
+        "correct those rows' split values"
+    )
+
+
+def test_a_split_the_folds_do_not_name_is_a_counted_problem(tmp_path: Path, capsys):
+    fixture = write_msp_podcast(tmp_path)
+    lines: list[int] = []
+
+    def misspell(rows: list[list[str]]) -> None:
+        test1 = [k for k, row in enumerate(rows) if row[-1] == "Test1"]
+        for k in test1[1:3]:
+            rows[k][-1] = "Tset1"
+        lines.append(test1[1] + 1)  # rows[0] is the header, on line 1
+
+    path = rewrite_labels(fixture, misspell)
+    args = ["corpus", "describe", "--protocol", "msp_podcast", "--json", f"corpus.root={tmp_path}"]
+    assert main(args) == 0
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert (
+        "2 rows have split 'Tset1', which no fold uses (the folds read Train, Development, "
+        f"Validation, Test1, Test2; first: {path.resolve()}:{lines[0]})"
+    ) in problems
 
 
 def test_utterance_dialogs_are_one_turn_each(release: PodcastFixture):

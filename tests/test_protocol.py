@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -292,3 +293,32 @@ def test_keys_added_for_other_corpora_leave_older_hashes_alone():
     podcast = load_protocol("msp_podcast").hashed()
     assert podcast["folds"]["mode"] == "predefined" and podcast["corpus"]["dialog_unit"]
     assert load_protocol("msp_podcast", ["corpus.dialog_unit=utterance"]).hashed() != podcast
+
+
+def test_a_missing_session_leaves_its_fold_number_unused(tiny_table):
+    """Fold k tests Ses0k whatever else the corpus holds: without Ses03, fold 4 still tests
+    Ses04 (it used to become fold 3, and fold 3's stored trials then described Ses04)."""
+    without = tiny_table[tiny_table["session"] != "Ses03"].reset_index(drop=True)
+    folds = make_folds(without, load_protocol("synthetic"))
+    assert [(f.number, f.test_unit) for f in folds] == [
+        (1, "Ses01"), (2, "Ses02"), (4, "Ses04"), (5, "Ses05")
+    ]  # fmt: skip
+    for fold in folds:
+        assert set(without.iloc[fold.test]["session"]) == {fold.test_unit}
+
+
+def test_asking_for_the_fold_of_a_missing_session_names_the_session(
+    tiny_corpus_root: Path, tmp_path: Path, capsys
+):
+    root = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus_root, root)
+    shutil.rmtree(root / "Session3")
+    args = ["run", "--dry-run", "--variant", "stateless", "--seeds", "0", f"corpus.root={root}"]
+    args += ["--results", str(tmp_path / "results")]
+    assert main([*args, "--folds", "3"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "bench run: error: no fold(s) [3]: the corpus has no Ses03; this protocol has folds "
+        "1, 2, 4, 5"
+    )
+    assert main([*args, "--folds", "4"]) == 0
+    assert "synthetic/stateless/fold4/seed0" in capsys.readouterr().out

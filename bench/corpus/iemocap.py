@@ -9,6 +9,12 @@ A summary line is ``[start - end]<TAB>utt_id<TAB>category<TAB>[valence, arousal,
 with dimensional labels on a 1..5 scale. Rater lines (``C-E2:``, ``A-E3: val 3; ...``,
 self-ratings ``C-F1:``) and the ``%`` header are skipped.
 
+Audio the labels leave out is reported, not dropped in silence: a wav with no summary line
+(its dialog's label file missing, or the turn absent from it) is counted in
+``Corpus.problems``, and a session folder with audio but no label file at all is, in
+addition, logged as a warning naming the session (every fold numbered after it keeps its
+number: :func:`bench.protocol.fold_units`).
+
 The speaker is the session plus the F/M letter that opens the utterance id's last part:
 ``Ses01F_impro01_M003`` is ``Ses01_M``. The letter in the dialog prefix only names who wore
 the motion-capture markers. Turns of F and M are numbered separately and overlap in time, so
@@ -19,7 +25,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import defaultdict
 from pathlib import Path
+
+import pandas as pd
 
 from bench.corpus.labels import LabelClipper
 from bench.corpus.table import Corpus, check_audio_exists, finish_table, normalise
@@ -98,10 +107,54 @@ def label_files(root: Path) -> list[Path]:
     return [f for f in files if not f.name.startswith(".")]
 
 
-def read_iemocap(root: str | Path, name: str = "iemocap", check_audio: bool = True) -> Corpus:
+def audio_files(root: Path) -> list[Path]:
+    """Every ``Session*/sentences/wav/<dialog>/*.wav``, skipping hidden files (``._x.wav``)."""
+    files = sorted(root.glob("Session*/sentences/wav/*/*.wav"))
+    return [f for f in files if not f.name.startswith(".")]
+
+
+def unlabelled_audio(root: Path, table: pd.DataFrame, files: list[Path]) -> list[str]:
+    """Problems for the audio under ``root`` that no row of ``table`` reads.
+
+    A session folder whose audio has no label file at all (``files``: the label files read)
+    is one problem naming the session, also logged as a warning; the other unread wavs are
+    one problem counting them and their dialogs, naming the first.
+    """
+    labelled_sessions = {path.parents[2] for path in files}
+    read = set(table["audio_path"])
+    unread: dict[Path, list[Path]] = defaultdict(list)  # session folder -> unread wavs
+    for wav in audio_files(root):
+        if str(wav) not in read:
+            unread[wav.parents[3]].append(wav)
+    problems = []
+    for session, wavs in sorted(unread.items()):
+        if session not in labelled_sessions:
+            message = (
+                f"{session.name} has {len(wavs)} audio files but no label file "
+                f"({session / 'dialog' / 'EmoEvaluation'} is missing or empty): the whole "
+                f"session is left out"
+            )
+            log.warning("%s", message)
+            problems.append(message)
+    rest = [wav for session, wavs in unread.items() if session in labelled_sessions for wav in wavs]
+    if rest:
+        dialogs = len({wav.parent for wav in rest})
+        problems.append(
+            f"{len(rest)} utterances of {dialogs} dialogs have audio but no label (first: "
+            f"{min(rest)})"
+        )
+    return problems
+
+
+def read_iemocap(
+    root: str | Path, name: str = "iemocap", check_audio: bool = True, section: str = "corpus"
+) -> Corpus:
     """Read an IEMOCAP release (or a corpus in its layout) into a :class:`Corpus`.
 
-    Labels outside 1..5 are clipped, logged and counted in ``Corpus.clipped_labels``.
+    Labels outside 1..5 are clipped, logged and counted in ``Corpus.clipped_labels``. Audio
+    without labels is counted in ``Corpus.problems`` (:func:`unlabelled_audio`). ``section``:
+    the protocol section the release is set in (``corpus``, ``test_corpus``), which messages
+    name.
 
     Raises:
         InputError: the folder has no label files, a line is malformed, an id repeats, or
@@ -112,7 +165,7 @@ def read_iemocap(root: str | Path, name: str = "iemocap", check_audio: bool = Tr
     if not files:
         raise InputError(
             "no label files found under Session*/dialog/EmoEvaluation/ "
-            "(set corpus.root to the IEMOCAP_full_release folder)",
+            f"(set {section}.root to the IEMOCAP_full_release folder)",
             path=root,
         )
     clipper = LabelClipper(SCALE)
@@ -132,5 +185,8 @@ def read_iemocap(root: str | Path, name: str = "iemocap", check_audio: bool = Tr
         table=table,
         label_scale=SCALE,
         clipped_labels=len(clipper.clipped),
-        problems=[f"label out of range: {m}" for m in clipper.clipped],
+        problems=[
+            *unlabelled_audio(root, table, files),
+            *(f"label out of range: {m}" for m in clipper.clipped),
+        ],
     )

@@ -28,13 +28,18 @@ class LabelClipper:
 
 
 def scaled_label(
-    value: float, name: str, scale: tuple[float, float], path: Path, line: int
+    value: float,
+    name: str,
+    scale: tuple[float, float],
+    path: Path,
+    line: int,
+    section: str = "corpus",
 ) -> float:
     """``value`` on ``scale = (lo, hi)`` mapped to [0, 1], ``(x - lo) / (hi - lo)``; NaN stays NaN.
 
     Raises:
         InputError: ``value`` lies outside the scale (most likely the scale is set wrong),
-            naming the file and line.
+            naming the file and line, and the setting (``<section>.label_scale``).
     """
     if math.isnan(value):
         return value
@@ -42,7 +47,7 @@ def scaled_label(
     if not lo <= value <= hi:
         raise InputError(
             f"{name} {value:g} is outside the label scale [{lo:g}, {hi:g}] "
-            "(set corpus.label_scale)",
+            f"(set {section}.label_scale)",
             path=path,
             line=line,
         )

@@ -11,11 +11,14 @@ Layout (the folder ``corpus.root`` names)::
     rater-7; Angry; Frustrated; A:3.0; V:2.0; D:3.0; N:3.0;
 
 The summary's ``A``, ``V`` and ``D`` are the raters' means (``N`` is naturalness, not read).
-Rater lines and blank lines are skipped. The video name ``UTD-IMPROV-<name>.avi`` is the
-audio file ``MSP-IMPROV-<name>.wav``. ``<name>`` is ``S<ss><E>-<G><kk>-<C>-<turn>``: target
-sentence ``ss`` and target emotion ``E`` (A, H, S, N), the actor's gender ``G`` and session
-``kk`` (each session pairs one female and one male actor), the recording condition ``C``
-and a turn code (listener and speaker letters, then a number).
+Rater lines and blank lines are skipped. A line that opens with a video name
+(``<name>.avi;``) or ``UTD-`` but not ``UTD-IMPROV-`` (a typo such as ``UTD-IMRPOV-``) is a
+summary line that cannot be read: it is skipped and counted in ``Corpus.problems``. The
+video name ``UTD-IMPROV-<name>.avi`` is the audio file ``MSP-IMPROV-<name>.wav``.
+``<name>`` is ``S<ss><E>-<G><kk>-<C>-<turn>``: target sentence ``ss`` and target emotion
+``E`` (A, H, S, N), the actor's gender ``G`` and session ``kk`` (each session pairs one
+female and one male actor), the recording condition ``C`` and a turn code (listener and
+speaker letters, then a number).
 
 - **Speaker:** ``<G><kk>`` (``F01``), as public loaders read it; the release documentation
   we could read does not define the field further.
@@ -45,13 +48,22 @@ SUMMARY = re.compile(
     rf"^UTD-IMPROV-(?P<name>\S+)\.avi;\s*(?P<category>\w+);\s*A:\s*(?P<a>{_VALUE})\s*;"
     rf"\s*V:\s*(?P<v>{_VALUE})\s*;\s*D:\s*(?P<d>{_VALUE})\s*;\s*N:\s*(?P<n>{_VALUE})\s*;?\s*$"
 )
+# How a summary line starts, even a misspelt one; rater lines start with the rater.
+VIDEO_LINE = re.compile(r"^(?:UTD-|[^;\s]+\.avi\s*;)", re.IGNORECASE)
 NAME = re.compile(
     r"^S(?P<sentence>\d{2})(?P<emotion>[AHSN])-(?P<speaker>[FM](?P<session>\d{2}))-"
     r"(?P<condition>[A-Z])-(?P<turn>[A-Z]{0,2}(?P<number>\d+))$"
 )
 
 
-def _row(match: re.Match[str], root: Path, path: Path, line: int, scale: tuple[float, float]):
+def _row(
+    match: re.Match[str],
+    root: Path,
+    path: Path,
+    line: int,
+    scale: tuple[float, float],
+    section: str,
+) -> dict | str:
     """One utterance's row, or the reason it is skipped."""
     name = NAME.match(match["name"])
     if name is None:
@@ -62,7 +74,7 @@ def _row(match: re.Match[str], root: Path, path: Path, line: int, scale: tuple[f
             line=line,
         )
     ratings = {
-        label: scaled_label(float(match[key]), key.upper(), scale, path, line)
+        label: scaled_label(float(match[key]), key.upper(), scale, path, line, section)
         for label, key in (("arousal", "a"), ("valence", "v"), ("dominance", "d"))
     }
     if math.isnan(ratings["arousal"]) or math.isnan(ratings["valence"]):
@@ -88,8 +100,12 @@ def read_msp_improv(
     label_scale: tuple[float, float] = SCALE,
     name: str = "msp_improv",
     check_audio: bool = True,
+    section: str = "corpus",
 ) -> Corpus:
     """Read an MSP-IMPROV release into a :class:`Corpus` (see the module docstring).
+
+    ``section``: the protocol section the release is set in (``corpus``, ``test_corpus``),
+    which messages name.
 
     Raises:
         InputError: no ``Evaluation.txt``, a malformed summary line or video name, an
@@ -100,21 +116,24 @@ def read_msp_improv(
     path = root / LABEL_FILE
     if not path.is_file():
         raise InputError(
-            f"not an MSP-IMPROV release: no {LABEL_FILE} (set corpus.root to the folder that "
+            f"not an MSP-IMPROV release: no {LABEL_FILE} (set {section}.root to the folder that "
             f"holds it and session1/ ... session6/)",
             path=root,
         )
     rows: list[dict] = []
     skipped: Counter[str] = Counter()
     first_lines = FirstLines(path)
+    misnamed: list[int] = []  # lines of summary lines without the UTD-IMPROV- prefix
     for number, raw in enumerate(read_text(path).splitlines(), start=1):
         line = raw.strip()
         if not line.startswith("UTD-IMPROV-"):
+            if VIDEO_LINE.match(line):
+                misnamed.append(number)
             continue  # a rater line, or blank
         match = SUMMARY.match(line)
         if match is None:
             raise InputError(f"malformed summary line: {raw!r}", path=path, line=number)
-        row = _row(match, root, path, number, label_scale)
+        row = _row(match, root, path, number, label_scale, section)
         if isinstance(row, str):
             skipped[row] += 1
             continue
@@ -129,6 +148,15 @@ def read_msp_improv(
         "turn-number order (the release gives no time stamps)",
         "turns per condition code: " + ", ".join(f"{c} {n}" for c, n in conditions.items()),
     ]
+    problems = [
+        f"{len(misnamed)} malformed summary lines skipped: they name a video but do not start "
+        f"UTD-IMPROV- (first: {path}:{misnamed[0]})"
+    ] if misnamed else []  # fmt: skip
     return Corpus(
-        name=name, table=table, label_scale=label_scale, skipped=dict(skipped), notes=notes
+        name=name,
+        table=table,
+        label_scale=label_scale,
+        problems=problems,
+        skipped=dict(skipped),
+        notes=notes,
     )

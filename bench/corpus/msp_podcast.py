@@ -12,7 +12,9 @@ ratings are means of raters on 1..7 (``corpus.label_scale``) and become ``(x - 1
 What the reader does with each kind of row (every skip is counted in ``Corpus.skipped``):
 
 - ``Split_Set`` is copied to the table's ``split`` column; ``folds.mode: predefined``
-  makes it the protocol. Older releases call the development set ``Validation``.
+  makes it the protocol. Older releases call the development set ``Validation``. Where each
+  value was read is kept (``Corpus.splits``), so that a value the folds do not name (a typo
+  such as ``Tset1``) is reported with its line.
 - ``Test3`` rows are skipped: the release withholds their labels.
 - A row whose valence or arousal is empty is skipped (a missing rating); an empty
   dominance becomes NaN. A rating that is not a number or lies outside the scale is an
@@ -37,7 +39,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.corpus.labels import FirstLines, scaled_label
-from bench.corpus.table import Corpus, check_audio_exists, finish_table
+from bench.corpus.table import Corpus, SplitTally, check_audio_exists, finish_table
 from bench.corpus.text import read_text
 from bench.errors import InputError
 
@@ -50,11 +52,12 @@ UNKNOWN_SPEAKER = "unknown"
 FILE_NAME = re.compile(r"^(?P<podcast>MSP-PODCAST_\d+)_(?P<segment>\d+)(?:_(?P<part>\d+))?\.wav$")
 
 
-def release_files(root: Path) -> tuple[Path, Path]:
+def release_files(root: Path, section: str = "corpus") -> tuple[Path, Path]:
     """The label file and the audio folder of a release, in either spelling.
 
     Raises:
-        InputError: naming the spellings looked for, when either is missing.
+        InputError: naming the spellings looked for, when either is missing, and the setting
+            to correct (``<section>.root``).
     """
     labels = next(
         (root / "Labels" / n for n in LABEL_FILES if (root / "Labels" / n).is_file()), None
@@ -67,14 +70,16 @@ def release_files(root: Path) -> tuple[Path, Path]:
         wanted.append(" or ".join(f"{n}/" for n in AUDIO_DIRS))
     if labels is None or audio is None:
         raise InputError(
-            f"not an MSP-Podcast release: no {' and no '.join(wanted)} (set corpus.root to "
+            f"not an MSP-Podcast release: no {' and no '.join(wanted)} (set {section}.root to "
             f"the folder that holds Audios/ and Labels/)",
             path=root,
         )
     return labels, audio
 
 
-def _rating(text: str, column: str, scale: tuple[float, float], path: Path, line: int) -> float:
+def _rating(
+    text: str, column: str, scale: tuple[float, float], path: Path, line: int, section: str
+) -> float:
     """A rating mapped from ``scale`` to [0, 1]; NaN when empty."""
     if not text.strip():
         return math.nan
@@ -82,11 +87,16 @@ def _rating(text: str, column: str, scale: tuple[float, float], path: Path, line
         value = float(text)
     except ValueError:
         raise InputError(f"{column} is not a number: {text!r}", path=path, line=line) from None
-    return scaled_label(value, column, scale, path, line)
+    return scaled_label(value, column, scale, path, line, section)
 
 
 def _row(
-    record: dict[str, str], path: Path, line: int, scale: tuple[float, float], dialog_unit: str
+    record: dict[str, str],
+    path: Path,
+    line: int,
+    scale: tuple[float, float],
+    dialog_unit: str,
+    section: str,
 ) -> dict | str:
     """One utterance's row, or the reason it is skipped."""
     name = record["FileName"].strip()
@@ -101,7 +111,7 @@ def _row(
     if split in HIDDEN_SPLITS:
         return f"{split} (labels withheld by the release)"
     ratings = {
-        label: _rating(record[column], column, scale, path, line)
+        label: _rating(record[column], column, scale, path, line, section)
         for label, column in (("valence", "EmoVal"), ("arousal", "EmoAct"), ("dominance", "EmoDom"))
     }
     if math.isnan(ratings["valence"]) or math.isnan(ratings["arousal"]):
@@ -132,8 +142,12 @@ def read_msp_podcast(
     dialog_unit: str = "podcast",
     name: str = "msp_podcast",
     check_audio: bool = True,
+    section: str = "corpus",
 ) -> Corpus:
     """Read an MSP-Podcast release into a :class:`Corpus` (see the module docstring).
+
+    ``section``: the protocol section the release is set in (``corpus``, ``test_corpus``),
+    which messages name.
 
     Raises:
         InputError: a missing label file or audio folder, a header without a required
@@ -141,7 +155,7 @@ def read_msp_podcast(
             file name (naming the file and line), or missing audio (all listed in one error).
     """
     root = Path(root).expanduser().resolve()
-    labels_path, audio_dir = release_files(root)
+    labels_path, audio_dir = release_files(root, section)
     audio_folder = str(audio_dir)  # joined as text: 150,000 Path joins cost seconds
     reader = csv.DictReader(io.StringIO(read_text(labels_path), newline=""))
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
@@ -150,15 +164,17 @@ def read_msp_podcast(
     rows: list[dict] = []
     skipped: Counter[str] = Counter()
     first_lines = FirstLines(labels_path)
+    splits = SplitTally(labels_path)
     for record in reader:
         line = reader.line_num
         if None in record.values() or None in record:
             raise InputError("wrong number of fields", path=labels_path, line=line)
-        row = _row(record, labels_path, line, label_scale, dialog_unit)
+        row = _row(record, labels_path, line, label_scale, dialog_unit, section)
         if isinstance(row, str):
             skipped[row] += 1
             continue
         first_lines.add(row["utt_id"], line)
+        splits.add(row["split"] or None, line)
         row.update(corpus=name, audio_path=f"{audio_folder}/{row['utt_id']}.wav")
         rows.append(row)
     table = finish_table(rows, labels_path)
@@ -172,5 +188,10 @@ def read_msp_podcast(
         f"{unknown} utterances of unknown speakers (SpkrID Unknown), each its own speaker",
     ]  # fmt: skip
     return Corpus(
-        name=name, table=table, label_scale=label_scale, skipped=dict(skipped), notes=notes
+        name=name,
+        table=table,
+        label_scale=label_scale,
+        skipped=dict(skipped),
+        notes=notes,
+        splits=splits,
     )

@@ -23,6 +23,8 @@ split      str     the release's own partition (MSP-Podcast ``Train``, ``Test1``
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +47,9 @@ class Corpus:
     skipped: rows of the release left out on purpose, by reason, with their counts (shown by
     ``bench corpus describe``); notes: facts about the reading a user should see there (the
     dialog unit, how many speakers are unknown); parts: the corpora a cross-corpus table
-    was combined from (:mod:`bench.corpus.cross`), each extracted and cached on its own.
+    was combined from (:mod:`bench.corpus.cross`), each extracted and cached on its own;
+    splits: where each ``split`` value was read (readers of corpora that have splits), so
+    rows that no fold of a protocol uses can be reported (:meth:`SplitTally.unused`).
     """
 
     name: str
@@ -56,6 +60,7 @@ class Corpus:
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     parts: tuple[Corpus, ...] = ()
+    splits: SplitTally | None = None
 
     def denormalise(self, values: np.ndarray) -> np.ndarray:
         """Map [0, 1] labels back to the corpus scale: ``x = lo + y (hi - lo)``."""
@@ -99,3 +104,34 @@ def check_audio_exists(table: pd.DataFrame, source: str | Path) -> None:
             f"{len(missing)} of {len(table)} audio files are missing:\n  {shown}{more}",
             path=source,
         )
+
+
+@dataclass
+class SplitTally:
+    """Where a corpus's ``split`` values were read: the rows of each value (None: rows
+    without one) and the line of the first, so that rows no fold uses can be reported."""
+
+    path: Path
+    counts: Counter[str | None] = field(default_factory=Counter)
+    first: dict[str | None, int] = field(default_factory=dict)
+
+    def add(self, split: str | None, line: int) -> None:
+        """Count the row on ``line`` whose split is ``split`` (None: it has none)."""
+        self.counts[split] += 1
+        self.first.setdefault(split, line)
+
+    def unused(self, names: Collection[str]) -> list[str]:
+        """A problem per split value no fold reads: a value outside ``names`` (a typo such
+        as ``Tset1``), or none where other rows have one; with its count and first line."""
+        if not set(self.counts) - {None}:
+            return []  # no row has a split: the corpus is not partitioned at all
+        known = ", ".join(names)
+        problems = []
+        for split, count in self.counts.items():
+            if split is None or split not in names:
+                what = "have no split" if split is None else f"have split {split!r}"
+                problems.append(
+                    f"{count} rows {what}, which no fold uses (the folds read {known}; "
+                    f"first: {self.path}:{self.first[split]})"
+                )
+        return problems

@@ -28,7 +28,7 @@ from bench.features.config import features_block
 from bench.features.extract import extract_corpus_features
 from bench.features.load import load_corpus_features
 from bench.paths import data_dir, ensure_writable_dir
-from bench.protocol import Fold, Protocol, load_protocol, make_folds
+from bench.protocol import Fold, Protocol, absent_folds, load_protocol, make_folds
 from bench.run.driver import Executor, RunSummary, run_planned
 from bench.run.identity import fold_identities, pending_identity
 from bench.run.local import run_local
@@ -147,11 +147,13 @@ def corpus_and_folds(selection: Selection, progress: bool) -> tuple[Corpus, dict
     """
     corpus = prepare_protocol_corpus(selection.protocol, progress=progress)
     folds = {f.number: f for f in make_folds(corpus.table, selection.protocol)}
-    return corpus, {n: folds[n] for n in chosen_folds(selection, sorted(folds))}
+    absent = absent_folds(corpus.table, selection.protocol, set(selection.folds or ()) - set(folds))
+    return corpus, {n: folds[n] for n in chosen_folds(selection, sorted(folds), absent)}
 
 
-def chosen_folds(selection: Selection, available: list[int]) -> list[int]:
-    """The selection's folds (all ``available`` ones when it names none).
+def chosen_folds(selection: Selection, available: list[int], absent: str = "") -> list[int]:
+    """The selection's folds (all ``available`` ones when it names none); ``absent``: what
+    the missing ones would test (:func:`bench.protocol.absent_folds`), for the message.
 
     Raises:
         BenchError: a selected fold the protocol does not have.
@@ -159,7 +161,8 @@ def chosen_folds(selection: Selection, available: list[int]) -> list[int]:
     wanted = list(selection.folds) if selection.folds is not None else available
     unknown = sorted(set(wanted) - set(available))
     if unknown:
-        raise BenchError(f"no fold(s) {unknown}; this protocol has folds {_spans(available)}")
+        why = f": {absent}" if absent else ""
+        raise BenchError(f"no fold(s) {unknown}{why}; this protocol has folds {_spans(available)}")
     return wanted
 
 
