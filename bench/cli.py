@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from bench import __version__
 from bench.cli_args import CommandParser
@@ -37,11 +38,25 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
+    add_verbose(parser, default=False)
     return parser
+
+
+def add_verbose(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``-v/--verbose`` on ``parser`` and on every (sub-)command under it, so it may come
+    before or after the command (``bench -v run`` and ``bench run -v``). Below the top,
+    the default is ``SUPPRESS``: a command that is not given ``-v`` leaves the value that
+    the top parser set."""
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="log debug messages"
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                add_verbose(command, argparse.SUPPRESS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ parser is a :class:`CommandParser`, which parses intermixed. A list option such 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +18,21 @@ from pathlib import Path
 from typing import Any
 
 OVERRIDES = "overrides"  # the destination of the key=value positional
+EXIT_FAILED = 1  # a trial (or configuration) failed; the others still ran
+EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: nothing failed, another run holds some of the work
+
+
+def exit_status(failed: bool, busy: bool) -> int:
+    """The exit code of a command that runs trials: ``EXIT_FAILED`` when one failed, else
+    ``EXIT_BUSY`` when another process held some (they were left to it; rerun when it ends
+    to see them stored), else 0 (every selected trial is stored).
+
+    >>> exit_status(failed=True, busy=True), exit_status(False, True), exit_status(False, False)
+    (1, 75, 0)
+    """
+    if failed:
+        return EXIT_FAILED
+    return EXIT_BUSY if busy else 0
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -128,9 +144,9 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tuned",
         choices=("nested", "fold1"),
-        help="train each variant with its configuration chosen by `bench tune`: nested, "
-        "fold k's own choice (no test session informs it); fold1, fold 1's choice for "
-        "every fold (one search per variant; folds 2..K's test sessions informed it)",
+        help="the trials trained with each variant's configuration chosen by `bench tune`: "
+        "nested, fold k's own choice (no test session informs it); fold1, fold 1's choice "
+        "for every fold (one search per variant; folds 2..K's test sessions informed it)",
     )
     parser.add_argument("--tuning", type=Path, default=Path("tuning"),
                         help="tuning folder that --tuned reads (default: ./tuning)")  # fmt: skip
@@ -146,12 +162,18 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
         help="ray: Ray Tune over the CPUs/GPUs/cluster (default); local: in-process",
     )
     parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS or local)")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (1)")
+    parser.add_argument(
+        "--cpus-per-trial",
+        type=positive_number,
+        default=1.0,
+        help="CPUs per trial, at most a node's (default 1)",
+    )
     parser.add_argument(
         "--gpus-per-trial",
-        type=float,
+        type=non_negative_number,
         default=0.0,
-        help="GPU share per trial; 0.25 packs four trials per GPU (default 0)",
+        help="GPU share per trial, at most a node's GPUs; 0.25 packs four trials per GPU "
+        "(default 0)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -164,6 +186,32 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from exc
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, not {text}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from exc
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, not {text}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, not {text}")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, not {text}")
     return value
 
 

@@ -12,6 +12,8 @@ import pytest
 from test_run_grid import fake_features
 
 from bench.cli import build_parser, main
+from bench.cli_args import EXIT_BUSY
+from bench.results import TrialKey, claim
 from bench.variants import DEFAULT_GRID
 
 
@@ -176,3 +178,62 @@ def test_bench_data_under_a_file_fails_before_any_work_in_every_command(
     assert main([*command, "corpus.synth.size=tiny"]) == 2
     err = one_line_error(capsys, command[0], folder)
     assert f"sits under the file {blocker}, not a folder" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-v", "ls"], ["ls", "-v"], ["ls", "--protocol", "synthetic", "--verbose", "x=1"],
+     ["corpus", "synth", "out", "-v"], ["corpus", "-v", "describe"]],
+)  # fmt: skip
+def test_verbose_is_taken_before_or_after_the_command(argv: list[str]) -> None:
+    parser = build_parser()
+    assert parser.parse_args(argv).verbose is True
+    assert parser.parse_args([a for a in argv if a not in ("-v", "--verbose")]).verbose is False
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [("--gpus-per-trial", "-1", "expected a number of at least 0, not -1"),
+     ("--cpus-per-trial", "0", "expected a number above 0, not 0"),
+     ("--cpus-per-trial", "-2", "expected a number above 0, not -2")],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["run", "tune", "personalise"])
+def test_no_cpus_or_a_negative_gpu_share_is_refused_at_once(command, option, value, says, capsys):
+    with pytest.raises(SystemExit) as exited:  # at parsing: before any work, before Ray
+        build_parser().parse_args([command, "--executor", "ray", option, value])
+    assert exited.value.code == 2
+    assert f"bench {command}: error: argument {option}: {says}" in capsys.readouterr().err
+
+
+def test_a_run_whose_trials_another_run_holds_says_so_and_exits_75(
+    tiny_corpus_root: Path, tmp_path: Path, extracted: list[int], capsys
+) -> None:
+    """Nothing failed and nothing is stored yet: not 0 (a script would report on missing
+    trials), not 1 (nothing failed), but EX_TEMPFAIL, documented in --help."""
+    results = tmp_path / "results"
+    keys = [TrialKey("synthetic", "stateless", 1, seed) for seed in (0, 1)]
+    where = ["--results", str(results), f"corpus.root={tiny_corpus_root}", "--quiet"]
+    argv = ["run", "--executor", "local", "--variant", "stateless", "--folds", "1", *where]
+    argv += ["--seeds", "0,1"]
+    with claim(results, keys[0]), claim(results, keys[1]):  # as another bench run does
+        assert main(argv) == EXIT_BUSY == 75
+    out = capsys.readouterr().out
+    assert "0 trials finished, 0 skipped (done), 0 failed, 2 busy" in out
+    assert "busy, not failed: another bench run holds 2 of these trials" in out
+    assert "rerun when it ends: " + ", ".join(map(str, keys)) in out
+    assert "75 when none failed but another bench run was training some" in help_text("run", capsys)
+
+
+def help_text(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """``bench COMMAND --help``, its white space collapsed."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command", ["ls", "report"])
+def test_help_says_what_tuned_selects_and_where_reports_go(command: str, capsys) -> None:
+    text = help_text(command, capsys)
+    assert "--tuned {nested,fold1} the trials trained with each variant's configuration" in text
+    assert "train each variant" not in text
+    assert command == "ls" or "--out OUT reports folder (default: ./reports)" in text

@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.cli import main
 from bench.corpus.iemocap import read_iemocap
+from bench.errors import BenchError
 from bench.personalise.run import personalise_grid
 from bench.personalise.store import mode_folder, read_personalised
 from bench.protocol import load_protocol
@@ -26,7 +28,7 @@ from tests.test_run_grid import fake_features
 from tests.test_tune import EPOCHS, TUNE_FAST, curves, faked_corpus, fast_search, records
 
 ray = pytest.importorskip("ray")
-from bench.run.ray_adapter import RayOptions, run_ray  # noqa: E402
+from bench.run.ray_adapter import RayOptions, run_ray, unmet_request  # noqa: E402
 
 pytestmark = pytest.mark.slow  # Tune runs that start Ray worker processes
 
@@ -179,3 +181,50 @@ def test_personalise_under_ray_stores_what_the_local_executor_stores(
         ours, theirs = (pd.read_parquet(mode_folder(tmp_path / r, key, mode) / "k2.parquet")
                         for r in ("local", "ray"))  # fmt: skip
         pd.testing.assert_frame_equal(ours, theirs, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("command", "argv", "line"),
+    [
+        ("run", ["--gpus-per-trial", "3", "--seeds", "0", "--results"],
+         "--gpus-per-trial 3 cannot be met: the cluster has 2 GPUs and 6 CPUs"),
+        ("tune", ["--cpus-per-trial", "7", "--budget", "1", "--tuning"],
+         "--cpus-per-trial 7 cannot be met: the cluster has 2 GPUs and 6 CPUs"),
+    ],
+)  # fmt: skip
+def test_a_trial_no_node_can_hold_is_refused_in_one_line(
+    cluster, command, argv, line, tiny_corpus_root: Path, tmp_path: Path, monkeypatch, capsys
+):
+    """Tune would wait for the resources forever (0%, no message): refused before it starts,
+    in the run and in the search, which share the adapter."""
+    corpus = faked_corpus(tiny_corpus_root, tmp_path, monkeypatch)
+    argv = [command, "--variant", "stateless", "--folds", "1", "--quiet", corpus, *FAST,
+            *argv, str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"bench {command}: error: {line}"
+    assert not list((tmp_path / "out").rglob("*.json"))  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("cpus", "gpus", "nodes", "line"),
+    [
+        (8, 0, [{"CPU": 2.0, "GPU": 1.0}, {"CPU": 8.0}], None),
+        (1, 0.25, [{"CPU": 2.0, "GPU": 1.0}], None),
+        (1, 1, [{"CPU": 2.0}],
+         "--gpus-per-trial 1 cannot be met: the cluster has 0 GPUs and 2 CPUs"),
+        (2, 2, [{"CPU": 4.0, "GPU": 1.0}, {"CPU": 4.0, "GPU": 1.0}],
+         "--gpus-per-trial 2 cannot be met: the cluster has 2 GPUs and 8 CPUs on 2 nodes, at "
+         "most 1 GPU and 4 CPUs on one node, where a trial runs"),
+        (4, 1, [{"CPU": 2.0, "GPU": 1.0}, {"CPU": 8.0}],
+         "--cpus-per-trial 4 with --gpus-per-trial 1 cannot be met: the cluster has 1 GPU and "
+         "10 CPUs on 2 nodes, at most 1 GPU and 8 CPUs on one node, where a trial runs"),
+    ],
+)  # fmt: skip
+def test_a_request_is_met_only_by_one_node_with_all_of_it(cpus, gpus, nodes, line):
+    assert unmet_request(RayOptions(cpus_per_trial=cpus, gpus_per_trial=gpus), nodes) == line
+
+
+@pytest.mark.parametrize(("cpus", "gpus"), [(0, 0), (-1, 0), (1, -1)])
+def test_no_cpus_or_a_negative_gpu_share_is_refused_before_ray_starts(cpus, gpus):
+    with pytest.raises(BenchError, match="per-trial"):
+        RayOptions(cpus_per_trial=cpus, gpus_per_trial=gpus)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +27,7 @@ from test_run_grid import fake_features
 
 from bench.cli import main
 from bench.errors import BenchError
+from bench.protocol import protocol_path
 from bench.run import RunOptions, list_grid, run_grid, select_trials
 from bench.run import grid as grid_module
 from bench.tune import search as search_module
@@ -273,3 +277,23 @@ def test_a_killed_tune_resumes_with_the_missing_configurations(
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # stored ones untouched
     assert json.loads((folder / "chosen.json").read_text())["tried"] == 6
     assert not list(folder.glob(".*.tmp-*"))
+
+
+def test_the_tune_a_stale_choice_suggests_is_the_one_the_run_needs(corpus, tmp_path, capsys):
+    """The suggested command keeps the run's protocol (here a YAML path), tuning folder and
+    overrides, quoted for the shell: run as printed, it makes the tuned run possible."""
+    protocol = tmp_path / "my protocol.yaml"
+    shutil.copy(protocol_path("synthetic"), protocol)
+    where = ["--protocol", str(protocol), "--tuning", str(tmp_path / "my tuning"), "--quiet"]
+    args = [*where, "--variant", "stateless", "--folds", "1", corpus, *TUNE_FAST]
+    budget = ["--executor", "local", "--budget", "2"]
+    assert main(["tune", *budget, *args]) == 0
+    changed = [*args, "model.d_c=6"]  # the choice was made for model.d_c=8
+    assert main(["run", "--dry-run", "--tuned", "nested", *changed]) == 2
+    err = capsys.readouterr().err
+    assert "was made for another configuration of the variant" in err
+    suggested = shlex.split(re.search(r"run `(bench tune .*)`$", err.strip())[1])
+    assert suggested[:2] == ["bench", "tune"]
+    assert {w for w in changed if w != "--quiet"} <= set(suggested)
+    assert main([*suggested[1:], *budget, "--quiet"]) == 0
+    assert main(["run", "--dry-run", "--tuned", "nested", *changed]) == 0

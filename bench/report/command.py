@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_selection_arguments(parser)
-    parser.add_argument("--out", type=Path, default=Path("reports"), help="reports folder")
+    parser.add_argument(
+        "--out", type=Path, default=Path("reports"), help="reports folder (default: ./reports)"
+    )
     parser.add_argument(
         "--reference", help="variant the others are compared with (default: the grid's)"
     )

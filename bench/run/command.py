@@ -10,7 +10,15 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from bench.cli_args import add_executor_arguments, add_selection_arguments
+from bench.cli_args import (
+    EXIT_BUSY,
+    EXIT_FAILED,
+    add_executor_arguments,
+    add_selection_arguments,
+    exit_status,
+)
+
+SHOWN_BUSY = 5  # busy trials named in the summary; the rest are counted
 
 if TYPE_CHECKING:
     from bench.run.driver import RunSummary
@@ -28,8 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "results/<protocol>/<variant>/fold<k>/seed<s>/. Trials stored with the same "
             "config hash are skipped, stale ones (config changed) rerun, --force reruns. "
             "key=value overrides, anywhere on the line, go to the protocol or, for model.* "
-            "and train.*, to every variant's resolved config (e.g. train.epochs=2). The exit "
-            "code is 1 when a trial failed."
+            "and train.*, to every variant's resolved config (e.g. train.epochs=2). Exit "
+            f"codes: 0 when every selected trial is stored; {EXIT_FAILED} when a trial failed "
+            f"(the others still ran); {EXIT_BUSY} when none failed but another bench run was "
+            "training some of them in this results folder (they were left to it: rerun when "
+            "it ends); 2 for bad input."
         ),
     )
     add_selection_arguments(run)
@@ -59,7 +70,9 @@ def selection_of(args: argparse.Namespace) -> Selection:
     from bench.run.grid import select_trials
     from bench.tune.apply import Tuning
 
-    tuning = Tuning(args.tuned, args.tuning) if args.tuned else None
+    tuning = None
+    if args.tuned:  # a stale or missing choice names the bench tune to run, with these
+        tuning = Tuning(args.tuned, args.tuning, args.protocol, tuple(args.overrides))
     return select_trials(
         args.protocol, args.overrides, args.grid, args.variant, args.seeds, args.folds, tuning
     )
@@ -111,7 +124,8 @@ def ls_command(args: argparse.Namespace) -> int:
 
 
 def print_summary(summary: RunSummary) -> None:
-    """How many trials finished, were skipped, failed or busy, and why each failed."""
+    """How many trials finished, were skipped, failed or busy, why each failed, and that the
+    busy ones were left to the run that holds them (not failed)."""
     print(
         f"{len(summary.finished)} trials finished, {len(summary.skipped)} skipped (done), "
         f"{len(summary.failed)} failed, {len(summary.busy)} busy in {summary.seconds:.1f} s"
@@ -119,10 +133,19 @@ def print_summary(summary: RunSummary) -> None:
     for key, error in summary.failed.items():
         last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
         print(f"  failed {key}: {last}")
+    if summary.busy:
+        named = ", ".join(map(str, summary.busy[:SHOWN_BUSY]))
+        more = len(summary.busy) - SHOWN_BUSY
+        print(
+            f"  busy, not failed: another bench run holds {len(summary.busy)} of these trials "
+            f"in this results folder and trains them; rerun when it ends: {named}"
+            + (f" and {more} more" if more > 0 else "")
+        )
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``bench run``: run every selected trial that is not done; exit 1 if one failed."""
+    """``bench run``: run every selected trial that is not done; the exit code of
+    :func:`bench.cli_args.exit_status` (1: one failed; 75: none failed, some busy)."""
     from tabulate import tabulate
 
     from bench.run.grid import list_grid, run_grid
@@ -141,4 +164,4 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"all {len(summary.skipped)} trials are done; nothing to run (--force reruns)")
         return 0
     print_summary(summary)
-    return 0 if summary.ok else 1
+    return exit_status(bool(summary.failed), bool(summary.busy))

@@ -49,12 +49,56 @@ class RayOptions:
     result handlers, in an actor on the head node, so ``results/`` would be written there
     and this process would see no trial finish. init_kwargs: extra ``ray.init`` arguments
     for a local cluster (tests declare GPUs with ``{"num_gpus": 4}``).
+
+    Raises:
+        BenchError: no CPUs or a negative GPU share per trial (before Ray starts).
     """
 
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     address: str | None = None
     init_kwargs: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.cpus_per_trial > 0:
+            raise BenchError(f"--cpus-per-trial {self.cpus_per_trial:g}: a trial needs more "
+                             "than 0 CPUs")  # fmt: skip
+        if not self.gpus_per_trial >= 0:
+            raise BenchError(f"--gpus-per-trial {self.gpus_per_trial:g}: a GPU share cannot "
+                             "be negative")  # fmt: skip
+
+
+def _amount(value: float, unit: str) -> str:
+    """``0 GPUs``, ``1 GPU``, ``2.5 CPUs``."""
+    return f"{value:g} {unit}" + ("" if value == 1 else "s")
+
+
+def unmet_request(options: RayOptions, nodes: list[dict[str, float]]) -> str | None:
+    """Why no trial of ``options`` could ever start on a cluster of ``nodes`` (each node's
+    total resources, as Ray names them: ``CPU``, ``GPU``), or None when one node has both
+    the CPUs and the GPU share a trial asks for. A trial runs on one node, so the request
+    is compared with each node, and the line names what the cluster has.
+
+    >>> unmet_request(RayOptions(gpus_per_trial=1), [{"CPU": 2.0}])
+    '--gpus-per-trial 1 cannot be met: the cluster has 0 GPUs and 2 CPUs'
+    """
+    cpus, gpus = options.cpus_per_trial, options.gpus_per_trial
+    fits = [n.get("CPU", 0) >= cpus and n.get("GPU", 0) >= gpus for n in nodes]
+    if any(fits):
+        return None
+    asked = [f"--cpus-per-trial {cpus:g}", f"--gpus-per-trial {gpus:g}"]
+    alone = [  # the options that no node meets even alone; else the two together
+        option
+        for option, key, want in zip(asked, ("CPU", "GPU"), (cpus, gpus), strict=True)
+        if all(n.get(key, 0) < want for n in nodes)
+    ]
+    total = {key: sum(n.get(key, 0) for n in nodes) for key in ("CPU", "GPU")}
+    has = f"{_amount(total['GPU'], 'GPU')} and {_amount(total['CPU'], 'CPU')}"
+    if len(nodes) > 1:
+        most = {key: max(n.get(key, 0) for n in nodes) for key in ("CPU", "GPU")}
+        has += (f" on {len(nodes)} nodes, at most {_amount(most['GPU'], 'GPU')} and "
+                f"{_amount(most['CPU'], 'CPU')} on one node, where a trial runs")  # fmt: skip
+    return f"{' with '.join(alone or asked)} cannot be met: the cluster has {has}"
 
 
 def _trainable(config: dict[str, Any], inputs: SharedInputs, threads: int) -> None:
@@ -110,9 +154,16 @@ def _fit(
     scheduler: Any = None,
 ) -> None:
     """One ``Tuner`` over ``works`` (a grid search over the trial specs), each trial with the
-    resources of ``options``; failures reach ``callback``, never raise."""
+    resources of ``options``; failures reach ``callback``, never raise.
+
+    Raises:
+        BenchError: no node of the cluster has the resources a trial asks for.
+    """
     started = _connect(options)
     try:
+        unmet = unmet_request(options, [n["Resources"] for n in ray.nodes() if n["Alive"]])
+        if unmet:  # Tune would wait for the resources forever
+            raise BenchError(unmet)
         storage.mkdir(parents=True, exist_ok=True)
         tuner = tune.Tuner(
             tune.with_resources(

@@ -12,6 +12,7 @@ Two modes, named in the report's legend:
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from bench.tune.store import TuningKey, read_choice
 from bench.variants import config_hash, resolve_variant
 
 MODES = ("nested", "fold1")
+DEFAULT_ROOT = Path("tuning")
 
 
 def value_overrides(values: dict[str, Any]) -> list[str]:
@@ -36,10 +38,15 @@ def value_overrides(values: dict[str, Any]) -> list[str]:
 @dataclass(frozen=True)
 class Tuning:
     """Which tuned configurations a run trains with: ``mode`` (``MODES``) and the tuning
-    folder they are read from."""
+    folder they are read from. ``protocol`` and ``overrides``: the ``--protocol`` argument
+    and every ``key=value`` override as the command line gave them, repeated in the
+    ``bench tune`` command that a missing or stale choice suggests (None: the protocol's name
+    and the trial's ``model.*``/``train.*`` overrides)."""
 
     mode: str
-    root: Path = Path("tuning")
+    root: Path = DEFAULT_ROOT
+    protocol: str | None = None
+    overrides: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -47,6 +54,21 @@ class Tuning:
 
     def source_fold(self, fold: int) -> int:
         return fold if self.mode == "nested" else 1
+
+
+def tune_command(tuning: Tuning, key: TuningKey, overrides: tuple[str, ...]) -> str:
+    """The ``bench tune`` command, quoted for a POSIX shell, that stores the choice of ``key``
+    for the configuration the run asks for: the run's protocol, overrides and tuning folder.
+
+    >>> tune_command(Tuning("nested", Path("t"), "p.yaml", ("corpus.root=/a b",)),
+    ...              TuningKey("p", "gru_ema", 2), ())
+    "bench tune --protocol p.yaml --variant gru_ema --folds 2 --tuning t 'corpus.root=/a b'"
+    """
+    words = ["bench", "tune", "--protocol", tuning.protocol or key.protocol]
+    words += ["--variant", key.variant, "--folds", str(key.fold)]
+    if tuning.root != DEFAULT_ROOT:
+        words += ["--tuning", str(tuning.root)]
+    return shlex.join([*words, *(overrides if tuning.overrides is None else tuning.overrides)])
 
 
 def tuned_config(
@@ -61,7 +83,7 @@ def tuned_config(
     """
     key = TuningKey(protocol.name, variant, tuning.source_fold(fold))
     choice = read_choice(tuning.root, key)
-    again = f"run `bench tune --protocol {protocol.name} --variant {variant} --folds {key.fold}`"
+    again = f"run `{tune_command(tuning, key, overrides)}`"
     if choice is None:
         raise BenchError(f"no tuned configuration of {key} under {tuning.root}/; {again}")
     base = config_hash(resolve_variant(variant, protocol, overrides), protocol)

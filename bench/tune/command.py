@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli_args import add_executor_arguments, add_variant_arguments, positive_int
+from bench.cli_args import (
+    add_executor_arguments,
+    add_variant_arguments,
+    exit_status,
+    positive_int,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "best. The test session is never given to a worker. Every variant gets the same "
             "configurations, seed, epochs and stopping rule. Results go to "
             "tuning/<protocol>/<variant>/fold<k>/ as they arrive; a rerun trains only what "
-            "is missing. Then `bench run --tuned nested` trains with the choices."
+            "is missing. Then `bench run --tuned nested` trains with the choices. The exit "
+            "code is 1 when a configuration failed, 75 when none failed but another bench "
+            "tune held a search (rerun when it ends)."
         ),
     )
     add_variant_arguments(tune)
@@ -42,8 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def tune_command(args: argparse.Namespace) -> int:
-    """``bench tune``: run every missing configuration; print the choices; exit 1 if a
-    configuration failed."""
+    """``bench tune``: run every missing configuration; print the choices; the exit code of
+    :func:`bench.cli_args.exit_status` (1: a configuration failed; 75: none failed, another
+    bench tune holds a search)."""
     from tabulate import tabulate
 
     from bench.run.command import run_options
@@ -72,4 +80,4 @@ def tune_command(args: argparse.Namespace) -> int:
     for name, error in summary.failed.items():
         last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
         print(f"  failed {name}: {last}")
-    return 0 if summary.ok else 1
+    return exit_status(bool(summary.failed), bool(summary.busy))
