@@ -147,6 +147,21 @@ def test_a_worker_lost_after_its_trial_was_stored_does_not_fail_the_trial(setup,
     assert len(summary.finished) == 4 and summary.failed == {} and summary.ok
 
 
+def test_a_trial_the_executor_never_reported_fails(setup, tmp_path):
+    """An executor that returns before every trial reported (Ray Tune stopped by a signal
+    once returned as if it had ended) must not look like a run that did everything."""
+    _, inputs = setup
+
+    def stop_after_one(works, shared, on_start, on_done, on_fail) -> None:
+        run_local(works[:1], shared, on_start, on_done, on_fail)
+
+    summary = run_planned(plan(setup, tmp_path), inputs, stop_after_one, tmp_path, False)
+    assert len(summary.finished) == 1 and len(summary.failed) == 3 and not summary.ok
+    assert set(summary.failed.values()) == {
+        "no result came back: the executor ended before the trial"
+    }
+
+
 def test_a_result_that_cannot_be_stored_fails_only_its_trial(setup, tmp_path, monkeypatch):
     _, inputs = setup
     real = worker.execute
@@ -218,7 +233,7 @@ def test_dry_run_and_ls_show_the_plan(tmp_path: Path, monkeypatch, capsys):
     args += ["--results", str(results), "corpus.synth.size=tiny", *FAST]
     assert main(["run", "--dry-run", *args]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"synthetic/no_film/fold4/seed0 +run +missing", out)
+    assert re.search(r"synthetic/no_film/fold4/seed0 +Ses04 +run +missing", out)
     assert "4 to run, 0 to skip" in out and not results.exists()
     assert main(["ls", *args]) == 0
     assert "0 done, 0 stale, 4 missing of 4 trials" in capsys.readouterr().out

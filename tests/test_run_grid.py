@@ -157,7 +157,7 @@ def relabel_first_turn(corpus_root: Path, session: int) -> str:
 
 
 def test_a_changed_corpus_makes_stored_trials_stale_named_and_kept(
-    tiny_corpus_root, tmp_path, extracted, caplog
+    tiny_corpus_root, tmp_path, extracted, caplog, capsys
 ) -> None:
     corpus_root = shutil.copytree(tiny_corpus_root, tmp_path / "corpus")
     selection = select_trials(
@@ -175,12 +175,21 @@ def test_a_changed_corpus_makes_stored_trials_stale_named_and_kept(
     assert fold1.reason == "its training set changed"  # Ses02 trains fold 1
     assert fold2.reason == "its test set changed"  # the same session, one label changed
 
+    argv = ["--variant", "stateless", "--seeds", "0", "--folds", "1,2", "--results", str(results),
+            f"corpus.root={corpus_root}", *FAST]  # fmt: skip
+    assert main(["ls", *argv]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"stateless +2 +Ses02 +0 +stale", out)
+    assert f"  stale {fold2.key}: its test set changed\n" in out
+
     with caplog.at_level(logging.WARNING, logger="bench.run.grid"):
-        summary = run_grid(selection, results, "local", QUIET)
-    assert sorted(summary.replaced) == sorted(stored) and summary.ok
+        assert main(["run", *argv, "--executor", "local", "--quiet"]) == 0
     assert [r.getMessage() for r in caplog.records].count(
         f"{fold2.key} is stale and reruns: {fold2.reason}"
     ) == 1
+    out = capsys.readouterr().out
+    assert "2 trials finished, 0 skipped (done), 0 failed" in out
+    assert "2 stored trials were replaced; each earlier record is kept in replaced-" in out
     for key, old in stored.items():
         [aside] = key.folder(results).glob("replaced-*")  # the old trial, whole, kept aside
         assert read_record(aside) == old and (aside / "predictions.parquet").is_file()

@@ -98,6 +98,7 @@ def trial_row(trial: PlannedTrial) -> dict[str, Any]:
     return {
         "variant": trial.key.variant,
         "fold": trial.key.fold,
+        "tests": trial.data["tests"] if trial.data else None,
         "seed": trial.key.seed,
         "status": trial.status,
         "ccc_avg": test.get("ccc_avg"),
@@ -113,14 +114,24 @@ def ls_command(args: argparse.Namespace) -> int:
 
     from bench.run.grid import list_grid
 
-    rows = [trial_row(t) for t in list_grid(selection_of(args), args.results)]
+    plan = list_grid(selection_of(args), args.results)
+    rows = [trial_row(t) | {"why": t.reason or None} for t in plan]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(tabulate(rows, headers="keys", floatfmt=".3f", missingval="-"))
+    shown = [{k: v for k, v in row.items() if k != "why"} for row in rows]
+    print(tabulate(shown, headers="keys", floatfmt=".3f", missingval="-"))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "stale", "missing")}
     print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(rows)} trials")
+    print_stale(plan)
     return 0
+
+
+def print_stale(plan: list[PlannedTrial]) -> None:
+    """Why each stale trial of ``plan`` is stale (its data or its configuration changed)."""
+    for trial in plan:
+        if trial.status == "stale":
+            print(f"  stale {trial.key}: {trial.reason}")
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -133,6 +144,11 @@ def print_summary(summary: RunSummary) -> None:
     for key, error in summary.failed.items():
         last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
         print(f"  failed {key}: {last}")
+    if summary.replaced:
+        print(
+            f"  {len(summary.replaced)} stored trials were replaced; each earlier record is kept "
+            "in replaced-<time>/ of its trial's folder"
+        )
     if summary.busy:
         named = ", ".join(map(str, summary.busy[:SHOWN_BUSY]))
         more = len(summary.busy) - SHOWN_BUSY
@@ -153,10 +169,15 @@ def run_command(args: argparse.Namespace) -> int:
     selection = selection_of(args)
     if args.dry_run:
         plan = list_grid(selection, args.results, force=args.force)
-        rows = [(str(t.key), "run" if t.needs_run else "skip", t.status) for t in plan]
-        print(tabulate(rows, headers=["trial", "action", "status"]))
+        rows = [
+            (str(t.key), t.data["tests"] if t.data else "-", "run" if t.needs_run else "skip",
+             t.status)
+            for t in plan
+        ]  # fmt: skip
+        print(tabulate(rows, headers=["trial", "tests", "action", "status"]))
         todo = sum(t.needs_run for t in plan)
         print(f"{todo} to run, {len(plan) - todo} to skip")
+        print_stale(plan)
         return 0
     options = run_options(args, force=args.force, save_checkpoints=args.save_checkpoints)
     summary = run_grid(selection, args.results, args.executor, options)

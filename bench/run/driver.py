@@ -182,6 +182,10 @@ def run_jobs(
                 executor(works, inputs, on_start, on_done, on_fail)
         finally:
             bar.close()
+        for work in works:  # an executor that returned early (a stopped cluster) fails them
+            key = by_id[work["trial_id"]]
+            if key not in summary.finished and key not in summary.failed:
+                summary.failed[key] = "no result came back: the executor ended before the trial"
     summary.seconds = time.perf_counter() - began
     return summary
 

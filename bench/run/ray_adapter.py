@@ -27,6 +27,9 @@ from bench.run.worker import SharedInputs, execute
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no per-trial CSV/JSON logs
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# Ctrl-C raises KeyboardInterrupt (exit 130) instead of Tune stopping its trials and returning
+# as if the run had ended.
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 
 import ray
 from ray import tune
