@@ -122,20 +122,23 @@ def test_a_missing_test_corpus_root_is_named_as_such(roots, capsys):
 
 
 def test_testing_on_the_training_corpus_is_refused_by_audio_not_by_id(roots, tmp_path):
-    """The same release again, by its path or as a tree of hard links: the test/ prefix of
-    the ids hid it, and the run trained and tested on the same files with "problems: 0"."""
+    """The same release again, by its path, as a tree of hard links or copied: the test/
+    prefix of the ids hid it, and the run trained and tested on the same files with
+    "problems: 0"."""
     root = roots["improv"][1]
     linked = tmp_path / "linked"
     shutil.copytree(root, linked, copy_function=os.link)
+    copied = shutil.copytree(root, tmp_path / "copied")  # new files, the same bytes
     n_test = len(list(root.rglob("*.wav"))) - 1  # a turn lacks a rating: it is not read
-    for test_root in (root, linked):
+    for test_root in (root, linked, copied):
         protocol = load_protocol("cross", cross(roots["improv"], ("msp_improv", test_root)))
         with pytest.raises(BenchError) as caught:
             prepare_protocol_corpus(protocol, progress=False)
         message = str(caught.value)
         assert message.startswith(
             f"test_corpus.root={test_root} and corpus.root={root} share {n_test} of the test "
-            f"corpus's {n_test} audio files (the same file, by path or through a link; first: "
+            f"corpus's {n_test} audio files (the same file, by path, through a link or as a "
+            f"copy; first: "
             f"{test_root.resolve()}/session1/"
         )
         assert "\n" not in message
