@@ -35,7 +35,9 @@ LOCAL_ONLY = {
 }
 # Stored measurements, not code: thousands of small files the install never reads.
 DATA_ONLY = shutil.ignore_patterns("__pycache__", "results")
-TRIAL_LINE = re.compile(r"^synthetic/(\w+)/fold(\d+)/seed(\d+)\s+run\s+missing$", re.MULTILINE)
+TRIAL_LINE = re.compile(
+    r"^synthetic/(\w+)/fold(\d+)/seed(\d+)\s+Ses0\2\s+run\s+missing$", re.MULTILINE
+)
 
 
 def run(args: list[str | Path], cwd: Path, **env: str) -> subprocess.CompletedProcess:

@@ -132,7 +132,7 @@ def test_bad_result_files_never_block_ls_report_or_run(
         assert len(list(path.parent.glob(f"{RESULT_FILE}.corrupt-*"))) == 1  # moved aside
     if command == "ls":
         assert "7 done, 0 stale, 5 missing of 12 trials" in out
-        assert re.search(r"stateless +3 +1 +missing", out)
+        assert re.search(r"stateless +3 +Ses03 +1 +missing", out)
     elif command == "report":
         assert "missing trials of stateless: fold1/seed0 fold2/seed0 fold3/seed1" in out
         assert "missing trials of mamba_ema: fold1/seed0 fold2/seed1" in out
