@@ -26,16 +26,21 @@ import numpy as np
 from scipy.stats import t as student_t
 
 
-def leave_one_out_ratio(n_folds: int) -> float:
-    """``n_test / n_train`` of leave-one-unit-out over ``k`` folds: ``1 / (k - 1)``.
+def leave_one_out_ratio(n_folds: int, validation_units: int = 0) -> float:
+    """``n_test / n_train`` of leave-one-unit-out over ``k`` folds of equal units, where one
+    unit tests, ``validation_units`` units validate and the rest train:
+    ``1 / (k - 1 - validation_units)``. NaN where no unit is left to train.
 
-    An approximation: it assumes units of equal size and ignores the validation part held
-    out of the training units. NaN below two folds.
+    With the default 0 it ignores the validation units held out of training (what the
+    report uses today); a protocol validating on one whole session trains on ``k - 2``.
 
     >>> leave_one_out_ratio(5)
     0.25
+    >>> round(leave_one_out_ratio(5, validation_units=1), 4)  # 3 sessions train, 1 tests
+    0.3333
     """
-    return 1.0 / (n_folds - 1) if n_folds >= 2 else float("nan")
+    n_train = n_folds - 1 - validation_units
+    return 1.0 / n_train if n_train >= 1 else float("nan")
 
 
 def corrected_resampled_t(differences: np.ndarray, test_train_ratio: float) -> tuple[float, float]:
