@@ -203,6 +203,30 @@ def test_a_tuned_run_trains_each_folds_choice_under_its_own_hash(corpus, search,
         list_grid(changed, results)
 
 
+def test_a_search_covers_its_data_changed_labels_rerun_it_and_refuse_its_choice(
+    corpus, search, tmp_path, monkeypatch
+):
+    root, results = tmp_path / "tuning", tmp_path / "results"
+    tuned = select_trials(overrides=[corpus, *TUNE_FAST], variants=["stateless"], seeds=[0],
+                          folds=[1], tuning=Tuning("nested", root))  # fmt: skip
+    assert tune_grid(tuned, root, search, budget=3, executor="local", options=QUIET).trained == 3
+    assert [t.status for t in list_grid(tuned, results)] == ["missing"]
+    clean_corpus, folds = grid_module.corpus_and_folds(tuned, False)
+
+    def relabelled(selection, progress):  # one training utterance's arousal corrected
+        table = clean_corpus.table.copy()
+        table.loc[folds[1].train[0], "arousal"] += 0.25
+        return replace(clean_corpus, table=table), folds
+
+    monkeypatch.setattr(grid_module, "corpus_and_folds", relabelled)
+    monkeypatch.setattr(search_module, "corpus_and_folds", relabelled)
+    with pytest.raises(BenchError, match="stateless/fold1 under .* was made on other data"):
+        list_grid(tuned, results)
+    again = tune_grid(tuned, root, search, budget=3, executor="local", options=QUIET)
+    assert again.trained == 3 and again.skipped == 0  # no stored curve is reused
+    assert [t.status for t in list_grid(tuned, results)] == ["missing"]
+
+
 def test_the_command_prints_the_choices_and_run_names_what_is_missing(corpus, tmp_path, capsys):
     args = ["--variant", "stateless", "--folds", "1", corpus, *TUNE_FAST, "--quiet"]
     tuning = ["--tuning", str(tmp_path / "tuning")]

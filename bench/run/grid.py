@@ -30,7 +30,7 @@ from bench.features.load import load_corpus_features
 from bench.paths import data_dir, ensure_writable_dir
 from bench.protocol import Fold, Protocol, absent_folds, load_protocol, make_folds
 from bench.run.driver import Executor, RunSummary, run_planned
-from bench.run.identity import fold_identities, pending_identity
+from bench.run.identity import fold_identities, pending_identity, selection_identity
 from bench.run.local import run_local
 from bench.run.plan import PlannedTrial, plan_trials
 from bench.run.worker import SharedInputs
@@ -206,8 +206,32 @@ def _plan(
         selection.overrides,
         force,
         selection.tuning,
+        tuning_sources(selection, corpus, folds),
     )
     return corpus, folds, plan
+
+
+def tuning_sources(
+    selection: Selection, corpus: Corpus, folds: dict[int, Fold]
+) -> dict[int, dict[str, str]] | None:
+    """What each fold that the selection's tuned configurations come from trains and selects
+    on now (:func:`bench.run.identity.selection_identity`), by fold number; None untuned.
+
+    Raises:
+        BenchError: a source fold the corpus does not have (``--tuned fold1`` without fold 1).
+    """
+    if selection.tuning is None:
+        return None
+    sources = {selection.tuning.source_fold(n) for n in folds}
+    if not sources <= set(folds):
+        folds = {f.number: f for f in make_folds(corpus.table, selection.protocol)}
+        if not sources <= set(folds):
+            raise BenchError(
+                f"--tuned {selection.tuning.mode} takes choices from fold(s) "
+                f"{sorted(sources - set(folds))}, which this corpus does not have"
+            )
+    rows = fold_rows({n: folds[n] for n in sources})
+    return {n: selection_identity(corpus.table, rows[n]) for n in sources}
 
 
 def list_grid(

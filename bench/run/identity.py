@@ -13,6 +13,10 @@ The identity of a fold (:func:`fold_identity`) holds
 - ``train``, ``val``, ``test``: :func:`rows_hash` of each split's rows (ids, dialogs,
   speakers, onsets and labels);
 - ``tests``: the sessions the fold tests, readable, so a message can say what changed.
+
+A tuning's configurations and its choice cover :func:`selection_identity` of the fold it
+searched on, so a changed fold reruns the search and ``bench run --tuned`` refuses its old
+choice.
 """
 
 from __future__ import annotations
@@ -64,6 +68,13 @@ def fold_identity(table: pd.DataFrame, rows: FoldRows, corpus: str) -> dict[str,
     identity |= {split: rows_hash(table.iloc[rows[split]]) for split in SPLITS}
     identity["tests"] = sessions_tested(table.iloc[rows["test"]])
     return identity
+
+
+def selection_identity(table: pd.DataFrame, rows: FoldRows) -> dict[str, str]:
+    """What a search on a fold trains and selects on (``bench tune``): hashes of the fold's
+    training and validation rows. Not the audio files' times: a tuning made on a corpus that
+    generates byte for byte the same (the synthetic one) holds on every machine."""
+    return {split: rows_hash(table.iloc[rows[split]]) for split in ("train", "val")}
 
 
 def fold_identities(table: pd.DataFrame, folds: Mapping[int, FoldRows]) -> dict[int, dict]:

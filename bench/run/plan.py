@@ -75,13 +75,15 @@ def plan_trials(
     overrides: Sequence[str] = (),
     force: bool = False,
     tuning: Tuning | None = None,
+    tuned_on: Mapping[int, dict[str, str]] | None = None,
 ) -> list[PlannedTrial]:
     """Every requested trial, in (variant, fold, seed) order, with its status.
 
     ``folds``: fold number -> its data identity (:func:`bench.run.identity.fold_identities`),
     which each trial's config hash covers. ``overrides`` (``model.*``, ``train.*``) apply to
     every variant's resolved config; ``tuning`` applies each variant's chosen values per fold
-    (``bench run --tuned``).
+    (``bench run --tuned``), checked against ``tuned_on``
+    (:func:`bench.tune.apply.tuned_config`).
     """
     plan = []
     for variant in variants:
@@ -89,7 +91,9 @@ def plan_trials(
         for fold, data in folds.items():
             config, marker = untuned, None
             if tuning is not None:
-                config, marker = tuned_config(tuning, protocol, variant, fold, tuple(overrides))
+                config, marker = tuned_config(
+                    tuning, protocol, variant, fold, tuple(overrides), tuned_on
+                )
             digest = config_hash(config, protocol, marker, data)
             for seed in seeds:
                 key = TrialKey(protocol.name, variant, fold, seed)

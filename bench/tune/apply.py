@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,14 +73,25 @@ def tune_command(tuning: Tuning, key: TuningKey, overrides: tuple[str, ...]) -> 
 
 
 def tuned_config(
-    tuning: Tuning, protocol: Protocol, variant: str, fold: int, overrides: tuple[str, ...]
+    tuning: Tuning,
+    protocol: Protocol,
+    variant: str,
+    fold: int,
+    overrides: tuple[str, ...],
+    tuned_on: Mapping[int, dict[str, str]] | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A variant's config on ``fold`` with its chosen values applied, and the tuning marker
     that the trial's record keeps and its config hash covers.
 
+    ``tuned_on``: fold number -> :func:`bench.run.identity.selection_identity` of the fold
+    now, for the folds choices come from; a choice made on other data is refused. None
+    where there is no corpus to check against (a listing before the synthetic corpus is
+    generated).
+
     Raises:
         BenchError: no choice stored for the source fold, or one made for another
-            configuration of the variant (the protocol, variant file or overrides changed).
+            configuration of the variant (the protocol, variant file or overrides changed)
+            or on other data (the fold's training or validation rows changed).
     """
     key = TuningKey(protocol.name, variant, tuning.source_fold(fold))
     choice = read_choice(tuning.root, key)
@@ -91,6 +103,12 @@ def tuned_config(
         raise BenchError(
             f"the tuning of {key} under {tuning.root}/ was made for another configuration of "
             f"the variant (hash {choice.base_hash}, now {base}); {again}"
+        )
+    if tuned_on is not None and choice.data != tuned_on[key.fold]:
+        made = "with no record of its data" if choice.data is None else "on other data"
+        raise BenchError(
+            f"the tuning of {key} under {tuning.root}/ was made {made} (the fold's training "
+            f"and validation utterances and labels now differ); {again}"
         )
     config = resolve_variant(variant, protocol, [*overrides, *value_overrides(choice.values)])
     marker = {

@@ -35,8 +35,10 @@ from bench.run.grid import (
     Selection,
     check_output_folders,
     corpus_and_folds,
+    fold_rows,
     named_executor,
 )
+from bench.run.identity import selection_identity
 from bench.run.worker import SharedInputs
 from bench.tune.apply import value_overrides
 from bench.tune.local import Schedule, search_local, tuning_inputs
@@ -78,12 +80,14 @@ class PlannedConfiguration:
 
 @dataclass(frozen=True)
 class PlannedSearch:
-    """One search: a variant on a fold, its configurations, and the untuned config hash."""
+    """One search: a variant on a fold, its configurations, the untuned config hash, and
+    the data it trains and selects on (:func:`bench.run.identity.selection_identity`)."""
 
     key: TuningKey
     base_hash: str
     epochs: int
     configurations: list[PlannedConfiguration]
+    data: dict[str, str]
 
     @property
     def todo(self) -> list[PlannedConfiguration]:
@@ -91,9 +95,17 @@ class PlannedSearch:
 
 
 def plan_search(
-    selection: Selection, search: Search, budget: int, root: Path, variant: str, fold: int
+    selection: Selection,
+    search: Search,
+    budget: int,
+    root: Path,
+    variant: str,
+    fold: int,
+    data: dict[str, str],
 ) -> PlannedSearch:
-    """The configurations of one search, each marked stored when its record is current."""
+    """The configurations of one search, each marked stored when its record is current: made
+    with the same configuration and search settings, on the same ``data`` (the fold's
+    :func:`bench.run.identity.selection_identity`)."""
     protocol = selection.protocol
     base = resolve_variant(variant, protocol, selection.overrides)
     key = TuningKey(protocol.name, variant, fold)
@@ -104,14 +116,15 @@ def plan_search(
         config = resolve_variant(
             variant, protocol, [*selection.overrides, *value_overrides(values)]
         )
-        digest = tuning_hash(config_hash(config, protocol), settings)
+        digest = tuning_hash(config_hash(config, protocol, data=data), settings)
         stored = read_configuration(root, key, index)
         current = stored is not None and stored.tuning_hash == digest and stored.values == values
         spec = {**config, "seed": search.settings.training_seed, "device": "auto"}
         planned.append(
             PlannedConfiguration(key, index, values, spec, digest, stored if current else None)
         )
-    return PlannedSearch(key, config_hash(base, protocol), base["train"]["epochs"], planned)
+    base_hash = config_hash(base, protocol)
+    return PlannedSearch(key, base_hash, base["train"]["epochs"], planned, data)
 
 
 def choose(search: Search, planned: PlannedSearch, records: list[ConfigurationRecord]) -> Choice:
@@ -133,6 +146,7 @@ def choose(search: Search, planned: PlannedSearch, records: list[ConfigurationRe
         search=search.name,
         described=search.describe(),
         base_hash=planned.base_hash,
+        data=planned.data,
     )
 
 
@@ -236,8 +250,10 @@ def tune_grid(
     run = search_executor(executor, options, root)
     corpus, folds = corpus_and_folds(selection, options.progress)
     plans = {
-        (fold, variant): plan_search(selection, search, budget, root, variant, fold)
-        for fold in folds
+        (fold, variant): plan_search(
+            selection, search, budget, root, variant, fold, selection_identity(corpus.table, rows)
+        )
+        for fold, rows in fold_rows(folds).items()
         for variant in selection.variants
     }
     summary = TuneSummary()

@@ -103,7 +103,9 @@ class Choice:
 
     index, values, score: the chosen configuration. tried: configurations stored (the
     budget); search: the search file's name; described: its one-line description (space,
-    searcher, scheduler); base_hash: the untuned variant's config hash on this protocol.
+    searcher, scheduler); base_hash: the untuned variant's config hash on this protocol;
+    data: what the search trained and selected on
+    (:func:`bench.run.identity.selection_identity`), None in a choice of an older bench.
     """
 
     index: int
@@ -113,6 +115,7 @@ class Choice:
     search: str
     described: str
     base_hash: str
+    data: dict[str, str] | None = None
     schema: str = SCHEMA
 
     @classmethod
