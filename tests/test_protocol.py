@@ -17,7 +17,7 @@ from bench.corpus.synth import GENERATOR_VERSION, META_FILE
 from bench.errors import BenchError
 from bench.features.logmel import LogMelSpec
 from bench.features.ssl import TransformersSpec
-from bench.protocol import Fold, check_fold, load_protocol, make_folds
+from bench.protocol import PROTOCOL_DIR, Fold, check_fold, load_protocol, make_folds
 from tests.conftest import write_wav
 
 
@@ -32,6 +32,14 @@ DIALOG_VALIDATION = ["validation.unit=dialog"]
 @pytest.mark.parametrize("name", ["synthetic", "iemocap"])
 def test_validation_holds_out_a_session_by_default(name):
     assert load_protocol(name).validation.unit == "session"
+
+
+@pytest.mark.parametrize("path", sorted(PROTOCOL_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_no_shipped_protocol_validates_on_a_share_of_dialogs(path: Path):
+    """Validation speakers are unseen in training, as test speakers are: each shipped
+    protocol holds out whole units (JSONL: speakers) or takes the release's partition."""
+    protocol = load_protocol(str(path))
+    assert protocol.folds.mode == "predefined" or protocol.validation.unit != "dialog"
 
 
 def test_fold_k_tests_session_k_and_nothing_leaks(tiny_table):

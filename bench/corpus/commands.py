@@ -61,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="counts, label statistics, problems and folds of a protocol's corpus",
         description=(
             "Read the protocol's corpus and summarise it: counts, labels, audio problems, and "
-            "each fold's test unit, validation hold-out (validation.unit) and part sizes; "
+            "each fold's test unit, validation hold-out (validation.unit) and part sizes, and "
+            "how many validation speakers also train (0 unless validation.unit is dialog); "
             "--json for machines."
         ),
     )
@@ -86,13 +87,15 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_describe(args: argparse.Namespace) -> int:
-    from bench.corpus.describe import describe, format_description
+    from bench.corpus.describe import describe, format_description, validation_summary
     from bench.corpus.prepare import prepare_protocol_corpus
     from bench.protocol import describe_folds, load_protocol, make_folds
 
     protocol = load_protocol(args.protocol, args.overrides)
     corpus = prepare_protocol_corpus(protocol, progress=not args.json)
     summary = describe(corpus)
-    summary["folds"] = describe_folds(corpus.table, make_folds(corpus.table, protocol))
+    folds = make_folds(corpus.table, protocol)
+    summary["folds"] = describe_folds(corpus.table, folds)
+    summary["validation"] = validation_summary(corpus.table, folds)
     print(json.dumps(summary, indent=2) if args.json else format_description(summary))
     return 0

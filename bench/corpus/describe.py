@@ -1,15 +1,20 @@
-"""A corpus summary: counts, label statistics, audio formats and every problem found."""
+"""A corpus summary: counts, label statistics, audio formats, which unit validates and
+whether validation speakers also train, and every problem found."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import soundfile as sf
 from tabulate import tabulate
 
 from bench.audio import SAMPLE_RATE
 from bench.corpus.table import LABELS, Corpus
+
+if TYPE_CHECKING:
+    from bench.protocol import Fold
 
 MIN_SECONDS = 0.1  # shorter audio is reported: too short for most feature extractors
 
@@ -93,6 +98,46 @@ def describe(corpus: Corpus) -> dict[str, Any]:
     }
 
 
+def validation_summary(table: pd.DataFrame, folds: list[Fold]) -> dict[str, Any]:
+    """Which unit the folds validate on, what that holds out, and how many validation
+    speakers also train.
+
+    ``shared_speakers``: per fold number, the size of the intersection of its validation
+    speakers and its training speakers. A unit other than ``dialog`` (whole speakers,
+    sessions or groups, or the corpus's own partition) promises 0, which
+    :func:`bench.protocol.check_fold` asserts for every fold; ``dialog`` holds out a share of
+    each training unit's dialogs, so its validation speakers train too.
+    """
+    unit = ", ".join(sorted({fold.val_unit for fold in folds}))
+    if unit == "dialog":
+        held_out = "a share of the dialogs of every training unit (validation.unit dialog)"
+    elif all(fold.partition for fold in folds):
+        names = ", ".join(sorted({name for fold in folds for name in fold.val_values}))
+        held_out = f"the corpus's own partition ({unit} {names}, folds.validation)"
+    else:
+        held_out = f"whole values of {unit!r} (validation.unit; those sharing a dialog together)"
+    shared = {
+        str(fold.number): len(
+            set(table["speaker"].iloc[fold.val]) & set(table["speaker"].iloc[fold.train])
+        )
+        for fold in folds
+    }
+    return {"unit": unit, "held_out": held_out, "shared_speakers": shared}
+
+
+def _validation_line(validation: dict[str, Any]) -> str:
+    """One line: what validates, and how many validation speakers also train."""
+    what = f"validation: {validation['held_out']}"
+    shared = validation["shared_speakers"]
+    if not any(shared.values()):
+        return f"{what}; validation speakers that also train: 0 in every fold"
+    counts = ", ".join(f"fold {fold}: {n}" for fold, n in shared.items())
+    return (
+        f"{what}; validation speakers that also train: {counts} (validation.unit=speaker "
+        "holds out whole speakers)"
+    )
+
+
 def format_description(summary: dict[str, Any]) -> str:
     """The human-readable form of :func:`describe`."""
     lines = [
@@ -123,6 +168,8 @@ def format_description(summary: dict[str, Any]) -> str:
             for fold in summary["folds"]
         ]
         lines += ["", tabulate(rows, headers="keys")]
+    if summary.get("validation"):
+        lines.append(_validation_line(summary["validation"]))
     problems = summary["problems"]
     lines.append(f"problems: {len(problems)}")
     lines += [f"  - {p}" for p in problems[:50]]
