@@ -104,7 +104,9 @@ def test_an_unknown_key_names_the_file_and_key_and_lists_the_known_keys(tmp_path
 
 
 def test_an_unknown_search_names_the_known_ones() -> None:
-    with pytest.raises(BenchError, match=r"unknown search 'wide' \(known: default, ramp\)"):
+    with pytest.raises(
+        BenchError, match=r"unknown search 'wide' \(known: default, equal_epochs, ramp\)"
+    ):
         load_search("wide")
 
 

@@ -26,18 +26,26 @@ EpochReport = Callable[[dict[str, Any]], None]
 
 
 class Stopped(Exception):
-    """Raised from an epoch report: the scheduler stopped this configuration."""
+    """Raised from an epoch report: the configuration ends here, with ``status`` ``stopped``
+    (ASHA stopped it) or ``cut`` (an equal-epoch budget ran out)."""
+
+    def __init__(self, status: str):
+        super().__init__(status)
+        self.status = status
 
 
 @dataclass(frozen=True)
 class Schedule:
     """How a search stops configurations: ASHA settings, the epochs a configuration may run
-    (its ``train.epochs``), and curves already stored (name -> history rows), which the
-    ``local`` executor replays so that a resumed search decides as an unbroken one."""
+    (its ``train.epochs``), curves already stored (name -> history rows), which the
+    ``local`` executor replays so that a resumed search decides as an unbroken one, and
+    ``epoch_budget``: the epochs the configurations given may train in all (an equal-epoch
+    budget's remainder, :func:`search_local`; None: no limit)."""
 
     scheduler: Scheduler
     max_epochs: int
     stored: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    epoch_budget: int | None = None
 
 
 def tuning_inputs(
@@ -96,12 +104,17 @@ def search_local(
     clock is a configuration's eligible epochs (:func:`is_eligible`).
 
     ``on_epoch(work, row)`` sees every epoch; ``on_done(work, status)`` ends a configuration
-    as ``finished`` or ``stopped``; a configuration that raises is reported to ``on_fail``
-    and the others go on.
+    as ``finished``, ``stopped`` (by ASHA) or ``cut``; a configuration that raises is reported
+    to ``on_fail`` and the others go on. Under ``schedule.epoch_budget`` a configuration
+    starts only while the epochs trained so far (every epoch) are below it, the one that
+    reaches it is cut there (unless that was its last epoch, or ASHA stops it there), and a
+    failure ends the call: what the next configuration may spend depends on the failed one.
     """
     rules = schedule.scheduler
     rule = Asha(rules.grace_period, rules.reduction_factor, schedule.max_epochs)
     clock: dict[str, int] = {}  # configuration -> eligible epochs so far, ASHA's time
+    budget = schedule.epoch_budget
+    spent = 0  # epochs trained in this call, against ``budget``
 
     def goes_on(name: str, row: dict[str, Any]) -> bool:
         clock[name] = clock.get(name, 0) + is_eligible(row)
@@ -111,19 +124,27 @@ def search_local(
         for row in history:
             goes_on(name, row)
     for work in works:
+        if budget is not None and spent >= budget:
+            return
 
         def report(row: dict[str, Any], work: dict = work) -> None:
+            nonlocal spent
+            spent += 1
             on_epoch(work, row)
             last = row["epoch"] + 1 == schedule.max_epochs  # its rung records, stops nothing
             if not goes_on(work["trial_id"], row) and not last:
-                raise Stopped
+                raise Stopped("stopped")
+            if budget is not None and spent >= budget and not last:
+                raise Stopped("cut")
 
         try:
             train_configuration(work, inputs, report)
-        except Stopped:
-            on_done(work, "stopped")
+        except Stopped as stop:
+            on_done(work, stop.status)
             continue
-        except Exception:  # a failed configuration must not stop the search
+        except Exception:  # a failed configuration stops no unbudgeted search
             on_fail(work, traceback.format_exc())
+            if budget is not None:
+                return
             continue
         on_done(work, "finished")

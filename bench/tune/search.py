@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,20 +78,87 @@ class PlannedConfiguration:
         return {"trial_id": self.name, "fold": self.key.fold, "spec": self.spec}
 
 
+def _fits(record: ConfigurationRecord, room: int) -> bool:
+    """Whether ``record`` is what its configuration trains when it may train ``room``
+    epochs: cut at exactly ``room``, or ended on its own within it."""
+    epochs = len(record.history)
+    return epochs == room if record.status == "cut" else epochs <= room
+
+
 @dataclass(frozen=True)
 class PlannedSearch:
-    """One search: a variant on a fold, its configurations, the untuned config hash, and
-    the data it trains and selects on (:func:`bench.run.identity.selection_identity`)."""
+    """One search: a variant on a fold, its configurations, the untuned config hash, the
+    data it trains and selects on (:func:`bench.run.identity.selection_identity`), and its
+    equal-epoch budget (``budget_epochs`` of the search file; None: none)."""
 
     key: TuningKey
     base_hash: str
     epochs: int
     configurations: list[PlannedConfiguration]
     data: dict[str, str]
+    budget_epochs: int | None = None
+
+    @property
+    def stored(self) -> dict[int, ConfigurationRecord]:
+        """The current stored records, by configuration index."""
+        return {c.index: c.stored for c in self.configurations if c.stored is not None}
+
+    def in_budget(
+        self, records: Mapping[int, ConfigurationRecord]
+    ) -> tuple[list[ConfigurationRecord], int | None]:
+        """Under the equal-epoch budget ``N``: the records of ``records`` the search keeps,
+        in index order, and the index of the first configuration to train (None: the search
+        is complete).
+
+        Configuration ``i`` belongs to the search while the epochs of configurations
+        ``0 .. i-1`` (the lengths of their histories) sum to ``S_i < N``, and it may train
+        ``N - S_i`` epochs. Its record is kept where it fits that room: ended on its own
+        (finished, or stopped by ASHA) within it, or cut at exactly ``N - S_i``. So the same
+        records always make the same search, whenever each was trained; the first record that
+        does not fit (missing, or made under another budget) is where training resumes.
+        """
+        assert self.budget_epochs is not None
+        kept: list[ConfigurationRecord] = []
+        spent = 0
+        for configuration in self.configurations:
+            if spent >= self.budget_epochs:
+                return kept, None
+            record, room = records.get(configuration.index), self.budget_epochs - spent
+            if record is None or not _fits(record, room):
+                return kept, configuration.index
+            kept.append(record)
+            spent += len(record.history)
+        return kept, None
 
     @property
     def todo(self) -> list[PlannedConfiguration]:
-        return [c for c in self.configurations if c.stored is None]
+        """The configurations to train: those not stored; under an equal-epoch budget, every
+        one from the first that :meth:`in_budget` does not keep (how many of them train
+        depends on the epochs they take)."""
+        if self.budget_epochs is None:
+            return [c for c in self.configurations if c.stored is None]
+        first = self.in_budget(self.stored)[1]
+        return [] if first is None else self.configurations[first:]
+
+    @property
+    def reused(self) -> int:
+        """How many stored configurations the search keeps without training them again."""
+        if self.budget_epochs is None:
+            return len(self.stored)
+        return len(self.in_budget(self.stored)[0])
+
+    def complete(
+        self, records: Mapping[int, ConfigurationRecord]
+    ) -> list[ConfigurationRecord] | None:
+        """The records a choice is made among once the search is complete, in index order;
+        None while it is not: every configuration's, or under an equal-epoch budget those
+        :meth:`in_budget` keeps once it has none left to train."""
+        if self.budget_epochs is not None:
+            kept, first = self.in_budget(records)
+            return kept if first is None else None
+        if len(records) < len(self.configurations):
+            return None
+        return [records[c.index] for c in self.configurations]
 
 
 def plan_search(
@@ -124,7 +191,8 @@ def plan_search(
             PlannedConfiguration(key, index, values, spec, digest, stored if current else None)
         )
     base_hash = config_hash(base, protocol)
-    return PlannedSearch(key, base_hash, base["train"]["epochs"], planned, data)
+    epochs = base["train"]["epochs"]
+    return PlannedSearch(key, base_hash, epochs, planned, data, search.settings.budget_epochs)
 
 
 def choose(search: Search, planned: PlannedSearch, records: list[ConfigurationRecord]) -> Choice:
@@ -183,16 +251,24 @@ def _run_search(
     bar: tqdm,
     summary: TuneSummary,
 ) -> None:
-    """Train the missing configurations of one search, store each as it ends, then choose."""
-    by_name = {c.name: c for c in planned.todo}
+    """Train the missing configurations of one search, store each as it ends, then choose.
+
+    ASHA replays the stored curves the search keeps; under an equal-epoch budget those of
+    :meth:`PlannedSearch.in_budget`, and the executor is given the epochs left
+    (:class:`bench.tune.local.Schedule`), so configurations the budget leaves out never run.
+    """
+    todo = planned.todo
+    by_name = {c.name: c for c in todo}
     curves: dict[str, list[dict]] = {name: [] for name in by_name}
-    records = {c.index: c.stored for c in planned.configurations if c.stored is not None}
+    records = planned.stored
+    ended: set[str] = set()  # configurations the executor ended (done or failed)
 
     def on_epoch(work: dict, row: dict) -> None:
         curves[work["trial_id"]].append(row)
         bar.set_postfix_str(f"{planned.key} config {work['trial_id'][-3:]} epoch {row['epoch']}")
 
     def on_done(work: dict, status: str) -> None:
+        ended.add(work["trial_id"])
         configuration = by_name[work["trial_id"]]
         record = ConfigurationRecord.from_history(
             configuration.index, configuration.values, configuration.digest, status,
@@ -208,17 +284,27 @@ def _run_search(
         bar.update(1)
 
     def on_fail(work: dict, error: str) -> None:
+        ended.add(work["trial_id"])
         summary.failed[work["trial_id"]] = error
         last = error.strip().splitlines()[-1] if error.strip() else "unknown error"
         bar.write(f"FAILED {work['trial_id']}: {last}")
         bar.update(1)
 
-    stored = {c.name: c.stored.history for c in planned.configurations if c.stored is not None}
-    schedule = Schedule(search.settings.scheduler, planned.epochs, stored)
+    if planned.budget_epochs is None:
+        kept, left = list(records.values()), None
+    else:
+        kept = planned.in_budget(records)[0]
+        left = planned.budget_epochs - sum(len(record.history) for record in kept)
+    replayed = {planned.configurations[r.index].name: r.history for r in kept}
+    schedule = Schedule(search.settings.scheduler, planned.epochs, replayed, left)
     if by_name:
-        run([c.work() for c in planned.todo], inputs, schedule, on_epoch, on_done, on_fail)
-    if len(records) == len(planned.configurations):
-        choice = choose(search, planned, [records[i] for i in sorted(records)])
+        run([c.work() for c in todo], inputs, schedule, on_epoch, on_done, on_fail)
+    if len(ended) < len(todo):  # left out by the epoch budget (or a failure under it)
+        bar.total -= len(todo) - len(ended)
+        bar.refresh()
+    among = planned.complete(records)
+    if among is not None:
+        choice = choose(search, planned, among)
         write_choice(root, planned.key, choice)
         summary.chosen[planned.key] = choice
 
@@ -244,6 +330,12 @@ def tune_grid(
     options = options or RunOptions()
     search = search or load_search()
     budget = budget or search.settings.budget
+    if search.settings.budget_epochs is not None and executor == "ray":
+        raise BenchError(
+            f"{search.path}: budget_epochs trains a search's configurations one at a time, in "
+            "order (the epochs the next may train depend on those before it), which Ray's "
+            "parallel search does not; run bench tune with --executor local"
+        )
     check_output_folders(selection.protocol, None)
     ensure_writable_dir(root, "tuning folder")
     ensure_writable_dir(selection.protocol.features.cache_dir, "feature cache folder")
@@ -257,7 +349,7 @@ def tune_grid(
         for variant in selection.variants
     }
     summary = TuneSummary()
-    summary.skipped = sum(len(p.configurations) - len(p.todo) for p in plans.values())
+    summary.skipped = sum(p.reused for p in plans.values())
     todo = sum(len(p.todo) for p in plans.values())
     features = None
     if todo:

@@ -6,6 +6,13 @@ The configurations are the first ``budget`` points of a scrambled Sobol sequence
 distribution. They depend on nothing else, so every variant and fold gets the same
 configurations, and a larger budget extends a smaller one (the sequence is a prefix).
 
+An equal-epoch budget (``budget_epochs: N``) gives every variant the same training compute
+instead of the same number of configurations: the configurations run in index order, one
+at a time, while the epochs they trained (every epoch, eligible or not) sum to less than
+``N``; the one that reaches ``N`` is cut there (status ``cut``), and ``budget`` caps how many
+may run. So every search trains exactly ``N`` epochs, unless its ``budget`` configurations
+end first (:meth:`bench.tune.search.PlannedSearch.in_budget`).
+
 >>> search = load_search()
 >>> first = search.configurations(4)
 >>> sorted(first[0]) == sorted(search.space) and search.configurations(2) == first[:2]
@@ -107,10 +114,12 @@ class Scheduler:
 @dataclass(frozen=True)
 class SearchFile:
     """The keys of ``variants/search/<name>.yaml``; ``space`` maps a dotted key to the
-    fields of a :class:`Parameter`."""
+    fields of a :class:`Parameter`. ``budget``: configurations per search, or with
+    ``budget_epochs`` (epochs per search, None: no limit) the most that may run."""
 
     space: dict[str, Any] = field(default_factory=dict)
     budget: int = 16
+    budget_epochs: int | None = None
     searcher_seed: int = 0
     training_seed: int = 0
     scheduler: Scheduler = field(default_factory=Scheduler)
@@ -143,10 +152,16 @@ class Search:
         """One line for a report legend: the space, searcher and scheduler."""
         space = "; ".join(f"{k} {p.describe()}" for k, p in sorted(self.space.items()))
         rule = self.settings.scheduler
+        equal = ""
+        if self.settings.budget_epochs is not None:
+            equal = (
+                f"; an equal-epoch budget of {self.settings.budget_epochs} epochs per search "
+                "(configurations in order until it is spent, the last one cut there)"
+            )
         return (
             f"{space}; scrambled Sobol points (searcher seed {self.settings.searcher_seed}), "
             f"ASHA on validation CCC-avg (grace {rule.grace_period} eligible epochs, "
-            f"reduction factor {rule.reduction_factor})"
+            f"reduction factor {rule.reduction_factor}){equal}"
         )
 
 
@@ -248,4 +263,6 @@ def load_search(name: str | Path = DEFAULT_SEARCH) -> Search:
         _check_fits(f"{path}: space.{key}", key, parameter, *searchable[key])
     if settings.budget < 1:
         raise BenchError(f"{path}: budget must be at least 1")
+    if settings.budget_epochs is not None and settings.budget_epochs < 1:
+        raise BenchError(f"{path}: budget_epochs must be at least 1 (or null: no limit)")
     return Search(Path(name).stem, path, space, settings)

@@ -62,9 +62,10 @@ def _checked(cls: type, values: Any) -> Any:
 
 @dataclass(frozen=True)
 class ConfigurationRecord:
-    """``config-<i>.json``. status: ``finished`` (ran its epochs, or patience ended it) or
-    ``stopped`` (ASHA stopped it). score: the best validation CCC-avg among eligible epochs,
-    None when it stopped before any epoch was eligible. history: the trainer's rows."""
+    """``config-<i>.json``. status: ``finished`` (ran its epochs, or patience ended it),
+    ``stopped`` (ASHA stopped it) or ``cut`` (an equal-epoch budget ran out). score: the
+    best validation CCC-avg among eligible epochs, None when it stopped before any epoch was
+    eligible. history: the trainer's rows."""
 
     index: int
     values: dict[str, Any]
