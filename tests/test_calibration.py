@@ -91,14 +91,17 @@ def test_the_benchmark_writes_its_tables(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "default_rng([3, crc32(s), i])" in run.stdout
     rates = pd.read_csv(out_csv)
-    assert len(rates) == 2 * 5 * 6  # scenarios x differences x tests
+    assert len(rates) == 2 * 5 * 7  # scenarios x differences x tests
     assert set(rates["delta"]) == {0.0, 0.019, 0.02, 0.03, 0.05}
     assert rates["reject_rate"].dropna().between(0, 1).all()
-    fixed = rates[rates["scenario"] == "fixed_test_sets"]
-    assert fixed.loc[fixed["test"].isin(["nb_report", "nb_folds"]), "reject_rate"].isna().all()
+    run = rates.groupby(["scenario", "test"])["reject_rate"].apply(lambda r: r.notna().all())
+    assert not run["fixed_test_sets", "nb_report"] and not run["fixed_test_sets", "nb_folds"]
+    assert run["fixed_test_sets", "t_seeds"] and not run["rho", "t_seeds"]
+    assert run["rho", "nb_folds"] and run["rho", "hksj_reml"]
     assert rates.loc[rates["test"] == "t_folds", "equivalent_rate"].isna().all()
     text = out_md.read_text()
     assert "| rho | hksj_reml | 4 |" in text and "--seed 3" in text
+    assert "| rho | t_seeds |" not in text and "| fixed_test_sets | nb_folds |" not in text
 
 
 def test_an_unknown_scenario_is_one_clear_error() -> None:
