@@ -107,8 +107,9 @@ def search_local(
     as ``finished``, ``stopped`` (by ASHA) or ``cut``; a configuration that raises is reported
     to ``on_fail`` and the others go on. Under ``schedule.epoch_budget`` a configuration
     starts only while the epochs trained so far (every epoch) are below it, the one that
-    reaches it is cut there (unless that was its last epoch, or ASHA stops it there), and a
-    failure ends the call: what the next configuration may spend depends on the failed one.
+    reaches it is cut there (unless that was its epoch ``max_epochs``, or ASHA stops it
+    there; one that patience would have ended there is cut too), and a failure ends the
+    call: what the next configuration may spend depends on the failed one.
     """
     rules = schedule.scheduler
     rule = Asha(rules.grace_period, rules.reduction_factor, schedule.max_epochs)
