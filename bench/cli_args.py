@@ -129,7 +129,8 @@ def add_variant_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         action=ExtendNames,
         metavar="V",
-        help="these variants instead of a grid (repeatable: --variant a b --variant c)",
+        help="these variants instead of a grid (repeatable: --variant a b --variant c): "
+        "names in variants/ or YAML paths, each named by its file's stem",
     )
     parser.add_argument("--folds", "--fold", type=int_list, help="e.g. 1,3 (default: all)")
 

@@ -6,7 +6,8 @@ already exist (a typo fails loudly, naming the file):
 1. ``variants/base.yaml``: the full model, every field explicit;
 2. the protocol's ``model:`` and ``train:`` sections: corpus-specific defaults for every
    variant (e.g. a smaller model for the small synthetic corpus);
-3. ``variants/<name>.yaml``: only what the variant changes;
+3. ``variants/<name>.yaml`` (or a YAML file given by its path, :func:`variant_name`): only
+   what the variant changes;
 4. ``model.*`` / ``train.*`` overrides from the command line.
 
 A variant file may also hold a ``personalise:`` block (:func:`resolve_personalise`).
@@ -36,13 +37,43 @@ TRIAL_SECTIONS = ("model", "train")
 DEFAULT_GRID = "ablations"  # the grid of `bench run`, `bench ls` and `bench report`
 
 
+# Variants given as a YAML path (``--variant my/wide.yaml``), by name (the file's stem), so
+# that every later lookup by that name (planning, tuning, the report) reads the same file.
+_GIVEN_FILES: dict[str, Path] = {}
+
+
 def variant_names() -> list[str]:
     """Every variant file in ``variants/`` except the base."""
     return sorted(p.stem for p in VARIANT_DIR.glob("*.yaml") if p.stem != "base")
 
 
+def variant_name(name_or_path: str) -> str:
+    """The name of a variant given by name (``no_film``) or by the path of a YAML file
+    (``my/wide.yaml``, as ``--protocol`` takes one): the file's stem, which from then on
+    names that file (a trial's key, its results folder, the report's rows).
+
+    Raises:
+        BenchError: an unknown name (listing the known ones), a path that is not a file, or a
+            file whose stem is ``base`` or already names another variant file.
+    """
+    candidate = Path(name_or_path)
+    if candidate.suffix not in (".yaml", ".yml"):
+        _variant_file(name_or_path)
+        return name_or_path
+    if not candidate.is_file():
+        raise BenchError(f"variant file {candidate} not found")
+    name = candidate.stem
+    taken = _GIVEN_FILES.get(name, VARIANT_DIR / f"{name}.yaml")
+    if name == "base" or (taken.is_file() and not taken.samefile(candidate)):
+        raise BenchError(
+            f"variant file {candidate}: its name {name!r} is taken by {taken}; rename the file"
+        )
+    _GIVEN_FILES[name] = candidate.resolve()
+    return name
+
+
 def _variant_file(name: str) -> Path:
-    path = VARIANT_DIR / f"{name}.yaml"
+    path = _GIVEN_FILES.get(name, VARIANT_DIR / f"{name}.yaml")
     if name == "base" or not path.is_file():
         raise BenchError(f"unknown variant {name!r} (known: {', '.join(variant_names())})")
     return path
@@ -109,14 +140,45 @@ def config_hash(
     tuning the config came from (``bench run --tuned``), so tuned and untuned trials never
     share a hash, and ``data``, the fold's data identity (:mod:`bench.run.identity`: what
     the trial trained, selected and tested on), so a changed corpus or fold never reuses a
-    stored trial."""
-    hashed: dict[str, Any] = {"trial": config, "protocol": protocol.hashed()}
+    stored trial. ``train.seed_offset`` at 0 is left out (:func:`hashed_trial`)."""
+    hashed: dict[str, Any] = {"trial": hashed_trial(config), "protocol": protocol.hashed()}
     if tuning is not None:
         hashed["tuning"] = tuning
     if data is not None:
         hashed["data"] = data
     text = json.dumps(hashed, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def hashed_trial(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` as :func:`config_hash` hashes it: without ``train.seed_offset`` where it is
+    0, its default, so trials stored before the key existed keep their hashes.
+
+    >>> hashed_trial({"train": {"lr": 0.001, "seed_offset": 0}})
+    {'train': {'lr': 0.001}}
+    """
+    train = config.get("train")
+    if not isinstance(train, dict) or train.get("seed_offset") != 0:
+        return config
+    return {**config, "train": {k: v for k, v in train.items() if k != "seed_offset"}}
+
+
+def aa_controls(
+    reference: str, variants: Sequence[str], protocol: Protocol, overrides: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """The variants of ``variants`` that are A/A controls of ``reference``: their resolved
+    configuration (:func:`resolve_variant`, with ``overrides``) differs from the reference's
+    in ``train.seed_offset`` alone, so they are the reference trained again with other seeds,
+    and any difference between the two is noise."""
+    base = resolve_variant(reference, protocol, overrides)
+    controls = []
+    for name in variants:
+        config = resolve_variant(name, protocol, overrides)
+        offset = config["train"]["seed_offset"]
+        same_otherwise = config == {**base, "train": {**base["train"], "seed_offset": offset}}
+        if offset != base["train"]["seed_offset"] and same_otherwise:
+            controls.append(name)
+    return tuple(controls)
 
 
 @dataclass(frozen=True)

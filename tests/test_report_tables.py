@@ -8,12 +8,22 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from test_report_fabricate import REFERENCE_NOISE, fabricate, histories, planted_predictions
+from test_report_fabricate import (
+    REFERENCE_NOISE,
+    fabricate,
+    histories,
+    near_twin,
+    planted_predictions,
+    write_results,
+)
 
 import bench.report.tables
+from bench.cli import main
 from bench.report.analysis import Report, build_report
 from bench.report.tables import ablation_table, latex_escape, per_fold_table, render
+from bench.run import list_grid, select_trials
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +113,12 @@ def compile_latex(folder: Path, preamble: str, body: str) -> subprocess.Complete
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-def test_the_nine_variant_ablation_table_fits_a_two_column_text_width(tmp_path: Path) -> None:
+def test_the_ablation_grid_table_fits_a_two_column_text_width(tmp_path: Path) -> None:
     grid = ["mamba_ema", "stateless", "gru_ema", "no_prosody", "no_film", "learnable_alpha",
-            "teacher_forcing", "autoregressive", "no_feedback"]  # fmt: skip
+            "teacher_forcing", "autoregressive", "no_feedback", "mamba_ema_aa"]  # fmt: skip
     predictions = fabricate(dict.fromkeys(grid, REFERENCE_NOISE), seeds=(0,), utterances=4)
     report = build_report(predictions, histories(predictions), "synthetic", n_boot=20)
+    report = replace(report, aa_controls=("mamba_ema_aa",))
     widest = report.comparisons.assign(verdict="equivalent")  # the longest verdict word
     (tmp_path / "ablations.tex").write_text(
         render(ablation_table(replace(report, comparisons=widest)), "tex")
@@ -127,3 +138,60 @@ def test_latex_compiles_in_a_minimal_document(report: Report, tmp_path: Path) ->
     result = compile_latex(tmp_path, "{article}", "\\input{ablations.tex}\n\\input{per_fold.tex}\n")
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 0
+
+
+def test_the_a_a_control_is_marked_beside_the_reference_with_what_its_verdict_means() -> None:
+    """An A/A control's row follows the reference's, marked in every table, and the legend
+    says what it is; where its verdict is better or worse, the legend calls it a false
+    positive."""
+    predictions = fabricate(
+        {"mamba_ema": REFERENCE_NOISE, "again": REFERENCE_NOISE, "aa": 0.8, "worse": 0.8}
+    )
+    built = build_report(predictions, histories(predictions), "synthetic", n_boot=400)
+    report = replace(built, aa_controls=("aa", "again"))
+    text = render(ablation_table(report), "md")
+    rows = md_rows(text)
+    assert list(rows) == ["mamba_ema (ref.)", "aa (A/A control)", "again (A/A control)", "worse"]
+    assert rows["aa (A/A control)"][8] == "worse" and rows["again (A/A control)"][8] != "worse"
+    assert (
+        "(A/A control): aa, again, mamba_ema trained again with other seeds "
+        "(train.seed_offset) and nothing else changed, so its difference is noise: the noise "
+        "floor of every comparison. Its verdict should be equivalent or undecided; better or "
+        "worse is a false positive of the test at hand. Here aa came out worse: a false "
+        "positive."
+    ) in text
+    assert list(md_rows(render(per_fold_table(report), "md")))[1] == "aa (A/A control)"
+    tex = render(ablation_table(report), "tex")
+    assert r"\begin{tabular}[t]{@{}l@{}}{aa} \\ {(A/A control)}\end{tabular} &" in tex
+    assert "Here aa came out worse: a false positive." in tex
+    assert "(A/A control)" not in render(ablation_table(built), "md")
+
+
+def test_bench_report_finds_and_marks_the_a_a_control(
+    tiny_corpus_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bench report`` finds the A/A control by its configuration (the reference's but for
+    ``train.seed_offset``) and marks it in the Markdown and LaTeX tables and the summary."""
+    variants = ["mamba_ema", "mamba_ema_aa", "no_film"]
+    overrides = [f"corpus.root={tiny_corpus_root}"]
+    planned = list_grid(select_trials(overrides=overrides, variants=variants), tmp_path / "r")
+    predictions = planted_predictions()
+    predictions = pd.concat([predictions, near_twin(predictions, "mamba_ema", "mamba_ema_aa")])
+    write_results(
+        tmp_path / "r", predictions[predictions["variant"].isin(variants)], planned=planned
+    )
+    argv = ["report", "--results", str(tmp_path / "r"), "--variant", *variants, *overrides,
+            "--out", str(tmp_path / "out"), "--bootstrap", "200"]  # fmt: skip
+    assert main(argv) == 0
+    out = tmp_path / "out" / "synthetic"
+    rows = md_rows((out / "ablations.md").read_text())
+    assert list(rows) == ["mamba_ema (ref.)", "mamba_ema_aa (A/A control)", "no_film"]
+    assert rows["mamba_ema_aa (A/A control)"][8] in ("equivalent", "undecided")
+    assert (
+        "(A/A control): mamba_ema_aa, mamba_ema trained again" in (out / "ablations.md").read_text()
+    )
+    assert r"{mamba\_ema\_aa} \\ {(A/A control)}" in (out / "ablations.tex").read_text()
+    assert r"{mamba\_ema\_aa} \\ {(A/A control)}" in (out / "per_fold.tex").read_text()
+    summary = capsys.readouterr().out
+    assert "  mamba_ema_aa (A/A control)  " in summary
+    assert "(A/A control): mamba_ema_aa, mamba_ema again with other seeds" in summary

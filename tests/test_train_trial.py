@@ -10,6 +10,8 @@ import torch
 
 from bench.errors import BenchError
 from bench.testing.toy import toy_trial_data
+from bench.train import trial
+from bench.train.trainer import fit
 from bench.train.trial import PREDICTION_COLUMNS, TrialResult, run_trial
 
 TINY = {"d_model": 16, "d_c": 8, "d_p2": 8, "film_hidden": 16, "head_hidden": 16}
@@ -95,3 +97,26 @@ def test_stateful_model_beats_stateless_on_drifting_moods() -> None:
 def test_bad_spec_fails_before_training(data, bad: dict, message: str) -> None:
     with pytest.raises(BenchError, match=message):
         run_trial(bad, data)
+
+
+def test_a_seed_offset_shifts_the_initialisation_and_shuffling_seeds(data, monkeypatch) -> None:
+    """``train.seed_offset`` k trains seed s as seed s + 1000 k: the initial weights and the
+    seed of batch order and sampling draws (``fit``'s) are seed 1007's for seed 7 at offset 1,
+    and so is the whole trial; offset 0 is seed 7 itself."""
+    seen: list[tuple[dict[str, torch.Tensor], int]] = []
+
+    def recording_fit(model, train, val, config, device, seed, on_epoch=None):
+        seen.append(({k: v.clone() for k, v in model.state_dict().items()}, seed))
+        return fit(model, train, val, config, device, seed, on_epoch)
+
+    monkeypatch.setattr(trial, "fit", recording_fit)
+    base = spec(1, updater="gru")
+    shifted = base | {"train": base["train"] | {"seed_offset": 1}}
+    results = [run_trial(s, data) for s in (base, shifted, base | {"seed": 1007})]
+    (plain, plain_seed), (offset, offset_seed), (far, far_seed) = seen
+    assert (plain_seed, offset_seed, far_seed) == (7, 1007, 1007)
+    assert all(torch.equal(offset[k], far[k]) for k in offset)
+    assert not all(torch.equal(offset[k], plain[k]) for k in offset)
+    assert results[1].predictions.equals(results[2].predictions)
+    assert not results[1].predictions.equals(results[0].predictions)
+    assert results[1].spec["train"]["seed_offset"] == 1 and results[1].spec["seed"] == 7

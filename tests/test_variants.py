@@ -13,12 +13,15 @@ from bench import variants
 from bench.cli import main
 from bench.errors import BenchError
 from bench.protocol import Protocol, load_protocol
+from bench.results import read_record
 from bench.train.config import TrialSpec
 from bench.variants import (
+    aa_controls,
     config_hash,
     load_grid,
     resolve_personalise,
     resolve_variant,
+    variant_name,
     variant_names,
 )
 
@@ -52,7 +55,9 @@ def test_grids_name_the_issue_variants_and_three_seeds():
     assert list(grid.variants) == ABLATIONS and grid.seeds == (0, 1, 2)
     assert grid.reference == "mamba_ema"
     extended = load_grid("extended")
-    assert set(extended.variants) == {*ABLATIONS, "mlp_ema", "mamba_no_ema", "per_channel_alpha"}
+    assert set(extended.variants) == {
+        *ABLATIONS, "mamba_ema_aa", "mlp_ema", "mamba_no_ema", "per_channel_alpha"
+    }  # fmt: skip
     assert set(variant_names()) == set(extended.variants)
 
 
@@ -73,6 +78,7 @@ def test_each_variant_changes_what_its_name_says(protocol: dict):
     assert differences("no_prosody") == {"model.prosody"}
     assert differences("learnable_alpha") == {"model.ema.mode"}
     assert differences("mamba_no_ema") == {"model.ema.alpha"}
+    assert differences("mamba_ema_aa") == {"train.seed_offset"}
     assert resolved["teacher_forcing"]["model"]["feedback"] == "teacher"
     assert resolved["autoregressive"]["model"]["feedback"] == "autoregressive"
 
@@ -202,3 +208,75 @@ def test_a_variant_file_can_declare_its_personalisation(tmp_path: Path, monkeypa
     (folder / "bad.yaml").write_text("personalise: {k: [5, 10]}\n")
     with pytest.raises(BenchError, match="include 0"):
         resolve_personalise("bad", protocol)
+
+
+def test_a_seed_offset_of_0_keeps_the_hash_of_trials_stored_before_the_key(protocol: Protocol):
+    """``train.seed_offset`` came after trials and tunings were stored: at 0 it is not hashed,
+    so a stored trial of the reference stays current; any other offset is a new trial."""
+    config = resolve_variant("mamba_ema", protocol)
+    assert config["train"]["seed_offset"] == 0
+    before = {**config, "train": {k: v for k, v in config["train"].items() if k != "seed_offset"}}
+    assert config_hash(config, protocol) == config_hash(before, protocol)
+    shifted = resolve_variant("mamba_ema_aa", protocol)
+    assert shifted["train"]["seed_offset"] == 1
+    assert config_hash(shifted, protocol) != config_hash(config, protocol)
+    with pytest.raises(BenchError, match="train.seed_offset must be >= 0, not -1"):
+        resolve_variant("mamba_ema", protocol, ["train.seed_offset=-1"])
+
+
+def test_the_a_a_control_is_found_by_its_configuration(
+    tmp_path: Path, monkeypatch, protocol: Protocol
+):
+    """A variant is an A/A control of the reference when its resolved configuration differs
+    from the reference's in ``train.seed_offset`` alone, whatever its name."""
+    folder = shutil.copytree(variants.VARIANT_DIR, tmp_path / "variants")
+    monkeypatch.setattr(variants, "VARIANT_DIR", folder)
+    (folder / "again.yaml").write_text("train: {seed_offset: 2}\n")
+    (folder / "again_no_film.yaml").write_text("model: {film: false}\ntrain: {seed_offset: 1}\n")
+    grid = ["mamba_ema", "no_film", "mamba_ema_aa", "again", "again_no_film"]
+    assert aa_controls("mamba_ema", grid, protocol) == ("mamba_ema_aa", "again")
+    assert aa_controls("no_film", grid, protocol) == ("again_no_film",)
+    # the same overrides apply to every variant: still the reference with other seeds
+    assert aa_controls("mamba_ema", grid, protocol, ["train.lr=0.01"]) == ("mamba_ema_aa", "again")
+    assert aa_controls("mamba_ema_aa", ["mamba_ema"], protocol) == ("mamba_ema",)
+
+
+def test_a_variant_given_as_a_yaml_path_is_named_by_its_stem(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(variants, "_GIVEN_FILES", {})
+    (tmp_path / "wide.yaml").write_text("model: {d_model: 96}\n")
+    assert variant_name(str(tmp_path / "wide.yaml")) == "wide"
+    assert resolve_variant("wide", load_protocol("synthetic"))["model"]["d_model"] == 96
+    assert variant_name(str(variants.VARIANT_DIR / "no_film.yaml")) == "no_film"
+    (tmp_path / "no_film.yaml").write_text("model: {film: false}\n")
+    with pytest.raises(BenchError, match="its name 'no_film' is taken by .*variants/no_film"):
+        variant_name(str(tmp_path / "no_film.yaml"))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "wide.yaml").write_text("model: {d_model: 32}\n")
+    with pytest.raises(BenchError, match="its name 'wide' is taken by .*wide.yaml; rename"):
+        variant_name(str(tmp_path / "other" / "wide.yaml"))
+    with pytest.raises(BenchError, match="variant file .*missing.yaml not found"):
+        variant_name(str(tmp_path / "missing.yaml"))
+    with pytest.raises(BenchError, match=r"unknown variant 'nope' \(known: .*mamba_ema_aa"):
+        variant_name("nope")
+
+
+def test_a_yaml_path_variant_runs_under_its_stem(
+    tiny_corpus_root: Path, tiny_feature_cache: Path, tmp_path: Path, monkeypatch, capsys
+):
+    """``bench run --variant my/file.yaml`` trains that file's configuration and stores it as
+    the variant ``file``; a bad path is one line on stderr."""
+    monkeypatch.setattr(variants, "_GIVEN_FILES", {})
+    (tmp_path / "narrow_aa.yaml").write_text("model: {d_model: 4}\ntrain: {seed_offset: 3}\n")
+    results = tmp_path / "results"
+    argv = ["run", "--variant", str(tmp_path / "narrow_aa.yaml"), "--seeds", "0", "--folds",
+            "1", "--executor", "local", "--quiet", "--results", str(results),
+            f"corpus.root={tiny_corpus_root}", f"features.cache_dir={tiny_feature_cache}",
+            "train.epochs=1", "train.chunk_len=8"]  # fmt: skip
+    assert main(argv) == 0
+    record = read_record(results / "synthetic" / "narrow_aa" / "fold1" / "seed0")
+    assert record is not None and record.key.variant == "narrow_aa"
+    assert record.config["model"]["d_model"] == 4 and record.config["train"]["seed_offset"] == 3
+    capsys.readouterr()
+    assert main([*argv[:2], str(tmp_path / "absent.yaml"), *argv[3:]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"bench run: error: variant file {tmp_path / 'absent.yaml'} not found"

@@ -22,7 +22,9 @@ class Report:
     """The numbers behind every table, plot and the terminal summary of one protocol.
 
     absent: variants of the grid with no trial to report; left_out: one note per stored
-    trial (or group of trials) the report did not use, and why.
+    trial (or group of trials) the report did not use, and why. aa_controls: the variants
+    that are the reference trained again with other seeds
+    (:func:`bench.variants.aa_controls`), whose verdict shows the noise floor.
     """
 
     protocol: str
@@ -43,6 +45,7 @@ class Report:
     corpora: str = ""  # where it is not one corpus: which corpus trains and which tests
     fold_tests: dict[int, str] = field(default_factory=dict)  # fold -> what it tests, if known
     resampled_folds: bool = True  # folds leave one unit out; False: fixed test sets
+    aa_controls: tuple[str, ...] = ()  # the reference again with other seeds
 
     @property
     def tested(self) -> str:
@@ -55,9 +58,10 @@ class Report:
         return f"{self.protocol} ({self.corpora})" if self.corpora else self.protocol
 
     def order(self) -> list[str]:
-        """The variants to show: the reference first, then the others by name."""
+        """The variants to show: the reference first, its A/A controls next (beside it, the
+        noise floor), then the others by name."""
         others = sorted(v for v in self.variants.index if v != self.reference)
-        return [self.reference, *others]
+        return [self.reference, *sorted(others, key=lambda v: v not in self.aa_controls)]
 
     def missing_notes(self) -> list[str]:
         """``variant: fold3/seed2 ...`` for every variant that lacks trials of the grid."""

@@ -27,6 +27,7 @@ from bench.report.tuning import tuning_view
 from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table, stored_trials
 from bench.run.grid import Selection, list_grid_folds
 from bench.run.plan import PlannedTrial
+from bench.variants import aa_controls
 
 Listed = tuple[dict[int, Fold], list[PlannedTrial]]  # a selection's folds and trials
 
@@ -63,7 +64,9 @@ def report_grid(
     (see :func:`bench.report.analysis.build_report`). Expected trials come from the selection, so
     a fold that every variant lacks shows as missing. Where ``bench personalise`` stored
     personalisations of these trials with each variant's ``personalise:`` configuration, the
-    report has a personalisation section (:mod:`bench.report.personalisation`). ``listed``:
+    report has a personalisation section (:mod:`bench.report.personalisation`). Variants that
+    are the reference trained again with other seeds are marked as its A/A controls
+    (:func:`bench.variants.aa_controls`). ``listed``:
     the selection's folds and trials as :func:`bench.run.grid.list_grid_folds` gives them,
     where the caller has them already (listing reads the corpus).
 
@@ -114,6 +117,9 @@ def report_grid(
         left_out=(*report.left_out, *stale),
         corpora=corpora_note(selection.protocol),
         fold_tests={number: fold.test_unit for number, fold in fold_parts.items()},
+        aa_controls=aa_controls(
+            report.reference, selection.variants, selection.protocol, selection.overrides
+        ),
     )
 
 

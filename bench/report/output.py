@@ -8,7 +8,14 @@ from bench.report.analysis import Report
 from bench.report.personalisation_output import personalisation_lines, write_personalisation
 from bench.report.plots import write_plots
 from bench.report.stats import ALPHA
-from bench.report.tables import Format, ablation_table, per_fold_table, render, tuning_table
+from bench.report.tables import (
+    AA_MARK,
+    Format,
+    ablation_table,
+    per_fold_table,
+    render,
+    tuning_table,
+)
 
 
 def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]:
@@ -57,7 +64,8 @@ def _smallest_p_note(report: Report) -> list[str]:
 
 def summarize(report: Report) -> str:
     """A few lines for the terminal: trials found, missing ones, and the verdicts with the
-    tests behind them."""
+    tests behind them, the A/A controls marked (their verdict should be equivalent or
+    undecided)."""
     v, c = report.variants, report.comparisons
     n_primary = int(c.query("family == 'primary'")["p"].notna().sum())
     lines = [
@@ -88,15 +96,22 @@ def summarize(report: Report) -> str:
         *_smallest_p_note(report),
     ]
     by_variant = c.set_index(["variant", "dimension"])
-    width = max((len(name) for name in c["variant"]), default=0)
+    names = {v: f"{v} {AA_MARK}" if v in report.aa_controls else v for v in c["variant"]}
+    width = max((len(name) for name in names.values()), default=0)
     for variant in c["variant"].unique():
         avg, val, aro = (by_variant.loc[(variant, d)] for d in ("avg", "v", "a"))
         lines.append(
-            f"  {variant:{width}}  {avg['verdict']:10}  CCC-avg difference {avg['delta']:+.3f} "
+            f"  {names[variant]:{width}}  {avg['verdict']:10}  "
+            f"CCC-avg difference {avg['delta']:+.3f} "
             f"[{avg['ci_low']:+.3f}, {avg['ci_high']:+.3f}]  p_Holm: difference "
             f"{avg['p_holm']:.3f}, TOST {avg['p_tost_holm']:.3f}"
             + (f", fold-level {avg['nb_p_holm']:.3f}" if report.resampled_folds else "")
             + f"  (secondary: V {val['verdict']}, A {aro['verdict']})"
+        )
+    if report.aa_controls:
+        lines.append(
+            f"{AA_MARK}: {', '.join(report.aa_controls)}, {report.reference} again with other "
+            "seeds: its verdict should be equivalent or undecided, else a false positive"
         )
     if report.personalisation is not None:
         lines += personalisation_lines(report.personalisation)

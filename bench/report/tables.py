@@ -31,6 +31,8 @@ METRIC_COLUMNS = [  # summary metric, header, dimension whose test marks the cel
     ("rmse_v", "RMSE-V", None), ("rmse_a", "RMSE-A", None),
     ("dialog_ccc_avg", "Dialog\nCCC-avg", None),
 ]  # fmt: skip
+STACKS = {"header": r"[b]{@{}c@{}}", "cell": r"[t]{@{}l@{}}"}  # LaTeX lines: how they stack
+AA_MARK = "(A/A control)"  # after the name of a variant that is the reference with other seeds
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -122,7 +124,7 @@ def _tex_ci(cell: Cell) -> str:
 def _cell(cell: Cell, fmt: Format) -> str:
     """One cell in Markdown or LaTeX (numbers in math mode there, so minus signs are right)."""
     if cell.kind == "text":
-        body = _text(cell.text, fmt)
+        body = _lines(cell.text, fmt, "cell")
         if not cell.bold:
             return body
         return f"**{body}**" if fmt == "md" else f"\\textbf{{{body}}}"
@@ -140,13 +142,20 @@ def _cell(cell: Cell, fmt: Format) -> str:
     return f"${body}{marker}${note}"
 
 
-def _header(text: str, fmt: Format) -> str:
-    """A column header; a newline in it breaks the line in LaTeX (a space in Markdown)."""
+def _lines(text: str, fmt: Format, stack: Literal["header", "cell"]) -> str:
+    """Text whose newlines break the line in LaTeX (``STACKS``: a header's lines centred on
+    its bottom line, a cell's left-aligned from its top line, on the row's baseline) and are
+    spaces in Markdown."""
     lines = [_text(line, fmt) for line in text.split("\n")]
     if fmt == "md" or len(lines) == 1:
         return " ".join(lines)
     braced = (f"{{{line}}}" for line in lines)  # so "\\" never reads a "[" as its argument
-    return r"\begin{tabular}[b]{@{}c@{}}" + r" \\ ".join(braced) + r"\end{tabular}"
+    return r"\begin{tabular}" + STACKS[stack] + r" \\ ".join(braced) + r"\end{tabular}"
+
+
+def _header(text: str, fmt: Format) -> str:
+    """A column header; a newline in it breaks the line in LaTeX (a space in Markdown)."""
+    return _lines(text, fmt, "header")
 
 
 def render(table: Table, fmt: Format) -> str:
@@ -195,8 +204,33 @@ def _bold_best(cells: list[Cell], lower_is_better: bool = False) -> list[Cell]:
     return [replace(c, bold=True) if x == best else c for c, x in zip(cells, shown, strict=True)]
 
 
-def _name(variant: str, reference: str) -> Cell:
-    return Cell("text", f"{variant} (ref.)" if variant == reference else variant)
+def _name(variant: str, report: Report) -> Cell:
+    """A row's name: ``(ref.)`` after the reference, ``(A/A control)`` below its A/A controls
+    (beside them in Markdown), so the name column is no wider in a paper."""
+    if variant == report.reference:
+        return Cell("text", f"{variant} (ref.)")
+    return Cell("text", f"{variant}\n{AA_MARK}" if variant in report.aa_controls else variant)
+
+
+def _aa_sentence(report: Report) -> str:
+    """The legend's note on the A/A controls (none: ``""``): what they are, the verdict each
+    should get, and any it did not."""
+    if not report.aa_controls:
+        return ""
+    names = ", ".join(report.aa_controls)
+    sentence = (
+        f"{AA_MARK}: {names}, {report.reference} trained again with other seeds "
+        "(train.seed_offset) and nothing else changed, so its difference is noise: the noise "
+        "floor of every comparison. Its verdict should be equivalent or undecided; better or "
+        "worse is a false positive of the test at hand."
+    )
+    verdicts = report.comparisons.set_index(["variant", "dimension"])["verdict"]
+    wrong = [
+        f"{name} came out {verdicts[(name, 'avg')]}"
+        for name in report.aa_controls
+        if verdicts.get((name, "avg")) in ("better", "worse")
+    ]
+    return sentence + (f" Here {'; '.join(wrong)}: a false positive." if wrong else "")
 
 
 def ablation_table(report: Report) -> Table:
@@ -231,7 +265,7 @@ def ablation_table(report: Report) -> Table:
         Cell("text", str(r.n) if r.n == r.n_expected else f"{r.n}/{r.n_expected}")
         for r in variants.itertuples()
     ]
-    names = [_name(v, report.reference) for v in order]
+    names = [_name(v, report) for v in order]
     headers = ["Variant", "n", *(h for h, _ in columns)]
     rows = [list(r) for r in zip(names, n, *(c for _, c in columns), strict=True)]
     align = ["left", *["right"] * (len(headers) - 1)]
@@ -272,6 +306,7 @@ def _legend(report: Report) -> str:
         "is not significant is not called equivalent.",
         _fold_test_sentence(report),
     ]
+    sentences += [s for s in [_aa_sentence(report)] if s]
     sentences.append(report.tuning.note)
     missing = report.missing_notes()
     if missing:
@@ -327,7 +362,9 @@ def per_fold_table(report: Report) -> Table:
         "utterances), mean over seeds. (n=k): only k seeds finished; a dash: none. "
         "Bold: best in column."
     )
-    names = [_name(v, report.reference) for v in order]
+    if report.aa_controls:
+        legend += f" {AA_MARK}: {report.reference} trained again with other seeds (noise)."
+    names = [_name(v, report) for v in order]
     headers = ["Variant", *(_fold_header(f, report.fold_tests.get(f)) for f in fold_ids)]
     rows = [list(r) for r in zip(names, *columns, strict=True)]
     return Table(
@@ -346,19 +383,23 @@ def tuning_table(report: Report) -> Table | None:
     chosen = chosen.assign(rank=chosen["variant"].map(order)).sort_values(["rank", "fold"])
     rows = [
         [
-            _name(r["variant"], report.reference),
+            _name(r["variant"], report),
             Cell("text", str(r["fold"])),
             *(Cell("text", f"{r[k]:.3g}") for k in keys),
             Cell("num", numbers=(r["val_ccc_avg"],)),
             Cell("text", f"{r['chosen'] + 1} of {r['tried']}"),
+            Cell("text", str(r["epochs"])),
+            Cell("text", str(r["asha_stopped"])),
         ]
         for _, r in chosen.iterrows()
     ]
-    headers = ["Variant", "Tuned on\nfold", *keys, "Validation\nCCC-avg", "Chosen"]
+    headers = ["Variant", "Tuned on\nfold", *keys, "Validation\nCCC-avg", "Chosen",
+               "Search\nepochs", "Stopped\nby ASHA"]  # fmt: skip
     legend = (
         f"Protocol {report.title}. The configuration each variant trained with: its "
         "values, its best validation CCC-avg in the search, and its place in the search's "
-        f"order. {report.tuning.note}"
+        "order; the epochs the search trained (every epoch of every configuration) and the "
+        f"configurations ASHA stopped early. {report.tuning.note}"
     )
     align = ["left", *["right"] * (len(headers) - 1)]
     return Table(headers, align, rows, legend, f"{report.protocol}-tuning")

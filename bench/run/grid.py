@@ -35,7 +35,7 @@ from bench.run.local import run_local
 from bench.run.plan import PlannedTrial, plan_trials
 from bench.run.worker import SharedInputs
 from bench.tune.apply import Tuning
-from bench.variants import DEFAULT_GRID, TRIAL_SECTIONS, load_grid, resolve_variant
+from bench.variants import DEFAULT_GRID, TRIAL_SECTIONS, load_grid, resolve_variant, variant_name
 
 log = logging.getLogger(__name__)
 EXECUTORS = ("ray", "local")
@@ -95,8 +95,9 @@ def select_trials(
             to the protocol.
         grid: a grid in ``variants/grids/`` (default ``DEFAULT_GRID``); it gives the
             variants, the seeds and the reference unless ``variants``/``seeds`` are given.
-        variants: these variants instead of the grid's (duplicates dropped). The reference
-            is then the grid's if it is among them, else the first.
+        variants: these variants instead of the grid's (duplicates dropped), by name or as
+            YAML paths (named by their stems, :func:`bench.variants.variant_name`). The
+            reference is then the grid's if it is among them, else the first.
         seeds, folds: these instead of the grid's seeds and every fold.
         tuning: the tuned configurations to train with (:mod:`bench.tune.apply`).
 
@@ -107,7 +108,7 @@ def select_trials(
     trial = [o for o in overrides if o.split(".", 1)[0] in TRIAL_SECTIONS]
     loaded = load_protocol(str(protocol), [o for o in overrides if o not in trial])
     chosen = load_grid(grid or DEFAULT_GRID)
-    names = tuple(dict.fromkeys(variants)) if variants else chosen.variants
+    names = tuple(dict.fromkeys(map(variant_name, variants))) if variants else chosen.variants
     reference = chosen.reference if chosen.reference in names else names[0]
     for name in names:  # a bad value fails here, before the corpus is read
         resolve_variant(name, loaded, trial)

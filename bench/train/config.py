@@ -10,6 +10,10 @@ from bench.config import Origins, config_from_dict, ranged
 from bench.errors import BenchError
 from bench.model.config import ModelConfig
 
+# ``train.seed_offset`` k trains seed s with s + SEED_STRIDE * k: grids use seeds 0, 1, 2, so
+# the seeds of two offsets never meet (unless a grid had this many seeds).
+SEED_STRIDE = 1000
+
 
 @dataclass
 class TrainConfig:
@@ -21,8 +25,12 @@ class TrainConfig:
     norm; mse_weight: ``w`` in ``1 - mean CCC + w sum MSE``. Scheduled sampling feeds the
     ground truth with probability 1 until the fraction ``sampling_start`` of the planned
     optimiser steps, falling linearly to 0 at ``sampling_end`` (seed 9.2: 0.3 and 0.8).
-    eval_batch_dialogs: dialogs streamed together at evaluation. Each numeric field declares
-    its range (:func:`bench.config.ranged`), checked where the config is parsed.
+    eval_batch_dialogs: dialogs streamed together at evaluation. seed_offset: shifts the seed
+    of initialisation, batch order, dropout and scheduled-sampling draws to
+    ``seed + SEED_STRIDE * seed_offset`` (:attr:`TrialSpec.effective_seed`), so a variant that
+    changes nothing else is the reference trained again with other seeds: an A/A control. Each
+    numeric field declares its range (:func:`bench.config.ranged`), checked where the config is
+    parsed.
     """
 
     epochs: int = ranged(30, 1)
@@ -36,6 +44,7 @@ class TrainConfig:
     sampling_start: float = ranged(0.3, 0, 1)
     sampling_end: float = ranged(0.8, 0, 1)
     eval_batch_dialogs: int = ranged(64, 1)
+    seed_offset: int = ranged(0, 0)
 
     def __post_init__(self) -> None:
         if self.sampling_start > self.sampling_end:
@@ -62,6 +71,16 @@ class TrialSpec:
     def from_dict(cls, spec: Mapping[str, Any], origins: Origins | None = None) -> TrialSpec:
         """The checked spec; ``origins`` names where each value was set, for errors."""
         return config_from_dict(cls, spec, "", origins)
+
+    @property
+    def effective_seed(self) -> int:
+        """The seed a trial's initialisation and shuffling draw from:
+        ``seed + SEED_STRIDE * train.seed_offset``.
+
+        >>> TrialSpec(seed=2, train=TrainConfig(seed_offset=1)).effective_seed
+        1002
+        """
+        return self.seed + SEED_STRIDE * self.train.seed_offset
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

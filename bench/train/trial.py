@@ -116,9 +116,10 @@ def train_model(
 ) -> TrainedModel:
     """Train one configuration on ``data``'s training split, selecting on ``val``.
 
-    Feature standardisers are fitted on the training rows. The seed fixes initialisation,
-    batch order, dropout and scheduled-sampling draws (a CPU run is reproducible); the
-    caller's global torch RNG state is left as it was. ``splits``: the splits that must be
+    Feature standardisers are fitted on the training rows. The seed, shifted by
+    ``train.seed_offset`` (:attr:`TrialSpec.effective_seed`), fixes initialisation, batch
+    order, dropout and scheduled-sampling draws (a CPU run is reproducible); the caller's
+    global torch RNG state is left as it was. ``splits``: the splits that must be
     present (a tuner's data has no test split); ``on_epoch``: see :func:`fit`.
     """
     resolved = TrialSpec.from_dict(spec)
@@ -127,11 +128,11 @@ def train_model(
     standardisers = fit_standardisers(data)
     sets = {name: dialog_set(data, name, standardisers) for name in splits}
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-        torch.manual_seed(resolved.seed)
+        seed = resolved.effective_seed
+        torch.manual_seed(seed)
         dims = [data.features[name].shape[1] for name in FEATURES]
         model = StreamingModel(resolved.model, *dims).to(device)
-        fitted = fit(model, sets["train"], sets["val"], resolved.train, device, resolved.seed,
-                     on_epoch)  # fmt: skip
+        fitted = fit(model, sets["train"], sets["val"], resolved.train, device, seed, on_epoch)
     return TrainedModel(resolved, model, fitted, standardisers, sets, device)
 
 

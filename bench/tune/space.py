@@ -42,11 +42,12 @@ from bench.resources import variants_dir
 from bench.train.config import TrialSpec
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
-# Never searched: the ablation switches are what a grid compares, and the epoch budget and
-# early stopping must be equal for every configuration.
+# Never searched: the ablation switches are what a grid compares, the epoch budget and
+# early stopping must be equal for every configuration, and a search over the seed offset
+# would pick a lucky seed.
 SCIENTIFIC = (
     "model.updater", "model.film", "model.prosody", "model.feedback", "model.ema",
-    "train.epochs", "train.patience",
+    "train.epochs", "train.patience", "train.seed_offset",
 )  # fmt: skip
 DEFAULT_SEARCH = "default"
 
@@ -231,8 +232,9 @@ def load_search(name: str | Path = DEFAULT_SEARCH) -> Search:
 
     Raises:
         BenchError: a missing file or unknown search name, an unknown key or distribution,
-            a searched key that is an ablation switch or the epoch budget (``SCIENTIFIC``),
-            or values the key cannot take (its type or range); each names the file and key.
+            a searched key that is an ablation switch, the epoch budget or the seed offset
+            (``SCIENTIFIC``), or values the key cannot take (its type or range); each names
+            the file and key.
     """
     path = search_path(name)
     if not path.is_file():
@@ -253,8 +255,8 @@ def load_search(name: str | Path = DEFAULT_SEARCH) -> Search:
         if key.split(".", 1)[0] not in ("model", "train"):
             raise BenchError(f"{path}: {key}: only model.* and train.* keys can be searched")
         if _is_scientific(key):
-            raise BenchError(f"{path}: {key} is an ablation switch or the epoch budget, "
-                             "never a nuisance hyperparameter")  # fmt: skip
+            raise BenchError(f"{path}: {key} is an ablation switch, the epoch budget or the "
+                             "seed offset, never a nuisance hyperparameter")  # fmt: skip
         if key not in searchable:
             raise BenchError(
                 f"{path}: unknown key space.{key}; known: {', '.join(sorted(searchable))}"
