@@ -255,12 +255,18 @@ def test_a_tuned_report_names_the_search_the_choices_and_the_budget(corpus, sear
     assert main(["report", *args, "--out", str(out), *tuned]) == 0
     chosen = pd.read_csv(out / "synthetic" / "tuning.csv")
     assert len(chosen) == 4 and (chosen["tried"] == 3).all()
+    table = (out / "synthetic" / "tuning.md").read_text()
     for _, row in chosen.iterrows():
-        choice = read_choice(root, TuningKey("synthetic", row["variant"], row["fold"]))
+        key = TuningKey("synthetic", row["variant"], row["fold"])
+        choice = read_choice(root, key)
         assert row["chosen"] == choice.index and row["val_ccc_avg"] == pytest.approx(choice.score)
         assert {k: row[k] for k in choice.values} == pytest.approx(choice.values)
-    table = (out / "synthetic" / "tuning.md").read_text()
-    assert "| mamba_ema (ref.) |" in table and "of 3 |" in table
+        stored = records(root, key, 3)  # the compute the search spent, from its curves
+        assert row["epochs"] == sum(len(r.history) for r in stored)
+        assert row["asha_stopped"] == sum(r.status == "stopped" for r in stored)
+        assert re.search(rf"of 3 \|\s+{row['epochs']} \|\s+{row['asha_stopped']} \|", table)
+    assert "| mamba_ema (ref.) |" in table
+    assert re.search(r"Chosen \|\s+Search epochs \|\s+Stopped by ASHA \|", table)
     assert (out / "synthetic" / "tuning.tex").is_file() is False  # only the formats asked for
     legend = (out / "synthetic" / "ablations.md").read_text()
     assert "Tuned (bench tune, mode nested)" in legend and "no test session informed" in legend
