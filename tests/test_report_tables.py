@@ -23,6 +23,7 @@ import bench.report.tables
 from bench.cli import main
 from bench.report.analysis import Report, build_report
 from bench.report.tables import ablation_table, latex_escape, per_fold_table, render
+from bench.report.tuning import TuningView
 from bench.run import list_grid, select_trials
 
 
@@ -165,6 +166,11 @@ def test_the_a_a_control_is_marked_beside_the_reference_with_what_its_verdict_me
     assert r"\begin{tabular}[t]{@{}l@{}}{aa} \\ {(A/A control)}\end{tabular} &" in tex
     assert "Here aa came out worse: a false positive." in tex
     assert "(A/A control)" not in render(ablation_table(built), "md")
+    tuned = replace(report, tuning=TuningView("Tuned.", chosen=pd.DataFrame()))
+    assert (
+        "mamba_ema tuned and trained again with other seeds (train.seed_offset, which its "
+        "own search trained with too" in render(ablation_table(tuned), "md")
+    )
 
 
 def test_bench_report_finds_and_marks_the_a_a_control(

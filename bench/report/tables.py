@@ -213,16 +213,22 @@ def _name(variant: str, report: Report) -> Cell:
 
 
 def _aa_sentence(report: Report) -> str:
-    """The legend's note on the A/A controls (none: ``""``): what they are, the verdict each
-    should get, and any it did not."""
+    """The legend's note on the A/A controls (none: ``""``): what they are (tuned, their own
+    search ran with the shifted seeds too), the verdict each should get, and any it did
+    not."""
     if not report.aa_controls:
         return ""
     names = ", ".join(report.aa_controls)
+    again = (
+        "tuned and trained again with other seeds (train.seed_offset, which its own search "
+        "trained with too, as every variant has its own search)"
+        if report.tuning.chosen is not None
+        else "trained again with other seeds (train.seed_offset)"
+    )
     sentence = (
-        f"{AA_MARK}: {names}, {report.reference} trained again with other seeds "
-        "(train.seed_offset) and nothing else changed, so its difference is noise: the noise "
-        "floor of every comparison. Its verdict should be equivalent or undecided; better or "
-        "worse is a false positive of the test at hand."
+        f"{AA_MARK}: {names}, {report.reference} {again} and nothing else changed, so its "
+        "difference is noise: the noise floor of every comparison. Its verdict should be "
+        "equivalent or undecided; better or worse is a false positive of the test at hand."
     )
     verdicts = report.comparisons.set_index(["variant", "dimension"])["verdict"]
     wrong = [
