@@ -15,6 +15,7 @@ from bench.errors import BenchError
 from bench.features import command as features_commands
 from bench.personalise import command as personalise_commands
 from bench.report import command as report_commands
+from bench.report import power_command
 from bench.run import command as run_commands
 from bench.tune import command as tune_commands
 
@@ -25,6 +26,7 @@ COMMAND_MODULES = [
     run_commands,
     personalise_commands,
     report_commands,
+    power_command,
 ]
 
 
