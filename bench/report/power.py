@@ -27,12 +27,13 @@ statistic is non-central t with ``K - 1`` degrees of freedom and non-centrality
 
 (:func:`hksj_power`). Where every ``v_k`` is equal this is exact: HKSJ then *is* the one-sample
 t-test over the ``d_k``, whatever ``tau^2`` is estimated. Where they differ, the HKSJ weights
-``1 / (v_k + tau^2)`` differ and the formula, with the mean ``v``, is an approximation (the
-tests measure it against simulated HKSJ rejections). The smallest detectable difference is
+``1 / (v_k + tau^2)`` differ and the formula, with the mean ``v``, is an approximation that
+errs low, since HKSJ weights the precise sessions up (the tests measure it against simulated
+HKSJ rejections). The smallest detectable difference is
 the ``delta > 0`` with ``power(delta) = 0.8`` (:func:`detectable_difference`).
 
 **Extrapolation.** To other numbers of seeds ``S'`` (sessions fixed), each part of ``v_k``
-scales as it would. ``s_seed^2 / S`` shrinks as ``1 / S'``. ``J_k`` holds two parts: what the
+scales as it would: ``s_seed^2 / S_k`` becomes ``s_seed^2 / S'``. ``J_k`` holds two parts: what the
 seeds share (``c_k``, how the test dialogs happen to favour one variant whatever the seed),
 which more seeds cannot shrink, and the seed x dialog part, which they can. With ``J_ks`` the
 jackknife variance of seed ``s``'s difference alone and ``J1_k = mean_s J_ks``, the jackknife
@@ -45,7 +46,7 @@ and ``J_k(S') = c_k + (J_k - c_k) S_k / S'``. Hence
     sigma^2(S') = tau^2 + (s_seed^2 + mean_k (J_k - c_k) S_k) / S' + mean_k c_k,
 
 which equals ``tau^2 + mean v`` at the grid's own seeds. ``tau^2 + mean_k c_k`` stays however
-many seeds are trained: a target whose power at that limit is below 80% is "not reachable with
+many seeds are trained: a target whose power at that limit is at most 80% is "not reachable with
 any number of seeds" (:func:`seeds_needed`). The seed x dialog part is counted twice, in
 ``s_seed^2`` (seeds differ on the whole test set) and in ``J_k``, as :func:`session_effects`
 counts it (the test's own ``v_k`` errs high the same way), so the seeds needed err high. To

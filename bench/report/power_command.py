@@ -181,7 +181,8 @@ def reading(table: pd.DataFrame, target: float, power: float) -> str:
             f"{len(by_seeds)} would reach it with {_span(by_seeds['seeds_needed'], 'd')} seeds"
         )
     if unreachable:
-        parts.append(f"{unreachable} {UNREACHABLE} (tau^2 and the dialog noise they share stay)")
+        why = "tau^2 and the dialog noise all seeds share stay"
+        parts.append(f"{unreachable} {UNREACHABLE} ({why})")
     parts.append(f"more sessions reach it: {_span(short['sessions_needed'], 'd')}")
     return "; ".join(parts) + "."
 
@@ -190,9 +191,9 @@ def assumptions(fixed_test_sets: bool) -> str:
     """The line under the reading: what the numbers assume."""
     line = (
         "Assumes: sessions independent and like these; variance components are this grid's "
-        "point estimates (tau^2 by REML from few sessions is often 0: then optimistic); "
-        "tau^2 + mean v for unequal v_k (then conservative); Holm not included (it needs "
-        "more); see docs/power.md."
+        "point estimates (tau^2 by REML from few sessions is often 0: then optimistic); v_k "
+        "counts the seed x dialog noise twice and unequal v_k are averaged (both "
+        "conservative); Holm not included (it needs more); see docs/power.md."
     )
     if fixed_test_sets:
         line += (
