@@ -148,24 +148,29 @@ def test_test_labels_never_inform_a_choice(corpus, search, tmp_path, monkeypatch
         assert len(inputs.table) == len(folds[2].train) + len(folds[2].val)
 
 
+def killed_after(stored: int):
+    """The local search executor, killed (Ctrl-C) once ``stored`` configurations are stored."""
+    done = 0
+
+    def executor(works, inputs, schedule, on_epoch, on_done, on_fail):
+        def counted(work, status):
+            nonlocal done
+            on_done(work, status)
+            done += 1
+            if done == stored:
+                raise KeyboardInterrupt
+
+        search_local(works, inputs, schedule, on_epoch, counted, on_fail)
+
+    return executor
+
+
 def test_an_interrupted_search_resumes_where_it_stopped(corpus, search, tmp_path):
     selection = select_trials(overrides=[corpus, *TUNE_FAST], variants=["stateless"], folds=[1])
     whole = tune_grid(selection, tmp_path / "whole", search, executor="local", options=QUIET)
-    stored = 0
-
-    def killed_after_three(works, inputs, schedule, on_epoch, on_done, on_fail):
-        def done(work, status):
-            nonlocal stored
-            on_done(work, status)
-            stored += 1
-            if stored == 3:
-                raise KeyboardInterrupt
-
-        search_local(works, inputs, schedule, on_epoch, done, on_fail)
-
     root = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
-        tune_grid(selection, root, search, executor=killed_after_three, options=QUIET)
+        tune_grid(selection, root, search, executor=killed_after(3), options=QUIET)
     key = TuningKey("synthetic", "stateless", 1)
     assert read_choice(root, key) is None and len(list(key.folder(root).glob("config-*"))) == 3
     resumed = tune_grid(selection, root, search, executor="local", options=QUIET)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tune import QUIET, TUNE_FAST, curves, faked_corpus
+from test_tune import QUIET, TUNE_FAST, curves, faked_corpus, killed_after
 
 from bench.errors import BenchError
 from bench.report.tuning import tuning_view
@@ -202,21 +202,9 @@ def test_every_variant_trains_the_same_epochs_reproducibly_and_resumably(corpus,
 
     stateless = TuningKey("synthetic", "stateless", 1)
     one = select_trials(overrides=[corpus, *TUNE_FAST], variants=["stateless"], folds=[1])
-    done = 0
-
-    def killed_after_two(works, inputs, schedule, on_epoch, on_done, on_fail):
-        def counted(work, status):
-            nonlocal done
-            on_done(work, status)
-            done += 1
-            if done == 2:
-                raise KeyboardInterrupt
-
-        search_local(works, inputs, schedule, on_epoch, counted, on_fail)
-
     resumed = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
-        tune_grid(one, resumed, search, executor=killed_after_two, options=QUIET)
+        tune_grid(one, resumed, search, executor=killed_after(2), options=QUIET)
     assert read_choice(resumed, stateless) is None
     again = tune_grid(one, resumed, search, executor="local", options=QUIET)
     assert again.skipped == 2 and again.trained == tried["stateless"] - 2
