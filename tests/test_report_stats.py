@@ -15,6 +15,7 @@ import bench.report.bootstrap
 from bench.errors import BenchError
 from bench.metrics import ccc
 from bench.report.bootstrap import (
+    DIMENSIONS,
     ccc_from_moments,
     moments,
     paired_bootstrap,
@@ -22,7 +23,8 @@ from bench.report.bootstrap import (
     tost_p,
 )
 from bench.report.fold_test import corrected_resampled_t
-from bench.report.stats import HOLM, compare_to_reference, holm
+from bench.report.meta import random_effects_hksj, session_effects
+from bench.report.stats import HOLM, _fold_arrays, _pair, compare_to_reference, holm
 from bench.report.summary import trial_metrics, variant_summary
 
 N_BOOT = 400
@@ -76,6 +78,33 @@ def test_the_estimate_and_the_fold_level_test_use_per_trial_differences_of_poole
         t, p = corrected_resampled_t(differences, 1 / (5 - 1))  # 5 folds, leave one out
         assert found["nb_t"] == pytest.approx(t) and found["nb_p"] == pytest.approx(p)
         assert found["nb_t"] < 0 and found["nb_p_holm"] >= found["nb_p"]
+
+
+def test_the_across_session_test_is_hksj_over_each_sessions_seed_averaged_difference() -> None:
+    """re_*: the random-effects test over sessions, on each fold's difference averaged over
+    seeds (the per-trial differences of pooled CCC), Holm-corrected in its family."""
+    predictions = fabricate({"mamba_ema": REFERENCE_NOISE, "worse": 0.9}, seeds=(0, 1))
+    trials = trial_metrics(predictions).set_index(["variant", "fold", "seed"])
+    table = compare(predictions)
+    for dimension in ("v", "a", "avg"):
+        metric = trials[f"ccc_{dimension}"]
+        by_fold = (metric.loc["worse"] - metric.loc["mamba_ema"]).groupby("fold").mean()  # [5]
+        found = row(table, "worse", dimension)
+        d, v = session_effects(_fold_arrays(pair_for_test(predictions)))
+        expected = random_effects_hksj(by_fold.to_numpy(), v[:, DIMENSIONS.index(dimension)])
+        assert d[:, DIMENSIONS.index(dimension)] == pytest.approx(by_fold.to_numpy())
+        assert found["re_delta"] == pytest.approx(expected.estimate)
+        assert found["re_p"] == pytest.approx(expected.p) and found["re_p"] < 0.05
+        assert found["re_ci_low"] < found["re_delta"] < found["re_ci_high"] < 0
+        assert found["re_p_holm"] >= found["re_p"] and found["re_tau2"] >= 0
+    fixed = compare(predictions, resampled_folds=False)
+    assert fixed[["re_delta", "re_p", "re_p_holm", "re_p_tost_holm"]].isna().all().all()
+
+
+def pair_for_test(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The worse variant's predictions paired with the reference's, as the report pairs them."""
+    by = predictions.groupby("variant")
+    return _pair(by.get_group("worse"), by.get_group("mamba_ema"))[0]
 
 
 def test_fixed_test_sets_get_the_same_bootstrap_and_no_fold_level_test() -> None:

@@ -105,7 +105,12 @@ def summarize(report: Report) -> str:
             f"CCC-avg difference {avg['delta']:+.3f} "
             f"[{avg['ci_low']:+.3f}, {avg['ci_high']:+.3f}]  p_Holm: difference "
             f"{avg['p_holm']:.3f}, TOST {avg['p_tost_holm']:.3f}"
-            + (f", fold-level {avg['nb_p_holm']:.3f}" if report.resampled_folds else "")
+            + (
+                f", fold-level {avg['nb_p_holm']:.3f}, across sessions (HKSJ) "
+                f"{avg['re_p_holm']:.3f}"
+                if report.resampled_folds
+                else ""
+            )
             + f"  (secondary: V {val['verdict']}, A {aro['verdict']})"
         )
     if report.aa_controls:

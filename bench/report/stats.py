@@ -16,12 +16,20 @@ Tests, per variant and dimension (v, a, avg):
   the ``k`` folds of the results. Its scope: other sessions, approximately. Only where
   the folds resample one population (leave one unit out): where they are fixed test sets
   (a release's own splits, another corpus) there are no other splits to cover, and
-  ``nb_t``/``nb_p`` are NaN.
+  ``nb_t``/``nb_p`` are NaN;
+- the random-effects test over test sessions with the Hartung-Knapp-Sidik-Jonkman
+  adjustment (:mod:`bench.report.meta`: each session's seed-averaged difference and its
+  within-session variance, REML ``tau^2``): ``re_delta`` (the difference across sessions),
+  its 95% interval ``re_ci_low``/``re_ci_high``, ``re_tau2``, the two-sided ``re_p`` and the
+  TOST ``re_p_tost``. Its scope: other sessions like these. Of the candidates, it is the one
+  that held its level in every scenario of the calibration (``benchmarks/calibration.py``,
+  ``docs/calibration.md``); the verdict does not use it yet. NaN on fixed test sets, as the
+  fold-level test.
 
 Families. The primary family is CCC-avg of every variant against the reference; CCC-V
 and CCC-A of every variant form the secondary family. Each test's p-values are
 Holm-corrected (:func:`holm`) within each family separately:
-``p_holm``, ``p_tost_holm`` and ``nb_p_holm``.
+``p_holm``, ``p_tost_holm``, ``nb_p_holm``, ``re_p_holm`` and ``re_p_tost_holm``.
 
 Verdict of a row, one word: ``better`` or ``worse`` where the bootstrap's difference test
 rejects after Holm (by the sign of ``delta``), else ``equivalent`` where the TOST rejects
@@ -41,16 +49,22 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.report.bootstrap import DIMENSIONS, MARGIN, MOMENTS, moments, paired_bootstrap
 from bench.report.fold_test import corrected_resampled_t, leave_one_out_ratio
+from bench.report.meta import random_effects_hksj, session_effects
 from bench.report.summary import PRED, TRUE, format_trials, trial_pairs
 
 ALPHA = 0.05
 FAMILIES = {"avg": "primary", "v": "secondary", "a": "secondary"}
-HOLM = {"p": "p_holm", "p_tost": "p_tost_holm", "nb_p": "nb_p_holm"}  # raw -> corrected
+HOLM = {  # raw -> corrected
+    "p": "p_holm", "p_tost": "p_tost_holm", "nb_p": "nb_p_holm", "re_p": "re_p_holm",
+    "re_p_tost": "re_p_tost_holm",
+}  # fmt: skip
+ACROSS = ["re_delta", "re_ci_low", "re_ci_high", "re_tau2", "re_p", "re_p_tost"]
 VERDICTS = ("better", "worse", "equivalent", "undecided")
 COLUMNS = [
     "variant", "reference", "dimension", "family", "n_pairs", "n_folds", "variant_mean",
     "reference_mean", "delta", "ci_low", "ci_high", "p", "p_holm", "significant", "margin",
-    "p_tost", "p_tost_holm", "verdict", "nb_t", "nb_p", "nb_p_holm", "only_reference",
+    "p_tost", "p_tost_holm", "verdict", "nb_t", "nb_p", "nb_p_holm", *ACROSS[:5], "re_p_holm",
+    "re_p_tost", "re_p_tost_holm", "only_reference",
     "only_variant", "unpaired_utts", "n_boot", "seed",
 ]  # fmt: skip
 
@@ -157,11 +171,13 @@ def compare_to_reference(
         if paired.empty:
             rows += [base | {"dimension": d} | means[d] for d in DIMENSIONS]
             continue
-        result = paired_bootstrap(_fold_arrays(paired), n_boot, _rng(seed, variant), margin=margin)
+        folds = _fold_arrays(paired)
+        result = paired_bootstrap(folds, n_boot, _rng(seed, variant), margin=margin)
+        across = _across_sessions(folds, margin) if resampled_folds else {}
         for j, dimension in enumerate(DIMENSIONS):
             nb_t, nb_p = corrected_resampled_t(result.trial_deltas[:, j], ratio)
             rows.append(
-                base | means[dimension] | {
+                base | means[dimension] | across.get(dimension, {}) | {
                     "dimension": dimension, "delta": result.estimate[j],
                     "ci_low": result.ci_low[j], "ci_high": result.ci_high[j],
                     "p": result.p_value[j], "p_tost": result.p_tost[j], "nb_t": nb_t,
@@ -171,6 +187,19 @@ def compare_to_reference(
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["family"] = table["dimension"].map(FAMILIES)
     return corrected(table)
+
+
+def _across_sessions(folds: list[np.ndarray], margin: float) -> dict[str, dict[str, float]]:
+    """Per dimension, the ``ACROSS`` columns: the HKSJ random-effects test over the test
+    sessions (:func:`bench.report.meta.random_effects_hksj` of
+    :func:`bench.report.meta.session_effects`)."""
+    d, v = session_effects(folds)  # [K, 3] each
+    out = {}
+    for j, dimension in enumerate(DIMENSIONS):
+        test = random_effects_hksj(d[:, j], v[:, j], margin=margin)
+        values = (test.estimate, test.ci_low, test.ci_high, test.tau2, test.p, test.p_tost)
+        out[dimension] = dict(zip(ACROSS, values, strict=True))
+    return out
 
 
 def corrected(table: pd.DataFrame) -> pd.DataFrame:

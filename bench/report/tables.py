@@ -336,7 +336,11 @@ def _fold_test_sentence(report: Report) -> str:
         "A fold-level Nadeau-Bengio corrected resampled t-test over the paired fold-seed "
         "trials (n_test/n_train taken as 1/(folds - 1)) covers other sessions, "
         "approximately; its p-values (nb_p_holm) are in stats.csv with every other "
-        "p-value and the verdicts of CCC-V and CCC-A. Bold: best in column."
+        "p-value and the verdicts of CCC-V and CCC-A. So is a random-effects test over the "
+        "test sessions with the Hartung-Knapp-Sidik-Jonkman adjustment (re_p_holm, "
+        "re_p_tost_holm; the difference across sessions re_delta with its 95% interval), "
+        "the one candidate that held its error rate across sessions in the calibration "
+        "(docs/calibration.md); the verdict does not use it yet. Bold: best in column."
     )
 
 
