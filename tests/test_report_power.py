@@ -29,7 +29,7 @@ from bench.report.power import (
     variance_components,
 )
 from bench.report.power_command import UNREACHABLE
-from bench.report.stats import _fold_arrays, _pair
+from bench.report.stats import fold_arrays, pair_trials
 from bench.results import PREDICTIONS_FILE, load_table
 from bench.run import list_grid, select_trials
 
@@ -118,11 +118,11 @@ def test_seeds_needed_is_the_first_number_of_seeds_that_reaches_the_target() -> 
 
 def test_variance_components_split_v_into_seeds_and_dialogs() -> None:
     predictions = fabricate({"mamba_ema": REFERENCE_NOISE, "worse": 0.8}, seeds=(0, 1, 2))
-    paired, _ = _pair(
+    paired, _ = pair_trials(
         predictions[predictions["variant"] == "worse"],
         predictions[predictions["variant"] == "mamba_ema"],
     )
-    folds = _fold_arrays(paired)
+    folds = fold_arrays(paired)
     grid = variance_components(folds)
     d, v = session_effects(folds)
     j = DIMENSIONS.index("avg")

@@ -24,7 +24,7 @@ from bench.report.bootstrap import (
 )
 from bench.report.fold_test import corrected_resampled_t
 from bench.report.meta import random_effects_hksj, session_effects
-from bench.report.stats import HOLM, _fold_arrays, _pair, compare_to_reference, holm
+from bench.report.stats import HOLM, compare_to_reference, fold_arrays, holm, pair_trials
 from bench.report.summary import trial_metrics, variant_summary
 
 N_BOOT = 400
@@ -90,7 +90,7 @@ def test_the_across_session_test_is_hksj_over_each_sessions_seed_averaged_differ
         metric = trials[f"ccc_{dimension}"]
         by_fold = (metric.loc["worse"] - metric.loc["mamba_ema"]).groupby("fold").mean()  # [5]
         found = row(table, "worse", dimension)
-        d, v = session_effects(_fold_arrays(pair_for_test(predictions)))
+        d, v = session_effects(fold_arrays(pair_for_test(predictions)))
         expected = random_effects_hksj(by_fold.to_numpy(), v[:, DIMENSIONS.index(dimension)])
         assert d[:, DIMENSIONS.index(dimension)] == pytest.approx(by_fold.to_numpy())
         assert found["re_delta"] == pytest.approx(expected.estimate)
@@ -104,7 +104,7 @@ def test_the_across_session_test_is_hksj_over_each_sessions_seed_averaged_differ
 def pair_for_test(predictions: pd.DataFrame) -> pd.DataFrame:
     """The worse variant's predictions paired with the reference's, as the report pairs them."""
     by = predictions.groupby("variant")
-    return _pair(by.get_group("worse"), by.get_group("mamba_ema"))[0]
+    return pair_trials(by.get_group("worse"), by.get_group("mamba_ema"))[0]
 
 
 def test_fixed_test_sets_get_the_same_bootstrap_and_no_fold_level_test() -> None:

@@ -91,7 +91,7 @@ def ccc_from_moments(m: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, 2.0 * cov / denominator, np.nan)
 
 
-def _trial_deltas(fold: np.ndarray, dialog_counts: np.ndarray) -> np.ndarray:
+def weighted_deltas(fold: np.ndarray, dialog_counts: np.ndarray) -> np.ndarray:
     """Per drawn dialog multiset ``[B, D]``, the per-seed CCC differences ``[B, S, 3]``."""
     pooled = np.einsum("bd,dsvjm->bsvjm", dialog_counts, fold)  # [B, S, 2, 2, 6]
     scores = ccc_from_moments(pooled)  # [B, S, 2 variants, 2 dims]
@@ -110,7 +110,7 @@ def _replicates(folds: list[np.ndarray], n_boot: int, rng: np.random.Generator) 
             n_dialogs, n_seeds = fold.shape[:2]
             dialogs = rng.multinomial(n_dialogs, np.full(n_dialogs, 1 / n_dialogs), size)
             seeds = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size)  # [B, S]
-            total += np.einsum("bs,bsj->bj", seeds, _trial_deltas(fold, dialogs))
+            total += np.einsum("bs,bsj->bj", seeds, weighted_deltas(fold, dialogs))
         out.append(total / n_trials)
     return np.concatenate(out)
 
@@ -181,7 +181,7 @@ def paired_bootstrap(
         confidence: coverage of the percentile interval.
         margin: the equivalence margin ``delta`` of the TOST p-value (CCC units).
     """
-    per_fold = [_trial_deltas(f, np.ones((1, f.shape[0])))[0] for f in folds]  # [S_k, 3] each
+    per_fold = [weighted_deltas(f, np.ones((1, f.shape[0])))[0] for f in folds]  # [S_k, 3] each
     trial_deltas = np.concatenate(per_fold)  # [J, 3]
     estimate = trial_deltas.mean(axis=0)
     replicates = _replicates(folds, n_boot, rng)

@@ -68,7 +68,7 @@ from scipy.optimize import brentq
 from scipy.stats import t as student_t
 
 from bench.errors import BenchError
-from bench.report.bootstrap import DIMENSIONS, MARGIN, _trial_deltas
+from bench.report.bootstrap import DIMENSIONS, MARGIN, weighted_deltas
 
 TAU2_METHODS = ("reml", "pm")
 
@@ -232,6 +232,19 @@ def random_effects_hksj(
     )  # fmt: skip
 
 
+def pooled_seed_variance(folds: list[np.ndarray]) -> np.ndarray:
+    """``s_seed^2 = sum_k sum_s (Delta_ks - d_k)^2 / sum_k (S_k - 1)`` per dimension (v, a,
+    avg), the seed variance that :func:`session_effects` divides by ``S_k``: ``Delta_ks`` is
+    seed ``s``'s difference on session ``k``'s whole test set, ``d_k`` their mean. NaN where
+    no session has two seeds. Input: the bootstrap's per-fold moment arrays."""
+    squares, dof = np.zeros(len(DIMENSIONS)), 0
+    for fold in folds:
+        deltas = weighted_deltas(fold, np.ones((1, fold.shape[0])))[0]  # [S, 3]
+        squares += ((deltas - deltas.mean(axis=0)) ** 2).sum(axis=0)
+        dof += fold.shape[1] - 1
+    return squares / dof if dof else np.full(len(DIMENSIONS), math.nan)
+
+
 def session_effects(folds: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per session, the seed-averaged difference ``d_k`` and its within-session variance.
 
@@ -260,15 +273,11 @@ def session_effects(folds: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         ``d`` and ``v``, each ``[K, 3]`` (v, a, avg as in ``DIMENSIONS``), in fold order.
     """
     d, jackknife = np.empty((len(folds), len(DIMENSIONS))), np.empty((len(folds), len(DIMENSIONS)))
-    squares, dof = np.zeros(len(DIMENSIONS)), 0
     seeds = np.array([fold.shape[1] for fold in folds])
     for k, fold in enumerate(folds):
         n_dialogs = fold.shape[0]
-        deltas = _trial_deltas(fold, np.ones((1, n_dialogs)))[0]  # [S, 3]
-        d[k] = deltas.mean(axis=0)
-        squares += ((deltas - d[k]) ** 2).sum(axis=0)
-        dof += seeds[k] - 1
-        theta = _trial_deltas(fold, 1.0 - np.eye(n_dialogs)).mean(axis=1)  # [D, 3] leave one out
+        d[k] = weighted_deltas(fold, np.ones((1, n_dialogs)))[0].mean(axis=0)  # [3]
+        theta = weighted_deltas(fold, 1.0 - np.eye(n_dialogs)).mean(axis=1)  # [D, 3] leave one out
         jackknife[k] = (n_dialogs - 1) / n_dialogs * ((theta - theta.mean(axis=0)) ** 2).sum(0)
-    seed_variance = squares / dof if dof else np.zeros(len(DIMENSIONS))
+    seed_variance = np.nan_to_num(pooled_seed_variance(folds), nan=0.0)  # 0 with one seed
     return d, seed_variance / seeds[:, None] + jackknife

@@ -75,9 +75,9 @@ from scipy.stats import nct
 from scipy.stats import t as student_t
 
 from bench.errors import BenchError
-from bench.report.bootstrap import DIMENSIONS, _trial_deltas
-from bench.report.meta import random_effects_hksj, session_effects
-from bench.report.stats import ALPHA, _fold_arrays, _pair
+from bench.report.bootstrap import DIMENSIONS, weighted_deltas
+from bench.report.meta import pooled_seed_variance, random_effects_hksj, session_effects
+from bench.report.stats import ALPHA, fold_arrays, pair_trials
 
 POWER = 0.8  # the power a detectable difference is detected with
 TARGET = 0.02  # default target difference (CCC-avg) whose seeds and sessions are sized
@@ -125,19 +125,6 @@ class VarianceComponents:
         return self.tau2 + (self.seed_variance + self.dialog_by_seed) / seeds + self.dialog_common
 
 
-def pooled_seed_variance(folds: list[np.ndarray]) -> np.ndarray:
-    """``s_seed^2 = sum_k sum_s (Delta_ks - d_k)^2 / sum_k (S_k - 1)`` per dimension (v, a,
-    avg), the seed variance that :func:`session_effects` divides by ``S_k``: ``Delta_ks`` is
-    seed ``s``'s difference on session ``k``'s whole test set, ``d_k`` their mean. NaN where
-    no session has two seeds. Input: the bootstrap's per-fold moment arrays."""
-    squares, dof = np.zeros(len(DIMENSIONS)), 0
-    for fold in folds:
-        deltas = _trial_deltas(fold, np.ones((1, fold.shape[0])))[0]  # [S, 3]
-        squares += ((deltas - deltas.mean(axis=0)) ** 2).sum(axis=0)
-        dof += fold.shape[1] - 1
-    return squares / dof if dof else np.full(len(DIMENSIONS), math.nan)
-
-
 def per_seed_jackknife(folds: list[np.ndarray]) -> np.ndarray:
     """Per session and dimension, ``J1_k = mean_s J_ks``: the delete-one-dialog jackknife
     variance ``(D - 1) / D sum_i (theta_s(i) - mean_i theta_s(i))^2`` of each seed's own
@@ -146,7 +133,7 @@ def per_seed_jackknife(folds: list[np.ndarray]) -> np.ndarray:
     out = np.empty((len(folds), len(DIMENSIONS)))
     for k, fold in enumerate(folds):
         n_dialogs = fold.shape[0]
-        theta = _trial_deltas(fold, 1.0 - np.eye(n_dialogs))  # [D, S, 3] leave one out
+        theta = weighted_deltas(fold, 1.0 - np.eye(n_dialogs))  # [D, S, 3] leave one out
         spread = ((theta - theta.mean(axis=0)) ** 2).sum(axis=0)  # [S, 3]
         out[k] = ((n_dialogs - 1) / n_dialogs * spread).mean(axis=0)
     return out
@@ -328,11 +315,11 @@ def power_table(
         raise BenchError(f"reference variant {reference!r} has no results; have {have}")
     rows = []
     for variant in sorted(set(predictions["variant"]) - {reference}):
-        paired, _ = _pair(predictions[predictions["variant"] == variant], ref_preds)
+        paired, _ = pair_trials(predictions[predictions["variant"] == variant], ref_preds)
         base = {"variant": variant, "reference": reference, "dimension": dimension}
         if paired.empty:
             rows.append(base | {"target": target, "seeds": []})
             continue
-        components = variance_components(_fold_arrays(paired), dimension)
+        components = variance_components(fold_arrays(paired), dimension)
         rows.append(base | power_row(components, target, alpha, power))
     return pd.DataFrame(rows, columns=COLUMNS, dtype=object)  # counts stay int beside None

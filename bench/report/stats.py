@@ -69,7 +69,7 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-def _fold_arrays(paired: pd.DataFrame) -> list[np.ndarray]:
+def fold_arrays(paired: pd.DataFrame) -> list[np.ndarray]:
     """Per fold, the bootstrap's moments ``[dialogs, seeds, 2 sides, 2 dims, 6]``."""
     folds = []
     for _, fold in paired.groupby("fold", sort=True):
@@ -97,7 +97,7 @@ def _in_trials(frame: pd.DataFrame, pairs: set[tuple[int, int]]) -> np.ndarray:
     return frame.set_index(["fold", "seed"]).index.isin(list(pairs))
 
 
-def _pair(variant: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def pair_trials(variant: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Inner join on (fold, seed, utt_id) and what could not be paired."""
     var_trials, ref_trials = trial_pairs(variant), trial_pairs(reference)
     keys = ["fold", "seed", "utt_id"]
@@ -163,7 +163,7 @@ def compare_to_reference(
     ref_preds = predictions[predictions["variant"] == reference]
     rows = []
     for variant in (v for v in variants if v != reference):
-        paired, unpaired = _pair(predictions[predictions["variant"] == variant], ref_preds)
+        paired, unpaired = pair_trials(predictions[predictions["variant"] == variant], ref_preds)
         means = _paired_means(trials, variant, reference, paired)
         base = {"variant": variant, "reference": reference, "margin": margin}
         base |= {"n_pairs": paired.groupby(["fold", "seed"]).ngroups} | unpaired
@@ -171,7 +171,7 @@ def compare_to_reference(
         if paired.empty:
             rows += [base | {"dimension": d} | means[d] for d in DIMENSIONS]
             continue
-        folds = _fold_arrays(paired)
+        folds = fold_arrays(paired)
         result = paired_bootstrap(folds, n_boot, _rng(seed, variant), margin=margin)
         across = _across_sessions(folds, margin) if resampled_folds else {}
         for j, dimension in enumerate(DIMENSIONS):
