@@ -198,18 +198,31 @@ def _plan(
     selection: Selection, results: Path, force: bool, progress: bool
 ) -> tuple[Corpus, dict[int, Fold], list[PlannedTrial]]:
     corpus, folds = corpus_and_folds(selection, progress)
-    plan = plan_trials(
+    data = fold_identities(corpus.table, fold_rows(folds))
+    tuned_on = tuning_sources(selection, corpus, folds)
+    return corpus, folds, _planned(selection, results, force, data, tuned_on)
+
+
+def _planned(
+    selection: Selection,
+    results: Path,
+    force: bool,
+    data: dict[int, dict[str, str]],
+    tuned_on: dict[int, dict[str, str]] | None = None,
+) -> list[PlannedTrial]:
+    """:func:`bench.run.plan.plan_trials` of the selection on folds with data identities
+    ``data`` (tuned choices checked against ``tuned_on``)."""
+    return plan_trials(
         selection.protocol,
         selection.variants,
         selection.seeds,
-        fold_identities(corpus.table, fold_rows(folds)),
+        data,
         results,
         selection.overrides,
         force,
         selection.tuning,
-        tuning_sources(selection, corpus, folds),
+        tuned_on,
     )
-    return corpus, folds, plan
 
 
 def tuning_sources(
@@ -244,16 +257,7 @@ def list_grid(
     pending = pending_folds(selection)
     if pending is None:
         return list_grid_folds(selection, results, force)[1]
-    return plan_trials(
-        selection.protocol,
-        selection.variants,
-        selection.seeds,
-        pending,
-        Path(results),
-        selection.overrides,
-        force,
-        selection.tuning,
-    )
+    return _planned(selection, Path(results), force, pending)
 
 
 def list_grid_folds(
