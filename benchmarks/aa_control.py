@@ -6,8 +6,9 @@ For each generator seed (``corpus.synth.seed``) it trains mamba_ema and mamba_em
 fold with the training seeds given (the protocol's shared recipe, untuned), computes the
 report as ``bench report`` does, checks that the report finds mamba_ema_aa to be the A/A
 control, and prints its CCC-avg verdict (the one the tables print, whichever test decides
-it), its difference with the 95% interval beside the verdict, and the secondary verdicts
-(CCC-V, CCC-A). It ends with one Markdown table and the count of false positives.
+it: HKSJ across sessions), its difference with the interval beside the verdict (at Holm's
+level), the bootstrap's verdict on these sessions, and the secondary verdicts (CCC-V,
+CCC-A). It ends with one Markdown table and the count of false positives.
 
 With two variants the primary family holds this one test, so Holm changes nothing; in the
 ablation grid the A/A test is one of nine, and Holm makes a false positive rarer there.
@@ -83,21 +84,22 @@ def measure(generator: int, folder: Path, args: argparse.Namespace) -> pd.DataFr
         sys.exit(f"{CONTROL} is not an A/A control of {REFERENCE} under {overrides}")
     table = report.comparisons.set_index(["variant", "dimension"]).loc[CONTROL]
     print(f"\n== generator seed {generator}: {CONTROL} - {REFERENCE}")
-    print(table[["delta", "ci_low", "ci_high", "verdict"]].round(4).to_string())
+    columns = ["verdict_delta", "verdict_low", "verdict_high", "verdict", "bootstrap_verdict"]
+    print(table[columns].round(4).to_string())
     return table
 
 
 def markdown(tables: dict[int, pd.DataFrame]) -> str:
     """One row per corpus, then how many A/A verdicts were false positives."""
     lines = [
-        f"| corpus | {CONTROL} - {REFERENCE} CCC-avg [95% CI] | verdict | CCC-V | CCC-A |",
+        f"| corpus | {CONTROL} - {REFERENCE} CCC-avg [Holm CI] | verdict | CCC-V | CCC-A |",
         "|---|---|---|---|---|",
     ]
     for generator, t in tables.items():
         avg = t.loc["avg"]
         lines.append(
-            f"| synthetic, generator seed {generator} | {avg['delta']:+.3f} "
-            f"[{avg['ci_low']:+.3f}, {avg['ci_high']:+.3f}] | {avg['verdict']} | "
+            f"| synthetic, generator seed {generator} | {avg['verdict_delta']:+.3f} "
+            f"[{avg['verdict_low']:+.3f}, {avg['verdict_high']:+.3f}] | {avg['verdict']} | "
             f"{t.loc['v', 'verdict']} | {t.loc['a', 'verdict']} |"
         )
     wrong = [g for g, t in tables.items() if t.loc["avg", "verdict"] in FALSE_POSITIVES]

@@ -8,6 +8,7 @@ import doctest
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import t as student_t
 from statsmodels.stats.multitest import multipletests
 from test_report_fabricate import PLANTED, REFERENCE_NOISE, fabricate, near_twin
 
@@ -26,6 +27,7 @@ from bench.report.fold_test import corrected_resampled_t
 from bench.report.meta import random_effects_hksj, session_effects
 from bench.report.stats import HOLM, compare_to_reference, fold_arrays, holm, pair_trials
 from bench.report.summary import trial_metrics, variant_summary
+from bench.testing.fabricate import Components, fabricate_grid, predictions_frame
 
 N_BOOT = 400
 
@@ -114,8 +116,14 @@ def test_fixed_test_sets_get_the_same_bootstrap_and_no_fold_level_test() -> None
     resampled, fixed = compare(predictions), compare(predictions, resampled_folds=False)
     assert resampled["nb_p"].notna().all()
     assert fixed[["nb_t", "nb_p", "nb_p_holm"]].isna().all().all()
-    bootstrap = ["delta", "ci_low", "ci_high", "p", "p_holm", "p_tost", "verdict"]
+    bootstrap = ["delta", "ci_low", "ci_high", "p", "p_holm", "p_tost", "bootstrap_verdict"]
     pd.testing.assert_frame_equal(fixed[bootstrap], resampled[bootstrap])
+    # There the bootstrap gives the verdict, scoped to these test sets.
+    assert (fixed["test"] == "bootstrap").all() and (fixed["scope"] == "these test sets").all()
+    assert list(fixed["verdict"]) == list(fixed["bootstrap_verdict"])
+    assert list(fixed["verdict_delta"]) == list(fixed["delta"])
+    assert list(fixed["significant"]) == list(fixed["p_holm"] < 0.05)
+    assert (resampled["test"] == "HKSJ").all() and (resampled["scope"] == "across sessions").all()
 
 
 def test_false_positive_rate_on_null_data_is_at_most_nominal() -> None:
@@ -166,7 +174,7 @@ def test_holm_within_each_family_matches_statsmodels_and_the_definition() -> Non
             adjusted = multipletests(members[raw], 0.05, method="holm")[1]
             np.testing.assert_allclose(members[corrected], adjusted)
             np.testing.assert_allclose(members[corrected], naive_holm(members[raw].to_numpy()))
-        assert list(members["significant"]) == list(members["p_holm"] < 0.05)
+        assert list(members["significant"]) == list(members["re_p_holm"] < 0.05)  # HKSJ
     # Over one family of all twelve tests the correction would be larger.
     assert (table["p_holm"] <= naive_holm(table["p"].to_numpy()) + 1e-12).all()
 
@@ -313,3 +321,65 @@ def test_paired_bootstrap_rejects_nothing_it_cannot_compute() -> None:
     result = paired_bootstrap([fold], 50, np.random.default_rng(0))
     assert np.isnan(result.p_value).all() and (result.n_valid == 0).all()
     assert np.isnan(result.p_tost).all()
+
+
+def test_the_verdict_is_across_sessions_where_the_bootstrap_holds_them_fixed() -> None:
+    """With a variant x session interaction (tau 0.08) and no difference on average, the
+    bootstrap, which holds the five sessions fixed, calls many grids better or worse; the
+    verdict, HKSJ over the sessions, keeps its level, and the bootstrap's call stays
+    beside it as a statement about these sessions."""
+    components = Components(seeds=3, tau=0.08)
+    verdicts, bootstrap = [], []
+    for seed in range(20):
+        grid = fabricate_grid(components, 0.0, np.random.default_rng(seed))
+        avg = row(compare(predictions_frame(grid, "no_film", "mamba_ema"), seed=seed), "no_film")
+        assert avg["test"] == "HKSJ" and avg["scope"] == "across sessions"
+        verdicts.append(avg["verdict"])
+        bootstrap.append(avg["bootstrap_verdict"])
+    wrong = sum(v in ("better", "worse") for v in verdicts)
+    wrong_bootstrap = sum(v in ("better", "worse") for v in bootstrap)
+    assert wrong <= 2 and wrong_bootstrap >= 5, (verdicts, bootstrap)
+
+
+def test_the_interval_beside_the_verdict_is_the_verdict_tests_at_holms_level() -> None:
+    """Better or worse exactly where the interval excludes 0, equivalent exactly where the
+    TOST's interval lies inside the margin; HKSJ's t interval at 1 - 0.05 p / p_Holm."""
+    predictions = fabricate(PLANTED)
+    table = compare(pd.concat([predictions, near_twin(predictions, "mamba_ema", "twin")]))
+    assert set(table["verdict"]) == {"better", "worse", "equivalent", "undecided"}
+    for _, r in table.iterrows():
+        excludes_zero = r["verdict_low"] > 0 or r["verdict_high"] < 0
+        assert excludes_zero == (r["verdict"] in ("better", "worse")), r
+        assert r["verdict_low"] < r["verdict_delta"] == r["re_delta"] < r["verdict_high"]
+        if r["verdict"] == "equivalent":
+            gamma = 0.05 * r["re_p_tost"] / r["re_p_tost_holm"]
+            assert r["verdict_low"] > -0.02 and r["verdict_high"] < 0.02
+            assert r["verdict_level"] == pytest.approx(1 - 2 * gamma)
+            continue
+        gamma = 0.05 * r["re_p"] / r["re_p_holm"]
+        assert r["verdict_level"] == pytest.approx(1 - gamma) and r["verdict_level"] >= 0.95
+        half = student_t.isf(gamma / 2, r["re_df"]) * r["re_se"]
+        assert r["verdict_high"] - r["verdict_delta"] == pytest.approx(half)
+        # Wider than the unadjusted 95% interval wherever Holm tests at a smaller level.
+        assert r["verdict_high"] - r["verdict_low"] >= r["re_ci_high"] - r["re_ci_low"] - 1e-12
+
+
+def test_on_fixed_test_sets_the_interval_is_the_bootstraps_at_holms_level() -> None:
+    predictions = fabricate(PLANTED)
+    table = compare(predictions, resampled_folds=False)
+    for _, r in table.iterrows():
+        excludes_zero = r["verdict_low"] > 0 or r["verdict_high"] < 0
+        assert excludes_zero == (r["verdict"] in ("better", "worse")), r
+        if r["verdict"] != "equivalent":
+            assert r["verdict_level"] == pytest.approx(1 - 0.05 * r["p"] / r["p_holm"])
+            assert r["verdict_low"] <= r["ci_low"] and r["ci_high"] <= r["verdict_high"]
+
+
+def test_one_session_gives_no_verdict_across_sessions() -> None:
+    """HKSJ needs two sessions: with one the verdict is undecided, with no interval, and the
+    bootstrap's verdict about that session stays."""
+    predictions = fabricate(PLANTED)
+    table = compare(predictions[predictions["fold"] == 1])
+    assert (table["verdict"] == "undecided").all() and not table["significant"].any()
+    assert table[["verdict_low", "verdict_high", "verdict_level", "re_p"]].isna().all().all()
+    assert row(table, "better")["bootstrap_verdict"] == "better"

@@ -62,18 +62,26 @@ def test_markdown_ablation_table(report: Report) -> None:
     assert rows["better"][2].startswith("**") and rows["better"][3].startswith("**")  # best
     assert rows["worse"][3].startswith("**") is False
     assert rows["mamba_ema (ref.)"][7] == "reference" and rows["mamba_ema (ref.)"][8] == "–"
+    worse = report.comparisons.set_index(["variant", "dimension"]).loc[("worse", "avg")]
+    interval = [worse["verdict_delta"], worse["verdict_low"], worse["verdict_high"]]
+    assert rows["worse"][7] == "{:+.3f} [{:.3f}, {:.3f}]†".format(*interval)
+    assert worse["verdict_level"] > 0.95 and worse["verdict_delta"] == worse["re_delta"]
     verdicts = {name: cells[8] for name, cells in rows.items()}
     assert verdicts == {"mamba_ema (ref.)": "–", "better": "better", "no_film": "undecided",
                         "worse": "worse"}  # fmt: skip
     for fact in ["Protocol synthetic", "n = trials per variant", "N = 15",
                  "paired hierarchical bootstrap", "Missing trials: no_film: fold3/seed2",
                  "only the reference has fold3/seed2", "400 replicates",
-                 "cover other dialogs and seeds of these sessions, not other sessions",
+                 "covers other dialogs and seeds of these sessions only",
+                 "Verdict test, across sessions", "Hartung-Knapp-Sidik-Jonkman",
+                 "docs/calibration.md", "at the level Holm's procedure gives the row",
+                 "Verdict (across sessions)", "bootstrap_verdict",
+                 "with 80% power (two-sided 0.05 before Holm", "bench power",
                  "Primary family: CCC-avg of the 3 variants against mamba_ema",
                  "secondary family: their CCC-V and CCC-A (6 tests)",
                  "Holm's correction runs within each family",
                  "over the secondary family on CCC-V and CCC-A",
-                 "inside ±0.02 CCC", "the 90% interval inside ±0.02",
+                 "inside ±0.02 CCC", "lies inside the margin exactly when it is equivalent",
                  "A difference that is not significant is not called equivalent",
                  "Nadeau-Bengio corrected resampled t-test", "covers other sessions",
                  "nb_p_holm"]:  # fmt: skip

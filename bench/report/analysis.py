@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bench.report.bootstrap import MARGIN
-from bench.report.stats import compare_to_reference
+from bench.report.power import power_table
+from bench.report.stats import BOOTSTRAP, HKSJ, compare_to_reference
 from bench.report.summary import fold_summary, trial_metrics, variant_summary
 from bench.report.tuning import UNTUNED, TuningView
 
@@ -46,11 +47,17 @@ class Report:
     fold_tests: dict[int, str] = field(default_factory=dict)  # fold -> what it tests, if known
     resampled_folds: bool = True  # folds leave one unit out; False: fixed test sets
     aa_controls: tuple[str, ...] = ()  # the reference again with other seeds
+    power: pd.DataFrame | None = None  # per variant, the verdict test's power (power_table)
 
     @property
     def tested(self) -> str:
         """What a fold's test set is, in the legends: a session, or a fixed test set."""
         return "session" if self.resampled_folds else "test set"
+
+    @property
+    def scope(self) -> str:
+        """What the verdicts cover: across sessions (HKSJ), or these fixed test sets."""
+        return HKSJ.scope if self.resampled_folds else BOOTSTRAP.scope
 
     @property
     def title(self) -> str:
@@ -106,7 +113,8 @@ def build_report(
     (``variant, best_epoch, teacher_probability``, from the trial records), summarised per
     variant; ``margin``: the equivalence margin of the TOST, in CCC; ``tuning``: how the
     configurations were chosen (default: untuned, one shared recipe); ``resampled_folds``:
-    False where the folds are fixed test sets (no fold-level test).
+    False where the folds are fixed test sets (no fold-level or across-session test: the
+    verdicts are the bootstrap's, and no power of the across-session test is computed).
     ``build_report(...).comparisons`` is the stats table with the verdicts (see
     :func:`bench.report.stats.compare_to_reference`).
     """
@@ -130,6 +138,7 @@ def build_report(
         selection=None if kept is None or kept.empty else selection_summary(kept),
         tuning=tuning or TuningView(UNTUNED),
         resampled_folds=resampled_folds,
+        power=power_table(predictions, reference) if resampled_folds else None,
     )
 
 

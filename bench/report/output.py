@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from bench.report.analysis import Report
 from bench.report.personalisation_output import personalisation_lines, write_personalisation
 from bench.report.plots import write_plots
@@ -49,7 +51,8 @@ def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]
 
 
 def _smallest_p_note(report: Report) -> list[str]:
-    """A warning where too few replicates let no primary test reach ``ALPHA`` after Holm."""
+    """A warning where too few replicates let no primary bootstrap test reach ``ALPHA``
+    after Holm (the verdict's where the folds are fixed test sets, else the secondary one)."""
     m = int(report.comparisons.query("family == 'primary'")["p"].notna().sum())
     smallest = {"difference": 2 * m / (report.n_boot + 1), "TOST": m / (report.n_boot + 1)}
     out = [name for name, p in smallest.items() if m and p >= ALPHA]
@@ -62,12 +65,52 @@ def _smallest_p_note(report: Report) -> list[str]:
     ]
 
 
+def _test_lines(report: Report) -> list[str]:
+    """The terminal's account of the tests: which gives the verdict and what each covers."""
+    c = report.comparisons
+    n_primary = int(c.query("family == 'primary'")["p"].notna().sum())
+    bootstrap = (
+        f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}): "
+        f"covers other dialogs and seeds of these {report.tested}s"
+    )
+    rule = (
+        f"better/worse: difference p_Holm < {ALPHA}; equivalent: TOST p_Holm < {ALPHA} within "
+        f"+-{report.margin:g} CCC; otherwise undecided; the interval is the verdict test's at "
+        "the level Holm gives the row (the TOST's for equivalent); Holm within the primary "
+        f"family (CCC-avg, {n_primary} tests) and the secondary one (CCC-V, CCC-A):"
+    )
+    if not report.resampled_folds:
+        return [
+            f"verdict: {bootstrap}; no test covers other test sets (the folds are fixed test "
+            "sets, not resamples of one population);",
+            rule,
+        ]
+    return [
+        "verdict: HKSJ random-effects test over the test sessions (REML tau^2): across "
+        "sessions, other sessions like these;",
+        f"secondary: {bootstrap} (its verdict after 'these sessions'); fold-level corrected "
+        "resampled t-test (fold-level): other sessions, approximately;",
+        rule,
+    ]
+
+
+def _p_values(report: Report, row: pd.Series) -> str:
+    """The Holm-corrected p-values of a summary line: the verdict test's, then (across
+    sessions) the bootstrap's verdict and the fold-level test's."""
+    if not report.resampled_folds:
+        return f"difference {row['p_holm']:.3f}, TOST {row['p_tost_holm']:.3f}"
+    return (
+        f"difference {row['re_p_holm']:.3f}, TOST {row['re_p_tost_holm']:.3f}; these "
+        f"sessions (bootstrap) {row['bootstrap_verdict']}, difference {row['p_holm']:.3f}, "
+        f"TOST {row['p_tost_holm']:.3f}; fold-level {row['nb_p_holm']:.3f}"
+    )
+
+
 def summarize(report: Report) -> str:
     """A few lines for the terminal: trials found, missing ones, and the verdicts with the
     tests behind them, the A/A controls marked (their verdict should be equivalent or
     undecided)."""
     v, c = report.variants, report.comparisons
-    n_primary = int(c.query("family == 'primary'")["p"].notna().sum())
     lines = [
         f"protocol {report.title}: {len(v)} variants, {v['n'].sum()} trials "
         f"(expected {v['n_expected'].max()} per variant); reference {report.reference}"
@@ -83,18 +126,7 @@ def summarize(report: Report) -> str:
             for name, r in report.selection.iterrows()
         ]
     lines.append(f"  {report.tuning.note}")
-    lines += [
-        f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}): "
-        f"covers other dialogs and seeds of these {report.tested}s;",
-        "fold-level corrected resampled t-test: covers other sessions, approximately;"
-        if report.resampled_folds
-        else "no fold-level test: the folds are fixed test sets, not resamples of one population;",
-        f"Holm within the primary family (CCC-avg, {n_primary} tests) and the secondary one "
-        "(CCC-V, CCC-A);",
-        f"better/worse: difference p_Holm < {ALPHA}; equivalent: TOST p_Holm < {ALPHA} within "
-        f"+-{report.margin:g} CCC; otherwise undecided:",
-        *_smallest_p_note(report),
-    ]
+    lines += [*_test_lines(report), *_smallest_p_note(report)]
     by_variant = c.set_index(["variant", "dimension"])
     names = {v: f"{v} {AA_MARK}" if v in report.aa_controls else v for v in c["variant"]}
     width = max((len(name) for name in names.values()), default=0)
@@ -102,15 +134,9 @@ def summarize(report: Report) -> str:
         avg, val, aro = (by_variant.loc[(variant, d)] for d in ("avg", "v", "a"))
         lines.append(
             f"  {names[variant]:{width}}  {avg['verdict']:10}  "
-            f"CCC-avg difference {avg['delta']:+.3f} "
-            f"[{avg['ci_low']:+.3f}, {avg['ci_high']:+.3f}]  p_Holm: difference "
-            f"{avg['p_holm']:.3f}, TOST {avg['p_tost_holm']:.3f}"
-            + (
-                f", fold-level {avg['nb_p_holm']:.3f}, across sessions (HKSJ) "
-                f"{avg['re_p_holm']:.3f}"
-                if report.resampled_folds
-                else ""
-            )
+            f"CCC-avg difference {avg['verdict_delta']:+.3f} "
+            f"[{avg['verdict_low']:+.3f}, {avg['verdict_high']:+.3f}] "
+            f"({avg['verdict_level']:.1%})  p_Holm: {_p_values(report, avg)}"
             + f"  (secondary: V {val['verdict']}, A {aro['verdict']})"
         )
     if report.aa_controls:

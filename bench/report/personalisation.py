@@ -2,7 +2,7 @@
 
 For each variant, adapt mode and ``k > 0``, the adapted model's predictions on a trial's
 scored turns are compared with the unadapted model's (``k = 0``) on the *same* turns, with
-the ablation table's statistics (:func:`bench.report.stats.compare_to_reference`): the
+the ablation table's statistics (:func:`bench.report.stats.comparison_rows`): the
 paired hierarchical bootstrap over the scored turns' dialogs and the seeds, its TOST within
 the margin, and the fold-level corrected t-test (none where the folds are fixed test
 sets). Holm runs over every comparison of the section together (CCC-avg the primary
@@ -24,7 +24,7 @@ from bench.metrics import va_scores
 from bench.personalise.config import PersonaliseConfig
 from bench.personalise.run import supported_modes
 from bench.personalise.store import load_personalised, personalise_hash, read_personalised
-from bench.report.stats import compare_to_reference, corrected
+from bench.report.stats import comparison_rows, corrected
 from bench.report.summary import PRED, TRUE, trial_metrics
 from bench.run.plan import PlannedTrial
 
@@ -93,7 +93,7 @@ def personalisation_report(
             [unadapted.assign(variant=UNADAPTED), adapted.assign(variant=labels)],
             ignore_index=True,
         )
-        table = compare_to_reference(
+        table = comparison_rows(
             predictions,
             trial_metrics(predictions),
             UNADAPTED,

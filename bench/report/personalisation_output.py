@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
 from bench.report.personalisation import PersonalisationReport
-from bench.report.stats import ALPHA
+from bench.report.stats import ALPHA, HKSJ, VERDICT_TESTS
 from bench.report.tables import Cell, Format, Table, render
 
 ADAPT_COLORS = dict(
@@ -21,6 +22,30 @@ def _avg(report: PersonalisationReport):
     """The CCC-avg comparisons indexed by (model, adapt, k)."""
     c = report.comparisons
     return c[c["dimension"] == "avg"].set_index(["model", "adapt", "k"])
+
+
+def _scope(report: PersonalisationReport) -> str:
+    """What the section's verdicts cover (``across sessions`` or ``these test sets``)."""
+    return str(report.comparisons["scope"].iloc[0]) if len(report.comparisons) else ""
+
+
+def _test_words(report: PersonalisationReport, n_boot: int) -> str:
+    """The verdict test of the section, in the legend's words."""
+    if _scope(report) == HKSJ.scope:
+        return (
+            "across sessions by the Hartung-Knapp-Sidik-Jonkman random-effects test over the "
+            "test sessions (the paired hierarchical bootstrap over dialogs and seeds, "
+            f"{n_boot} replicates, scoped to these sessions, is in personalisation_stats.csv)"
+        )
+    return (
+        f"by a paired hierarchical bootstrap over dialogs and seeds ({n_boot} replicates), "
+        "which covers other dialogs and seeds of these test sets"
+    )
+
+
+def _interval(test: pd.Series) -> tuple[float, float, float]:
+    """The verdict's estimate and its Holm-level interval."""
+    return test["verdict_delta"], test["verdict_low"], test["verdict_high"]
 
 
 def _speakers(spread) -> str:
@@ -45,8 +70,7 @@ def personalisation_table(report: PersonalisationReport, protocol: str, n_boot: 
             rows.append([
                 Cell("text", model), Cell("text", r.adapt), Cell("text", str(r.k)),
                 *(Cell("num", numbers=(getattr(r, m),)) for m in ("ccc_v", "ccc_a", "ccc_avg")),
-                Cell("ci", numbers=(test["delta"], test["ci_low"], test["ci_high"]),
-                     marker=bool(test["significant"])),
+                Cell("ci", numbers=_interval(test), marker=bool(test["significant"])),
                 Cell("text", str(test["verdict"])),
                 Cell("text", _speakers(who)),
                 Cell("num", numbers=(who["worst"],)),
@@ -63,15 +87,17 @@ def personalisation_table(report: PersonalisationReport, protocol: str, n_boot: 
         "later turns of that speaker (k = 0: the trained model). Adapted: film (every FiLM "
         "parameter), film_last (FiLM's last layer) or head_bias (the output offset), "
         f"everything else frozen; {settings.pop()}. "
-        "{Delta}CCC-avg: the gain over k = 0 on the same turns with its 95% CI (paired "
-        f"hierarchical bootstrap over dialogs and seeds, {n_boot} replicates); {{dagger}}: "
-        f"p_Holm < {ALPHA}, Holm over the table's {n_tests} CCC-avg comparisons. Verdict: "
-        "better or worse (that test), equivalent (TOST within the margin), else undecided. "
+        f"{{Delta}}CCC-avg: the gain over k = 0 on the same turns, {_test_words(report, n_boot)}, "
+        "with its interval at the level Holm's procedure gives the row (the TOST's for an "
+        f"equivalent verdict); {{dagger}}: p_Holm < {ALPHA}, Holm over the table's {n_tests} "
+        "CCC-avg comparisons. Verdict: better or worse (that test), equivalent (its TOST "
+        "within the margin), else undecided. "
         "Speakers: how many gained / lost CCC-avg on their own scored turns (mean over "
         "seeds); worst: the largest loss (or smallest gain)."
     )
-    headers = ["Variant", "Adapted", "k", "CCC-V", "CCC-A", "CCC-avg", "{Delta}CCC-avg",
-               "Verdict", "Speakers\ngained / lost", "Worst\nspeaker"]  # fmt: skip
+    headers = ["Variant", "Adapted", "k", "CCC-V", "CCC-A", "CCC-avg", "{Delta}CCC-avg\n[Holm CI]",
+               f"Verdict\n({_scope(report)})", "Speakers\ngained / lost",
+               "Worst\nspeaker"]  # fmt: skip
     align = ["left", "left", *["right"] * 8]
     return Table(headers, align, rows, legend, f"{protocol}-personalisation")
 
@@ -89,15 +115,18 @@ def plot_personalisation(report: PersonalisationReport, protocol: str) -> Figure
         for adapt, gains in avg[avg["model"] == model].groupby("adapt", sort=True):
             gains = gains.sort_values("k")
             k = np.r_[0, gains["k"].to_numpy()]  # [n + 1]
-            delta = np.r_[0.0, gains["delta"].to_numpy()]  # [n + 1]
-            below = np.r_[0.0, (gains["delta"] - gains["ci_low"]).to_numpy()]  # [n + 1]
-            above = np.r_[0.0, (gains["ci_high"] - gains["delta"]).to_numpy()]  # [n + 1]
+            delta = np.r_[0.0, gains["verdict_delta"].to_numpy()]  # [n + 1]
+            below = np.r_[0.0, (gains["verdict_delta"] - gains["verdict_low"]).to_numpy()]
+            above = np.r_[0.0, (gains["verdict_high"] - gains["verdict_delta"]).to_numpy()]
             ax.errorbar(k, base + delta, yerr=[below, above], marker="o", capsize=3,
                         label=adapt, color=ADAPT_COLORS.get(adapt))  # fmt: skip
         ax.set_xticks(sorted(levels["k"].unique()))
         ax.set(title=model, xlabel="enrolment turns k", ylabel="CCC-avg of the scored turns")
         ax.legend(fontsize=8)
-    fig.suptitle(f"{protocol}: few-shot personalisation (bars: 95% CI of the gain over k = 0)")
+    fig.suptitle(
+        f"{protocol}: few-shot personalisation (bars: the gain over k = 0 with the verdict "
+        f"test's Holm-level interval, {_scope(report)})"
+    )
     return fig
 
 
@@ -106,14 +135,16 @@ def personalisation_lines(report: PersonalisationReport) -> list[str]:
     avg = _avg(report)
     spread = report.speakers.set_index(["variant", "adapt", "k"])
     lines = [
-        "personalisation (gain over k=0 on the same turns; Holm over "
-        f"{int(avg['p'].notna().sum())} CCC-avg comparisons):"
+        f"personalisation (gain over k=0 on the same turns; verdicts {_scope(report)}, Holm "
+        f"over {int(avg['p'].notna().sum())} CCC-avg comparisons):"
     ]
     for (model, adapt, k), r in avg.sort_index().iterrows():
         who = spread.loc[(model, adapt, k)]
+        p_holm = r[VERDICT_TESTS[r["test"]].p_holm]
         lines.append(
-            f"  {model} {adapt} k={k}: {r['verdict']}, CCC-avg {r['delta']:+.3f} "
-            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] p_Holm {r['p_holm']:.3f}; speakers "
+            f"  {model} {adapt} k={k}: {r['verdict']}, CCC-avg {r['verdict_delta']:+.3f} "
+            f"[{r['verdict_low']:+.3f}, {r['verdict_high']:+.3f}] p_Holm {p_holm:.3f} "
+            f"(bootstrap, these sessions: {r['bootstrap_verdict']}); speakers "
             f"gained {int(who['gained'])}, lost {int(who['lost'])} of {int(who['speakers'])}, "
             f"worst {who['worst']:+.3f}"
         )

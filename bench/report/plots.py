@@ -68,7 +68,8 @@ def plot_variants(report: Report) -> Figure:
 
 
 def plot_forest(report: Report) -> Figure:
-    """ΔCCC against the reference with 95% CIs, one panel per dimension, over the shaded
+    """ΔCCC against the reference with the verdict test's Holm-level intervals
+    (:mod:`bench.report.stats`), one panel per dimension, over the shaded
     equivalence margin; red where the difference test rejects after Holm (within the
     primary family on CCC-avg, the secondary one on CCC-V and CCC-A)."""
     others = report.order()[1:]
@@ -77,14 +78,15 @@ def plot_forest(report: Report) -> Figure:
     y = np.arange(len(others))
     for ax, (dimension, title) in zip(axes, DIMENSION_LABELS.items(), strict=True):
         rows = table.xs(dimension, level="dimension").reindex(others)
-        error = [rows["delta"] - rows["ci_low"], rows["ci_high"] - rows["delta"]]
+        delta = rows["verdict_delta"]
+        error = [delta - rows["verdict_low"], rows["verdict_high"] - delta]
         significant = rows["significant"].fillna(False).astype(bool).to_numpy()
         styles = [(significant, "C3", "C3", "Holm p < 0.05"), (~significant, "0.3", "white",
                   "not significant")]  # fmt: skip
         for mask, color, face, name in styles:
             xerr = [e[mask] for e in error]
             ax.errorbar(
-                rows["delta"][mask], y[mask], xerr=xerr, fmt="o", color=color, mfc=face,
+                delta[mask], y[mask], xerr=xerr, fmt="o", color=color, mfc=face,
                 capsize=3, label=name,
             )  # fmt: skip
         ax.axvspan(-report.margin, report.margin, color="0.88", lw=0, zorder=0,
@@ -97,7 +99,7 @@ def plot_forest(report: Report) -> Figure:
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
     fig.suptitle(
         f"{report.title}: difference to {report.reference} (reference, at 0); "
-        f"95% CI of a paired hierarchical bootstrap",
+        f"the verdict test's interval at Holm's level ({report.scope})",
         fontsize=11,
     )
     return fig

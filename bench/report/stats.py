@@ -20,34 +20,58 @@ Tests, per variant and dimension (v, a, avg):
 - the random-effects test over test sessions with the Hartung-Knapp-Sidik-Jonkman
   adjustment (:mod:`bench.report.meta`: each session's seed-averaged difference and its
   within-session variance, REML ``tau^2``): ``re_delta`` (the difference across sessions),
-  its 95% interval ``re_ci_low``/``re_ci_high``, ``re_tau2``, the two-sided ``re_p`` and the
-  TOST ``re_p_tost``. Its scope: other sessions like these. Of the candidates, it is the one
-  that held its level in every scenario of the calibration (``benchmarks/calibration.py``,
-  ``docs/calibration.md``); the verdict does not use it yet. NaN on fixed test sets, as the
-  fold-level test.
+  its 95% interval ``re_ci_low``/``re_ci_high`` (standard error ``re_se``, ``re_df`` degrees
+  of freedom), ``re_tau2``, the two-sided ``re_p`` and the TOST ``re_p_tost``. Its scope:
+  other sessions like these. Of the candidates, it is the one that held its level in every
+  scenario of the calibration (``benchmarks/calibration.py``, ``docs/calibration.md``). NaN
+  on fixed test sets, as the fold-level test.
 
 Families. The primary family is CCC-avg of every variant against the reference; CCC-V
 and CCC-A of every variant form the secondary family. Each test's p-values are
 Holm-corrected (:func:`holm`) within each family separately:
 ``p_holm``, ``p_tost_holm``, ``nb_p_holm``, ``re_p_holm`` and ``re_p_tost_holm``.
 
-Verdict of a row, one word: ``better`` or ``worse`` where the bootstrap's difference test
-rejects after Holm (by the sign of ``delta``), else ``equivalent`` where the TOST rejects
-after Holm, else ``undecided``. A difference that is not significant is never read as
-equivalence: that takes the TOST. The fold-level test does not enter the verdict; it
-says whether the difference also holds across sessions.
+The verdict of a row, one word, comes from one test, named in ``test`` with its ``scope``:
+HKSJ, "across sessions", where the folds leave one session out; the bootstrap, "these test
+sets", where they are fixed test sets (no other test sets to generalise to, so the statement
+is about other dialogs and seeds of these). ``better`` or ``worse`` where that test's
+difference test rejects after Holm (by the sign of its estimate), else ``equivalent`` where
+its TOST rejects after Holm, else ``undecided`` (also where the test is undefined, as HKSJ is
+with fewer than two sessions). A difference that is not significant is never read as
+equivalence: that takes the TOST. ``bootstrap_verdict`` is the bootstrap's verdict by the
+same rule, a secondary statement scoped to these sessions; the fold-level test enters no
+verdict.
+
+The interval beside the verdict (``verdict_delta``, ``verdict_low``, ``verdict_high``) is
+that test's, at the level Holm's procedure gives its row, so that it agrees with the verdict
+(:func:`_verdict_interval`): with ``p`` and ``p_Holm`` the row's difference test,
+``gamma = alpha p / p_Holm`` (``alpha / (m - i + 1)`` at Holm's ``i``-th step of ``m``), the
+two-sided ``1 - gamma`` interval, which excludes 0 exactly when the verdict is better or
+worse; for an ``equivalent`` row, with ``gamma`` from the TOST's ``p`` and ``p_Holm``, the
+``1 - 2 gamma`` interval, which lies inside ``(-margin, margin)`` exactly when the TOST
+rejects. ``verdict_level`` holds the interval's coverage. For the bootstrap, "exactly" is up
+to the percentile interval's interpolation.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from bench.errors import BenchError
-from bench.report.bootstrap import DIMENSIONS, MARGIN, MOMENTS, moments, paired_bootstrap
+from bench.report.bootstrap import (
+    DIMENSIONS,
+    MARGIN,
+    MOMENTS,
+    moments,
+    paired_bootstrap,
+    percentile_interval,
+)
 from bench.report.fold_test import corrected_resampled_t, leave_one_out_ratio
 from bench.report.meta import random_effects_hksj, session_effects
 from bench.report.summary import PRED, TRUE, format_trials, trial_pairs
@@ -58,14 +82,38 @@ HOLM = {  # raw -> corrected
     "p": "p_holm", "p_tost": "p_tost_holm", "nb_p": "nb_p_holm", "re_p": "re_p_holm",
     "re_p_tost": "re_p_tost_holm",
 }  # fmt: skip
-ACROSS = ["re_delta", "re_ci_low", "re_ci_high", "re_tau2", "re_p", "re_p_tost"]
+ACROSS = ["re_delta", "re_ci_low", "re_ci_high", "re_se", "re_df", "re_tau2", "re_p", "re_p_tost"]
 VERDICTS = ("better", "worse", "equivalent", "undecided")
+REPLICATES = "bootstrap_replicates"  # a row's bootstrap replicates until Holm has run
+
+
+@dataclass(frozen=True)
+class VerdictTest:
+    """A test that can give the verdict: its name, what its verdict covers, and its columns
+    (the estimate, the two-sided p of a difference and the TOST p of equivalence)."""
+
+    name: str
+    scope: str
+    delta: str
+    p: str
+    p_tost: str
+
+    @property
+    def p_holm(self) -> str:
+        """The column of its Holm-corrected difference p."""
+        return HOLM[self.p]
+
+
+HKSJ = VerdictTest("HKSJ", "across sessions", "re_delta", "re_p", "re_p_tost")
+BOOTSTRAP = VerdictTest("bootstrap", "these test sets", "delta", "p", "p_tost")
+VERDICT_TESTS = {test.name: test for test in (HKSJ, BOOTSTRAP)}
 COLUMNS = [
     "variant", "reference", "dimension", "family", "n_pairs", "n_folds", "variant_mean",
-    "reference_mean", "delta", "ci_low", "ci_high", "p", "p_holm", "significant", "margin",
-    "p_tost", "p_tost_holm", "verdict", "nb_t", "nb_p", "nb_p_holm", *ACROSS[:5], "re_p_holm",
-    "re_p_tost", "re_p_tost_holm", "only_reference",
-    "only_variant", "unpaired_utts", "n_boot", "seed",
+    "reference_mean", "test", "scope", "verdict", "verdict_delta", "verdict_low",
+    "verdict_high", "verdict_level", "significant", "delta", "ci_low", "ci_high", "p",
+    "p_holm", "margin", "p_tost", "p_tost_holm", "bootstrap_verdict", "nb_t", "nb_p",
+    "nb_p_holm", *ACROSS, "re_p_holm", "re_p_tost_holm", "only_reference", "only_variant",
+    "unpaired_utts", "n_boot", "seed",
 ]  # fmt: skip
 
 
@@ -128,7 +176,8 @@ def compare_to_reference(
     margin: float = MARGIN,
     resampled_folds: bool = True,
 ) -> pd.DataFrame:
-    """The stats table: one row per (variant, dimension) against the reference.
+    """The stats table: one row per (variant, dimension) against the reference, with its
+    tests Holm-corrected and its verdict (:func:`corrected` of :func:`comparison_rows`).
 
     Args:
         predictions: per-utterance predictions with variant, fold and seed columns, as
@@ -138,28 +187,48 @@ def compare_to_reference(
         n_boot: bootstrap replicates per comparison.
         seed: seeds the bootstrap (with the variant's name), so a report is reproducible.
         margin: the equivalence margin ``delta`` in CCC, the smallest effect of interest.
-        resampled_folds: the folds leave one unit out of one population; False for fixed
-            test sets, which get no fold-level test.
+        resampled_folds: the folds leave one unit out of one population (the verdict is
+            HKSJ's, across sessions); False for fixed test sets (no fold-level or HKSJ test;
+            the verdict is the bootstrap's, these test sets).
 
     Returns:
-        Columns ``COLUMNS``: ``family`` (primary for avg, secondary for v and a), ``delta``
+        Columns ``COLUMNS``: ``family`` (primary for avg, secondary for v and a); the
+        verdict (``test``, ``scope``, ``verdict``, its estimate and Holm-level interval
+        ``verdict_delta``/``verdict_low``/``verdict_high`` of coverage ``verdict_level``,
+        ``significant``: its difference test rejects after Holm); the bootstrap's ``delta``
         (variant minus reference, mean over paired trials), ``ci_low``/``ci_high`` (95%
-        percentile CI), ``p`` (bootstrap, two-sided), ``p_tost`` (bootstrap TOST within
-        ``(-margin, margin)``), ``nb_t``/``nb_p`` (fold-level corrected t-test), each with
-        its Holm-corrected ``*_holm`` within the row's family, ``significant`` (the
-        difference test rejects after Holm), ``verdict`` (see the module docstring),
-        ``variant_mean``/``reference_mean`` (mean CCC over the paired trials) and the
-        bookkeeping of what could not be paired.
+        percentile CI), ``p``, ``p_tost`` and ``bootstrap_verdict``; the fold-level
+        ``nb_t``/``nb_p``; the HKSJ ``re_*`` columns; each p with its Holm-corrected
+        ``*_holm`` within the row's family; ``variant_mean``/``reference_mean`` (mean CCC
+        over the paired trials) and the bookkeeping of what could not be paired.
 
     Raises:
         BenchError: the reference has no results, or the margin is not a positive number.
     """
+    return corrected(
+        comparison_rows(predictions, trials, reference, n_boot, seed, margin, resampled_folds)
+    )
+
+
+def comparison_rows(
+    predictions: pd.DataFrame,
+    trials: pd.DataFrame,
+    reference: str = "mamba_ema",
+    n_boot: int = 10_000,
+    seed: int = 0,
+    margin: float = MARGIN,
+    resampled_folds: bool = True,
+) -> pd.DataFrame:
+    """The rows of :func:`compare_to_reference` before Holm's correction and the verdicts
+    (their bootstrap replicates in ``REPLICATES``): several such tables concatenated and
+    passed to :func:`corrected` form one family each."""
     if not (math.isfinite(margin) and margin > 0):
         raise BenchError(f"the equivalence margin is a positive CCC difference, not {margin}")
     variants = sorted(predictions["variant"].unique())
     if reference not in variants:
         raise BenchError(f"reference variant {reference!r} has no results; have {variants}")
     ratio = leave_one_out_ratio(predictions["fold"].nunique()) if resampled_folds else math.nan
+    test = HKSJ if resampled_folds else BOOTSTRAP
     ref_preds = predictions[predictions["variant"] == reference]
     rows = []
     for variant in (v for v in variants if v != reference):
@@ -168,6 +237,7 @@ def compare_to_reference(
         base = {"variant": variant, "reference": reference, "margin": margin}
         base |= {"n_pairs": paired.groupby(["fold", "seed"]).ngroups} | unpaired
         base |= {"n_folds": paired["fold"].nunique(), "n_boot": n_boot, "seed": seed}
+        base |= {"test": test.name, "scope": test.scope}
         if paired.empty:
             rows += [base | {"dimension": d} | means[d] for d in DIMENSIONS]
             continue
@@ -181,12 +251,12 @@ def compare_to_reference(
                     "dimension": dimension, "delta": result.estimate[j],
                     "ci_low": result.ci_low[j], "ci_high": result.ci_high[j],
                     "p": result.p_value[j], "p_tost": result.p_tost[j], "nb_t": nb_t,
-                    "nb_p": nb_p,
+                    "nb_p": nb_p, REPLICATES: result.replicates[:, j],
                 }
             )  # fmt: skip
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=[*COLUMNS, REPLICATES])
     table["family"] = table["dimension"].map(FAMILIES)
-    return corrected(table)
+    return table
 
 
 def _across_sessions(folds: list[np.ndarray], margin: float) -> dict[str, dict[str, float]]:
@@ -196,16 +266,71 @@ def _across_sessions(folds: list[np.ndarray], margin: float) -> dict[str, dict[s
     d, v = session_effects(folds)  # [K, 3] each
     out = {}
     for j, dimension in enumerate(DIMENSIONS):
-        test = random_effects_hksj(d[:, j], v[:, j], margin=margin)
-        values = (test.estimate, test.ci_low, test.ci_high, test.tau2, test.p, test.p_tost)
+        r = random_effects_hksj(d[:, j], v[:, j], margin=margin)
+        values = (r.estimate, r.ci_low, r.ci_high, r.se, r.df, r.tau2, r.p, r.p_tost)
         out[dimension] = dict(zip(ACROSS, values, strict=True))
     return out
 
 
 def corrected(table: pd.DataFrame) -> pd.DataFrame:
-    """Holm within each family over every row of ``table`` (several comparisons' tables
-    concatenated form one family each), and the verdicts that follow."""
-    return _verdicts(_holm(table))
+    """Holm within each family over every row of :func:`comparison_rows` tables (several
+    concatenated form one family each), the verdicts that follow and the intervals beside
+    them; the bootstrap replicates are dropped."""
+    table = _holm(table.reset_index(drop=True))
+    table["bootstrap_verdict"] = _verdict(table, BOOTSTRAP)
+    hksj = (table["test"] == HKSJ.name).to_numpy()
+    table["verdict"] = np.where(hksj, _verdict(table, HKSJ), table["bootstrap_verdict"])
+    table["verdict_delta"] = np.where(hksj, table[HKSJ.delta], table[BOOTSTRAP.delta])
+    p_holm = np.where(hksj, table[HKSJ.p_holm], table[BOOTSTRAP.p_holm])
+    table["significant"] = p_holm < ALPHA  # NaN compares False
+    intervals = [_verdict_interval(row) for _, row in table.iterrows()]
+    table["verdict_low"], table["verdict_high"], table["verdict_level"] = (
+        zip(*intervals, strict=True) if intervals else ([], [], [])
+    )
+    return table.drop(columns=REPLICATES)
+
+
+def _verdict(table: pd.DataFrame, test: VerdictTest) -> np.ndarray:
+    """better/worse (the test's difference ``p_Holm < ALPHA``, by the sign of its estimate),
+    equivalent (its TOST ``p_Holm < ALPHA``), else undecided (NaN p-values included)."""
+    different = table[test.p_holm].lt(ALPHA)
+    equivalent = table[HOLM[test.p_tost]].lt(ALPHA)
+    return np.select(
+        [different & (table[test.delta] > 0), different, equivalent], VERDICTS[:3], VERDICTS[3]
+    )
+
+
+def _holm_level(p: float, p_holm: float) -> float:
+    """``gamma = ALPHA p / p_Holm``: the level at which Holm's procedure tests this row
+    (``ALPHA / (m - i + 1)`` at its ``i``-th of ``m`` steps, smaller where the step-down's
+    running maximum or the cap at 1 raised ``p_Holm``), so ``p < gamma`` exactly when
+    ``p_Holm < ALPHA``. NaN where the test is undefined.
+
+    >>> _holm_level(0.01, 0.03)  # the first of three steps: alpha / 3
+    0.016666666666666666
+    """
+    if not (math.isfinite(p) and math.isfinite(p_holm)):
+        return math.nan
+    return ALPHA * p / p_holm if p_holm > 0 else ALPHA  # p underflowed to 0: rejects anyway
+
+
+def _verdict_interval(row: pd.Series) -> tuple[float, float, float]:
+    """The verdict test's interval for one row and its coverage (module docstring): two-sided
+    ``1 - gamma`` for a difference, ``1 - 2 gamma`` (the TOST's) for an equivalent verdict;
+    HKSJ's ``estimate +- t_{df} se``, the bootstrap's percentile interval."""
+    test = VERDICT_TESTS[row["test"]]
+    tost = row["verdict"] == "equivalent"
+    raw = test.p_tost if tost else test.p
+    gamma = _holm_level(row[raw], row[HOLM[raw]])
+    if not math.isfinite(gamma):
+        return math.nan, math.nan, math.nan
+    tail = gamma if tost else gamma / 2
+    if test is HKSJ:
+        half = float(student_t.isf(tail, row["re_df"])) * row["re_se"]
+        low, high = row["re_delta"] - half, row["re_delta"] + half
+    else:
+        low, high = percentile_interval(row[REPLICATES], tail, 1 - tail)
+    return low, high, 1 - 2 * tail
 
 
 def _paired_means(
@@ -246,7 +371,7 @@ def holm(p: np.ndarray) -> np.ndarray:
 
 def _holm(table: pd.DataFrame) -> pd.DataFrame:
     """Fill the ``*_holm`` columns of ``HOLM``: Holm over the finite p-values of each test
-    within each family; and ``significant``: the difference test's ``p_holm < ALPHA``."""
+    within each family."""
     for corrected in HOLM.values():
         table[corrected] = np.nan
     for _, family in table.groupby("family"):
@@ -254,17 +379,4 @@ def _holm(table: pd.DataFrame) -> pd.DataFrame:
             finite = family.index[family[raw].notna()]
             if not finite.empty:
                 table.loc[finite, corrected] = holm(table.loc[finite, raw].to_numpy())
-    table["significant"] = table["p_holm"].lt(ALPHA)
-    return table
-
-
-def _verdicts(table: pd.DataFrame) -> pd.DataFrame:
-    """Fill ``verdict``: better/worse (difference ``p_holm < ALPHA``, by the sign of
-    ``delta``), equivalent (``p_tost_holm < ALPHA``), else undecided."""
-    equivalent = table["p_tost_holm"].lt(ALPHA)
-    table["verdict"] = np.select(
-        [table["significant"] & (table["delta"] > 0), table["significant"], equivalent],
-        VERDICTS[:3],
-        VERDICTS[3],
-    )
     return table
