@@ -236,7 +236,8 @@ def test_a_tiny_grid_runs_and_reports_end_to_end(msp_releases: MspReleases, tmp_
     assert np.isfinite(stats["delta"]).all()
     assert stats["nb_p"].isna().all()  # Test1 and Test2 are fixed test sets: no fold-level test
     legend = (tmp_path / "reports" / "msp_podcast" / "ablations.md").read_text()
-    assert "No fold-level test: the folds are fixed test sets" in legend
+    assert "Verdict test, these test sets (Test1, Test2): a t-test over the training runs" in legend
+    assert "not other dialogs, speakers or test sets" in legend
     assert "these test sets" in legend and "these sessions" not in legend
     for fold, name in ((1, "Test1"), (2, "Test2")):  # each test set also on its own
         alone = tmp_path / "reports" / "msp_podcast" / name

@@ -92,7 +92,10 @@ def test_report_has_the_personalisation_section(argv, tmp_path, capsys) -> None:
     report += ["personalise.k=[0,2,4]", "personalise.steps=5"]
     assert main(report) == 0
     printed = capsys.readouterr().out
-    assert "personalisation (gain over k=0 on the same turns; Holm over 8 CCC-avg" in printed
+    assert (
+        "personalisation (gain over k=0 on the same turns; verdicts across sessions, Holm "
+        "over 8 CCC-avg" in printed
+    )
     for line in ("mamba_ema film k=4", "mamba_ema film_last k=2", "no_film head_bias k=4"):
         assert f"  {line}: " in printed
     assert "no_film film" not in printed

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import t as student_t
+from scipy.stats import ttest_1samp
 from statsmodels.stats.multitest import multipletests
 from test_report_fabricate import PLANTED, REFERENCE_NOISE, fabricate, near_twin
 
@@ -118,11 +119,19 @@ def test_fixed_test_sets_get_the_same_bootstrap_and_no_fold_level_test() -> None
     assert fixed[["nb_t", "nb_p", "nb_p_holm"]].isna().all().all()
     bootstrap = ["delta", "ci_low", "ci_high", "p", "p_holm", "p_tost", "bootstrap_verdict"]
     pd.testing.assert_frame_equal(fixed[bootstrap], resampled[bootstrap])
-    # There the bootstrap gives the verdict, scoped to these test sets.
-    assert (fixed["test"] == "bootstrap").all() and (fixed["scope"] == "these test sets").all()
-    assert list(fixed["verdict"]) == list(fixed["bootstrap_verdict"])
-    assert list(fixed["verdict_delta"]) == list(fixed["delta"])
-    assert list(fixed["significant"]) == list(fixed["p_holm"] < 0.05)
+    # There the t-test over the training runs gives the verdict, scoped to these test sets:
+    # each seed's difference averaged over the test sets, a t-test over the seeds.
+    assert (fixed["test"] == "runs t").all() and (fixed["scope"] == "these test sets").all()
+    assert fixed[["re_p", "re_p_holm"]].isna().all().all()
+    assert resampled[["runs_p", "runs_p_holm"]].isna().all().all()
+    trials = trial_metrics(predictions).set_index(["variant", "fold", "seed"])["ccc_avg"]
+    runs = (trials.loc["worse"] - trials.loc["mamba_ema"]).groupby("seed").mean()  # [2]
+    test = ttest_1samp(runs.to_numpy(), 0.0)
+    worse = row(fixed, "worse")
+    assert worse["runs_delta"] == pytest.approx(runs.mean()) and worse["runs_n"] == 2
+    assert worse["runs_p"] == pytest.approx(test.pvalue) and worse["runs_df"] == 1
+    assert worse["verdict_delta"] == worse["runs_delta"]
+    assert list(fixed["significant"]) == list(fixed["runs_p_holm"] < 0.05)
     assert (resampled["test"] == "HKSJ").all() and (resampled["scope"] == "across sessions").all()
 
 
@@ -170,6 +179,9 @@ def test_holm_within_each_family_matches_statsmodels_and_the_definition() -> Non
         members = table[table["family"] == family]
         assert set(members["dimension"]) == dimensions and len(members) == 4 * len(dimensions)
         for raw, corrected in HOLM.items():
+            if raw.startswith("runs_"):  # fixed test sets only
+                assert members[raw].isna().all() and members[corrected].isna().all()
+                continue
             assert members[raw].notna().all()
             adjusted = multipletests(members[raw], 0.05, method="holm")[1]
             np.testing.assert_allclose(members[corrected], adjusted)
@@ -364,15 +376,17 @@ def test_the_interval_beside_the_verdict_is_the_verdict_tests_at_holms_level() -
         assert r["verdict_high"] - r["verdict_low"] >= r["re_ci_high"] - r["re_ci_low"] - 1e-12
 
 
-def test_on_fixed_test_sets_the_interval_is_the_bootstraps_at_holms_level() -> None:
-    predictions = fabricate(PLANTED)
+def test_on_fixed_test_sets_the_interval_is_the_runs_t_tests_at_holms_level() -> None:
+    predictions = fabricate(PLANTED, seeds=(0, 1, 2, 3))
     table = compare(predictions, resampled_folds=False)
     for _, r in table.iterrows():
         excludes_zero = r["verdict_low"] > 0 or r["verdict_high"] < 0
         assert excludes_zero == (r["verdict"] in ("better", "worse")), r
         if r["verdict"] != "equivalent":
-            assert r["verdict_level"] == pytest.approx(1 - 0.05 * r["p"] / r["p_holm"])
-            assert r["verdict_low"] <= r["ci_low"] and r["ci_high"] <= r["verdict_high"]
+            gamma = 0.05 * r["runs_p"] / r["runs_p_holm"]
+            assert r["verdict_level"] == pytest.approx(1 - gamma)
+            half = student_t.isf(gamma / 2, r["runs_df"]) * r["runs_se"]
+            assert r["verdict_high"] - r["runs_delta"] == pytest.approx(half)
 
 
 def test_one_session_gives_no_verdict_across_sessions() -> None:

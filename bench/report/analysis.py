@@ -10,7 +10,7 @@ import pandas as pd
 
 from bench.report.bootstrap import MARGIN
 from bench.report.power import power_table
-from bench.report.stats import BOOTSTRAP, HKSJ, compare_to_reference
+from bench.report.stats import HKSJ, RUNS_T, compare_to_reference
 from bench.report.summary import fold_summary, trial_metrics, variant_summary
 from bench.report.tuning import UNTUNED, TuningView
 
@@ -56,8 +56,9 @@ class Report:
 
     @property
     def scope(self) -> str:
-        """What the verdicts cover: across sessions (HKSJ), or these fixed test sets."""
-        return HKSJ.scope if self.resampled_folds else BOOTSTRAP.scope
+        """What the verdicts cover: across sessions (HKSJ), or these fixed test sets (the
+        t-test over the training runs)."""
+        return HKSJ.scope if self.resampled_folds else RUNS_T.scope
 
     @property
     def title(self) -> str:

@@ -52,8 +52,7 @@ MARGIN = 0.02  # default smallest CCC difference of interest, the equivalence ma
 @dataclass(frozen=True)
 class BootstrapResult:
     """Per dimension (v, a, avg): estimate, percentile CI, two-sided p, TOST p, valid
-    replicates; the per-trial differences the estimate averages, and the replicates (for
-    intervals at other levels, :func:`percentile_interval`)."""
+    replicates; and the per-trial differences the estimate averages."""
 
     estimate: np.ndarray  # [3]
     ci_low: np.ndarray  # [3]
@@ -62,7 +61,6 @@ class BootstrapResult:
     p_tost: np.ndarray  # [3] equivalence within the margin (TOST)
     n_valid: np.ndarray  # [3] replicates with a defined CCC
     trial_deltas: np.ndarray  # [J, 3] per paired (fold, seed) trial: variant - reference
-    replicates: np.ndarray  # [B, 3] Delta* (NaN where a replicate's CCC is undefined)
 
 
 def moments(true: np.ndarray, pred: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -133,22 +131,9 @@ def percentile_summary(
     if r.size == 0:
         return np.nan, np.nan, np.nan, 0
     tail = (1 - confidence) / 2
-    low, high = percentile_interval(r, tail, 1 - tail)
+    low, high = np.quantile(r, [tail, 1 - tail])
     extreme = min(np.sum(r <= 0), np.sum(r >= 0)) + 1
-    return low, high, float(min(1.0, 2 * extreme / (r.size + 1))), int(r.size)
-
-
-def percentile_interval(replicates: np.ndarray, low: float, high: float) -> tuple[float, float]:
-    """The ``low`` and ``high`` quantiles of the finite replicates (NaN without any).
-
-    >>> percentile_interval(np.array([0.0, 1.0, 2.0, 3.0, 4.0, np.nan]), 0.25, 0.75)
-    (1.0, 3.0)
-    """
-    r = replicates[np.isfinite(replicates)]
-    if r.size == 0:
-        return np.nan, np.nan
-    lower, upper = np.quantile(r, [low, high])
-    return float(lower), float(upper)
+    return float(low), float(high), float(min(1.0, 2 * extreme / (r.size + 1))), int(r.size)
 
 
 def tost_p(replicates: np.ndarray, margin: float) -> float:
@@ -205,4 +190,4 @@ def paired_bootstrap(
     p_tost = np.array([tost_p(replicates[:, j], margin) for j in range(len(DIMENSIONS))])
     p[~np.isfinite(estimate)] = np.nan
     p_tost[~np.isfinite(estimate)] = np.nan
-    return BootstrapResult(estimate, low, high, p, p_tost, n_valid, trial_deltas, replicates)
+    return BootstrapResult(estimate, low, high, p, p_tost, n_valid, trial_deltas)

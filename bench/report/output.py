@@ -51,8 +51,8 @@ def write_report(report: Report, out: Path, formats: list[Format]) -> list[Path]
 
 
 def _smallest_p_note(report: Report) -> list[str]:
-    """A warning where too few replicates let no primary bootstrap test reach ``ALPHA``
-    after Holm (the verdict's where the folds are fixed test sets, else the secondary one)."""
+    """A warning where too few replicates let no primary bootstrap test (the secondary
+    statement about these sessions) reach ``ALPHA`` after Holm."""
     m = int(report.comparisons.query("family == 'primary'")["p"].notna().sum())
     smallest = {"difference": 2 * m / (report.n_boot + 1), "TOST": m / (report.n_boot + 1)}
     out = [name for name, p in smallest.items() if m and p >= ALPHA]
@@ -81,8 +81,10 @@ def _test_lines(report: Report) -> list[str]:
     )
     if not report.resampled_folds:
         return [
-            f"verdict: {bootstrap}; no test covers other test sets (the folds are fixed test "
-            "sets, not resamples of one population);",
+            "verdict: t-test over the training runs (each seed's difference averaged over the "
+            "test sets): other training runs on these test sets; no test covers other test "
+            "sets (the folds are fixed test sets, not resamples of one population);",
+            f"secondary: {bootstrap} (its verdict after 'these test sets');",
             rule,
         ]
     return [
@@ -95,10 +97,14 @@ def _test_lines(report: Report) -> list[str]:
 
 
 def _p_values(report: Report, row: pd.Series) -> str:
-    """The Holm-corrected p-values of a summary line: the verdict test's, then (across
-    sessions) the bootstrap's verdict and the fold-level test's."""
+    """The Holm-corrected p-values of a summary line: the verdict test's, then the
+    bootstrap's verdict and (across sessions) the fold-level test's."""
     if not report.resampled_folds:
-        return f"difference {row['p_holm']:.3f}, TOST {row['p_tost_holm']:.3f}"
+        return (
+            f"difference {row['runs_p_holm']:.3f}, TOST {row['runs_p_tost_holm']:.3f}; these "
+            f"test sets (bootstrap) {row['bootstrap_verdict']}, difference {row['p_holm']:.3f}, "
+            f"TOST {row['p_tost_holm']:.3f}"
+        )
     return (
         f"difference {row['re_p_holm']:.3f}, TOST {row['re_p_tost_holm']:.3f}; these "
         f"sessions (bootstrap) {row['bootstrap_verdict']}, difference {row['p_holm']:.3f}, "

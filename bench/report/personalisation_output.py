@@ -38,8 +38,9 @@ def _test_words(report: PersonalisationReport, n_boot: int) -> str:
             f"{n_boot} replicates, scoped to these sessions, is in personalisation_stats.csv)"
         )
     return (
-        f"by a paired hierarchical bootstrap over dialogs and seeds ({n_boot} replicates), "
-        "which covers other dialogs and seeds of these test sets"
+        "on these test sets by the t-test over the training runs (each seed's gain averaged "
+        "over the test sets; the paired hierarchical bootstrap over dialogs and seeds, "
+        f"{n_boot} replicates, is in personalisation_stats.csv)"
     )
 
 

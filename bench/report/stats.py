@@ -28,19 +28,26 @@ Tests, per variant and dimension (v, a, avg):
 
 Families. The primary family is CCC-avg of every variant against the reference; CCC-V
 and CCC-A of every variant form the secondary family. Each test's p-values are
-Holm-corrected (:func:`holm`) within each family separately:
-``p_holm``, ``p_tost_holm``, ``nb_p_holm``, ``re_p_holm`` and ``re_p_tost_holm``.
+Holm-corrected (:func:`holm`) within each family separately: ``p_holm``, ``p_tost_holm``,
+``nb_p_holm``, ``re_p_holm``, ``re_p_tost_holm``, ``runs_p_holm`` and ``runs_p_tost_holm``.
 
 The verdict of a row, one word, comes from one test, named in ``test`` with its ``scope``:
-HKSJ, "across sessions", where the folds leave one session out; the bootstrap, "these test
-sets", where they are fixed test sets (no other test sets to generalise to, so the statement
-is about other dialogs and seeds of these). ``better`` or ``worse`` where that test's
-difference test rejects after Holm (by the sign of its estimate), else ``equivalent`` where
-its TOST rejects after Holm, else ``undecided`` (also where the test is undefined, as HKSJ is
-with fewer than two sessions). A difference that is not significant is never read as
-equivalence: that takes the TOST. ``bootstrap_verdict`` is the bootstrap's verdict by the
-same rule, a secondary statement scoped to these sessions; the fold-level test enters no
-verdict.
+
+- where the folds leave one session out: ``HKSJ``, "across sessions" (other sessions like
+  these);
+- where they are fixed test sets: ``runs t``, "these test sets", the t-test over the
+  training runs of :mod:`bench.report.runs_test` (``runs_delta``, ``runs_se``, ``runs_df``,
+  ``runs_p``, ``runs_p_tost``, ``runs_n``): other training runs scored on these test sets.
+  The bootstrap resamples each test set's seeds as separate runs although one run scores
+  them all, and rejected 28.7% of true nulls there in the calibration; this test 6.3%.
+
+``better`` or ``worse`` where that test's difference test rejects after Holm (by the sign of
+its estimate), else ``equivalent`` where its TOST rejects after Holm, else ``undecided``
+(also where the test is undefined: HKSJ with fewer than two sessions, the runs' test with
+fewer than two runs). A difference that is not significant is never read as equivalence:
+that takes the TOST. ``bootstrap_verdict`` is the bootstrap's verdict by the same rule, a
+secondary statement scoped to these sessions (other dialogs and seeds of them); the
+fold-level test enters no verdict.
 
 The interval beside the verdict (``verdict_delta``, ``verdict_low``, ``verdict_high``) is
 that test's, at the level Holm's procedure gives its row, so that it agrees with the verdict
@@ -49,8 +56,7 @@ that test's, at the level Holm's procedure gives its row, so that it agrees with
 two-sided ``1 - gamma`` interval, which excludes 0 exactly when the verdict is better or
 worse; for an ``equivalent`` row, with ``gamma`` from the TOST's ``p`` and ``p_Holm``, the
 ``1 - 2 gamma`` interval, which lies inside ``(-margin, margin)`` exactly when the TOST
-rejects. ``verdict_level`` holds the interval's coverage. For the bootstrap, "exactly" is up
-to the percentile interval's interpolation.
+rejects. ``verdict_level`` holds the interval's coverage.
 """
 
 from __future__ import annotations
@@ -64,39 +70,35 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from bench.errors import BenchError
-from bench.report.bootstrap import (
-    DIMENSIONS,
-    MARGIN,
-    MOMENTS,
-    moments,
-    paired_bootstrap,
-    percentile_interval,
-)
+from bench.report.bootstrap import DIMENSIONS, MARGIN, MOMENTS, moments, paired_bootstrap
 from bench.report.fold_test import corrected_resampled_t, leave_one_out_ratio
 from bench.report.meta import random_effects_hksj, session_effects
+from bench.report.runs_test import RUNS, runs_t_test
 from bench.report.summary import PRED, TRUE, format_trials, trial_pairs
 
 ALPHA = 0.05
 FAMILIES = {"avg": "primary", "v": "secondary", "a": "secondary"}
 HOLM = {  # raw -> corrected
     "p": "p_holm", "p_tost": "p_tost_holm", "nb_p": "nb_p_holm", "re_p": "re_p_holm",
-    "re_p_tost": "re_p_tost_holm",
+    "re_p_tost": "re_p_tost_holm", "runs_p": "runs_p_holm", "runs_p_tost": "runs_p_tost_holm",
 }  # fmt: skip
 ACROSS = ["re_delta", "re_ci_low", "re_ci_high", "re_se", "re_df", "re_tau2", "re_p", "re_p_tost"]
 VERDICTS = ("better", "worse", "equivalent", "undecided")
-REPLICATES = "bootstrap_replicates"  # a row's bootstrap replicates until Holm has run
 
 
 @dataclass(frozen=True)
 class VerdictTest:
-    """A test that can give the verdict: its name, what its verdict covers, and its columns
-    (the estimate, the two-sided p of a difference and the TOST p of equivalence)."""
+    """A test with a verdict: its name, what its verdict covers, and its columns (the
+    estimate, the two-sided p of a difference, the TOST p of equivalence and, for a t-test,
+    the standard error and degrees of freedom of its intervals)."""
 
     name: str
     scope: str
     delta: str
     p: str
     p_tost: str
+    se: str = ""
+    df: str = ""
 
     @property
     def p_holm(self) -> str:
@@ -104,16 +106,19 @@ class VerdictTest:
         return HOLM[self.p]
 
 
-HKSJ = VerdictTest("HKSJ", "across sessions", "re_delta", "re_p", "re_p_tost")
-BOOTSTRAP = VerdictTest("bootstrap", "these test sets", "delta", "p", "p_tost")
-VERDICT_TESTS = {test.name: test for test in (HKSJ, BOOTSTRAP)}
+HKSJ = VerdictTest("HKSJ", "across sessions", "re_delta", "re_p", "re_p_tost", "re_se", "re_df")
+RUNS_T = VerdictTest(
+    "runs t", "these test sets", "runs_delta", "runs_p", "runs_p_tost", "runs_se", "runs_df"
+)
+BOOTSTRAP = VerdictTest("bootstrap", "these sessions", "delta", "p", "p_tost")
+VERDICT_TESTS = {test.name: test for test in (HKSJ, RUNS_T)}
 COLUMNS = [
     "variant", "reference", "dimension", "family", "n_pairs", "n_folds", "variant_mean",
     "reference_mean", "test", "scope", "verdict", "verdict_delta", "verdict_low",
     "verdict_high", "verdict_level", "significant", "delta", "ci_low", "ci_high", "p",
     "p_holm", "margin", "p_tost", "p_tost_holm", "bootstrap_verdict", "nb_t", "nb_p",
-    "nb_p_holm", *ACROSS, "re_p_holm", "re_p_tost_holm", "only_reference", "only_variant",
-    "unpaired_utts", "n_boot", "seed",
+    "nb_p_holm", *ACROSS, "re_p_holm", "re_p_tost_holm", *RUNS, "runs_p_holm",
+    "runs_p_tost_holm", "only_reference", "only_variant", "unpaired_utts", "n_boot", "seed",
 ]  # fmt: skip
 
 
@@ -189,7 +194,7 @@ def compare_to_reference(
         margin: the equivalence margin ``delta`` in CCC, the smallest effect of interest.
         resampled_folds: the folds leave one unit out of one population (the verdict is
             HKSJ's, across sessions); False for fixed test sets (no fold-level or HKSJ test;
-            the verdict is the bootstrap's, these test sets).
+            the verdict is the t-test over the training runs', these test sets).
 
     Returns:
         Columns ``COLUMNS``: ``family`` (primary for avg, secondary for v and a); the
@@ -198,7 +203,8 @@ def compare_to_reference(
         ``significant``: its difference test rejects after Holm); the bootstrap's ``delta``
         (variant minus reference, mean over paired trials), ``ci_low``/``ci_high`` (95%
         percentile CI), ``p``, ``p_tost`` and ``bootstrap_verdict``; the fold-level
-        ``nb_t``/``nb_p``; the HKSJ ``re_*`` columns; each p with its Holm-corrected
+        ``nb_t``/``nb_p``; the HKSJ ``re_*`` columns (resampled folds); the runs' t-test
+        ``runs_*`` columns (fixed test sets); each p with its Holm-corrected
         ``*_holm`` within the row's family; ``variant_mean``/``reference_mean`` (mean CCC
         over the paired trials) and the bookkeeping of what could not be paired.
 
@@ -219,16 +225,15 @@ def comparison_rows(
     margin: float = MARGIN,
     resampled_folds: bool = True,
 ) -> pd.DataFrame:
-    """The rows of :func:`compare_to_reference` before Holm's correction and the verdicts
-    (their bootstrap replicates in ``REPLICATES``): several such tables concatenated and
-    passed to :func:`corrected` form one family each."""
+    """The rows of :func:`compare_to_reference` before Holm's correction and the verdicts:
+    several such tables concatenated and passed to :func:`corrected` form one family each."""
     if not (math.isfinite(margin) and margin > 0):
         raise BenchError(f"the equivalence margin is a positive CCC difference, not {margin}")
     variants = sorted(predictions["variant"].unique())
     if reference not in variants:
         raise BenchError(f"reference variant {reference!r} has no results; have {variants}")
     ratio = leave_one_out_ratio(predictions["fold"].nunique()) if resampled_folds else math.nan
-    test = HKSJ if resampled_folds else BOOTSTRAP
+    test = HKSJ if resampled_folds else RUNS_T
     ref_preds = predictions[predictions["variant"] == reference]
     rows = []
     for variant in (v for v in variants if v != reference):
@@ -244,17 +249,20 @@ def comparison_rows(
         folds = fold_arrays(paired)
         result = paired_bootstrap(folds, n_boot, _rng(seed, variant), margin=margin)
         across = _across_sessions(folds, margin) if resampled_folds else {}
+        keys = pd.MultiIndex.from_tuples(sorted(trial_pairs(paired)))  # the deltas' order
         for j, dimension in enumerate(DIMENSIONS):
             nb_t, nb_p = corrected_resampled_t(result.trial_deltas[:, j], ratio)
+            per_trial = pd.Series(result.trial_deltas[:, j], index=keys)
+            runs = {} if resampled_folds else runs_t_test(per_trial, margin)
             rows.append(
-                base | means[dimension] | across.get(dimension, {}) | {
+                base | means[dimension] | across.get(dimension, {}) | runs | {
                     "dimension": dimension, "delta": result.estimate[j],
                     "ci_low": result.ci_low[j], "ci_high": result.ci_high[j],
                     "p": result.p_value[j], "p_tost": result.p_tost[j], "nb_t": nb_t,
-                    "nb_p": nb_p, REPLICATES: result.replicates[:, j],
+                    "nb_p": nb_p,
                 }
             )  # fmt: skip
-    table = pd.DataFrame(rows, columns=[*COLUMNS, REPLICATES])
+    table = pd.DataFrame(rows, columns=COLUMNS)
     table["family"] = table["dimension"].map(FAMILIES)
     return table
 
@@ -275,19 +283,19 @@ def _across_sessions(folds: list[np.ndarray], margin: float) -> dict[str, dict[s
 def corrected(table: pd.DataFrame) -> pd.DataFrame:
     """Holm within each family over every row of :func:`comparison_rows` tables (several
     concatenated form one family each), the verdicts that follow and the intervals beside
-    them; the bootstrap replicates are dropped."""
+    them."""
     table = _holm(table.reset_index(drop=True))
     table["bootstrap_verdict"] = _verdict(table, BOOTSTRAP)
     hksj = (table["test"] == HKSJ.name).to_numpy()
-    table["verdict"] = np.where(hksj, _verdict(table, HKSJ), table["bootstrap_verdict"])
-    table["verdict_delta"] = np.where(hksj, table[HKSJ.delta], table[BOOTSTRAP.delta])
-    p_holm = np.where(hksj, table[HKSJ.p_holm], table[BOOTSTRAP.p_holm])
+    table["verdict"] = np.where(hksj, _verdict(table, HKSJ), _verdict(table, RUNS_T))
+    table["verdict_delta"] = np.where(hksj, table[HKSJ.delta], table[RUNS_T.delta])
+    p_holm = np.where(hksj, table[HKSJ.p_holm], table[RUNS_T.p_holm])
     table["significant"] = p_holm < ALPHA  # NaN compares False
     intervals = [_verdict_interval(row) for _, row in table.iterrows()]
     table["verdict_low"], table["verdict_high"], table["verdict_level"] = (
         zip(*intervals, strict=True) if intervals else ([], [], [])
     )
-    return table.drop(columns=REPLICATES)
+    return table
 
 
 def _verdict(table: pd.DataFrame, test: VerdictTest) -> np.ndarray:
@@ -317,7 +325,7 @@ def _holm_level(p: float, p_holm: float) -> float:
 def _verdict_interval(row: pd.Series) -> tuple[float, float, float]:
     """The verdict test's interval for one row and its coverage (module docstring): two-sided
     ``1 - gamma`` for a difference, ``1 - 2 gamma`` (the TOST's) for an equivalent verdict;
-    HKSJ's ``estimate +- t_{df} se``, the bootstrap's percentile interval."""
+    ``estimate +- t_{df, tail} se`` of the test's t statistic."""
     test = VERDICT_TESTS[row["test"]]
     tost = row["verdict"] == "equivalent"
     raw = test.p_tost if tost else test.p
@@ -325,12 +333,8 @@ def _verdict_interval(row: pd.Series) -> tuple[float, float, float]:
     if not math.isfinite(gamma):
         return math.nan, math.nan, math.nan
     tail = gamma if tost else gamma / 2
-    if test is HKSJ:
-        half = float(student_t.isf(tail, row["re_df"])) * row["re_se"]
-        low, high = row["re_delta"] - half, row["re_delta"] + half
-    else:
-        low, high = percentile_interval(row[REPLICATES], tail, 1 - tail)
-    return low, high, 1 - 2 * tail
+    half = float(student_t.isf(tail, row[test.df])) * row[test.se]
+    return row[test.delta] - half, row[test.delta] + half, 1 - 2 * tail
 
 
 def _paired_means(
