@@ -4,8 +4,8 @@ For each scenario (a design and its variance components, :class:`bench.testing.f
 Components`) and each planted CCC-avg difference ``delta`` (variant minus reference), it
 fabricates ``--replicates`` grids and runs on each, with the report's own functions:
 
-- ``bootstrap``: :func:`bench.report.bootstrap.paired_bootstrap`, the report's verdict today
-  (scope: these sessions), its two-sided p and its TOST p;
+- ``bootstrap``: :func:`bench.report.bootstrap.paired_bootstrap`, the report's secondary
+  statement (scope: these sessions), its two-sided p and its TOST p;
 - ``nb_report``: :func:`bench.report.fold_test.corrected_resampled_t` as
   :func:`bench.report.stats.compare_to_reference` calls it (every (fold, seed) trial a
   replicate, ``n_test / n_train = 1 / (k - 1)``); none on fixed test sets, as in the report;
@@ -13,16 +13,18 @@ fabricates ``--replicates`` grids and runs on each, with the report's own functi
   fold) and the real ``n_test / n_train = 1 / (k - 2)`` (one session tests, one validates);
 - ``t_folds``: the one-sample t-test over the folds' seed-averaged differences (the same
   with ``n_test / n_train = 0``);
-- ``t_seeds`` (fixed test sets only): the one-sample t-test over the seeds of each seed's
-  difference averaged over the test sets: there one run per seed serves every test set, so
-  the run is the replicate (scope: other training runs scored on these test sets);
-- ``hksj_reml``, ``hksj_pm``: :func:`bench.report.meta.random_effects_hksj`, the
+- ``t_seeds`` (fixed test sets only): :func:`bench.report.runs_test.runs_t_test`, the
+  report's verdict test there: the one-sample t-test over the seeds of each seed's
+  difference averaged over the test sets, and its TOST: one run per seed serves every test
+  set, so the run is the replicate (scope: other training runs scored on these test sets);
+- ``hksj_reml``, ``hksj_pm``: :func:`bench.report.meta.random_effects_hksj` (REML: the
+  report's verdict test where the folds leave one session out), the
   random-effects meta-analysis over sessions with the HKSJ variance, ``tau^2`` by REML or
   Paule-Mandel, its two-sided p and its TOST p (the sessions' inputs from
   :func:`bench.report.meta.session_effects`).
 
 Before each scenario, one grid (drawn from ``default_rng([seed, 0])``) is checked: the
-bootstrap and the report's fold-level test computed as here equal what
+bootstrap, the report's fold-level test and the runs' t-test computed as here equal what
 ``compare_to_reference`` computes from the same grid as stored predictions. A test rejects
 where ``p < 0.05`` (two-sided) and says "equivalent" where its TOST ``p < 0.05`` (margin:
 the report's ``MARGIN``); one comparison, so no Holm. Rates are over the replicates, with
@@ -56,6 +58,7 @@ from bench.cli_args import positive_int
 from bench.report.bootstrap import MARGIN, paired_bootstrap
 from bench.report.fold_test import corrected_resampled_t, leave_one_out_ratio
 from bench.report.meta import random_effects_hksj, session_effects
+from bench.report.runs_test import runs_t_test
 from bench.report.stats import ALPHA, _rng, compare_to_reference
 from bench.report.summary import trial_metrics
 from bench.testing.fabricate import Components, fabricate_grid, fold_arrays, predictions_frame
@@ -97,20 +100,26 @@ def run_tests(
     boot = paired_bootstrap(folds, n_boot, rng, margin=MARGIN)
     d, v = session_effects(folds)  # [K, 3] each; column 2 is CCC-avg
     k, fixed = len(folds), components.fixed_test_sets
-    per_seed = boot.trial_deltas[:, 2].reshape(k, -1).mean(axis=0)  # [S] over the test sets
     out = {"bootstrap": (boot.p_value[2], boot.p_tost[2])}
     t_tests = {  # name: (differences, n_test / n_train, run on this shape)
         "nb_report": (boot.trial_deltas[:, 2], leave_one_out_ratio(k), not fixed),
         "nb_folds": (d[:, 2], leave_one_out_ratio(k, validation_units=1), not fixed),
         "t_folds": (d[:, 2], 0.0, True),
-        "t_seeds": (per_seed, 0.0, fixed),
     }
     for test, (differences, ratio, run) in t_tests.items():
         out[test] = (corrected_resampled_t(differences, ratio)[1] if run else np.nan, np.nan)
+    runs = runs_t_test(_per_trial(boot.trial_deltas[:, 2], k), MARGIN) if fixed else {}
+    out["t_seeds"] = (runs.get("runs_p", np.nan), runs.get("runs_p_tost", np.nan))
     for method in ("reml", "pm"):
         meta = random_effects_hksj(d[:, 2], v[:, 2], margin=MARGIN, method=method)
         out[f"hksj_{method}"] = (meta.p, meta.p_tost)
     return float(boot.estimate[2]), out
+
+
+def _per_trial(deltas: np.ndarray, n_folds: int) -> pd.Series:
+    """The per-trial differences ``[K * S]`` (fold-major) indexed by (fold, seed)."""
+    n_seeds = deltas.size // n_folds
+    return pd.Series(deltas, index=pd.MultiIndex.from_product([range(n_folds), range(n_seeds)]))
 
 
 def check_against_report(components: Components, rng: np.random.Generator, n_boot: int) -> None:
@@ -132,13 +141,17 @@ def check_against_report(components: Components, rng: np.random.Generator, n_boo
     folds = fold_arrays(grid)
     boot = paired_bootstrap(folds, n_boot, _rng(0, "variant"), margin=MARGIN)
     ratio = np.nan if fixed else leave_one_out_ratio(len(folds))
+    runs = runs_t_test(_per_trial(boot.trial_deltas[:, 2], len(folds)), MARGIN)
     ours = [
         boot.estimate[2],
         boot.p_value[2],
         boot.p_tost[2],
         corrected_resampled_t(boot.trial_deltas[:, 2], ratio)[1],
+        runs["runs_p"] if fixed else np.nan,
+        runs["runs_p_tost"] if fixed else np.nan,
     ]
-    report = table.loc["avg", ["delta", "p", "p_tost", "nb_p"]].to_numpy(float)
+    columns = ["delta", "p", "p_tost", "nb_p", "runs_p", "runs_p_tost"]
+    report = table.loc["avg", columns].to_numpy(float)
     if not np.allclose(ours, report, rtol=1e-9, atol=1e-12, equal_nan=True):
         raise RuntimeError(f"calibration inputs differ from the report's: {ours} != {report}")
 
