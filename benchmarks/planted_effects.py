@@ -16,16 +16,30 @@ null twin (``corpus.synth.context=false``: independent moods), once per method:
 - ``ramp``: as ``new``, with the search ``variants/search/ramp.yaml``, which also searches
   where scheduled sampling's ramp starts and ends.
 
-Three hypotheses are fixed in advance, each tested on CCC-avg with the report's paired
-hierarchical bootstrap, Holm-corrected over these three:
+Three hypotheses are fixed in advance, each tested on CCC-avg with the report's functions
+(:func:`family_table`: :func:`bench.report.stats.comparison_rows` of each pair, Holm over
+these three by :func:`bench.report.stats.corrected`):
 
 1. mamba_ema differs from stateless (planted on a context corpus: better);
 2. gru_ema differs from stateless (the same);
 3. no_prosody differs from mamba_ema (planted on both corpora: worse).
 
-On a null corpus tests 1 and 2 have no planted effect; any significant difference there,
-in either direction, is counted (two-sided). The V and A deltas of each test are printed
-beside CCC-avg. The output ends with one Markdown table, the methods side by side.
+Each test is stated twice. The verdict is the report's: the HKSJ random-effects test over
+the test sessions (:mod:`bench.report.meta`), "across sessions" (other sessions like these),
+with its estimate ``re_delta``, its interval at the level Holm gives the row and its
+``re_p_holm``. Beside it the paired hierarchical bootstrap's, "these sessions" (other dialogs
+and seeds of these test sessions): ``delta``, ``p_holm``, ``bootstrap_verdict``. A planted
+effect counts as detected by a test when that test's verdict is better or worse in the
+planted direction.
+
+On a null corpus tests 1 and 2 have no planted *context*; any significant difference there,
+in either direction, is counted (two-sided). That count is not a type-I error rate: a null
+corpus gives the previous label no information, but the stateful models' expected CCC
+need not equal stateless's there (the models differ, and one that feeds back its own
+prediction may lose); the tests' type-I error is what ``benchmarks/calibration.py``
+measures. The V and A estimates of each test are printed beside CCC-avg (the secondary
+family). The output ends with one Markdown table, the methods side by side, and the counts
+under each test.
 
 The default generator seeds are 7, 8 and 9. Seeds 0 to 3 were used while choosing the
 protocol's defaults (model size, epochs, validation share), and seeds 4 to 6 while choosing
@@ -42,54 +56,167 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from bench.cli_args import int_list
-from bench.report.grid import report_grid
-from bench.report.stats import ALPHA, holm
+from bench.report.bootstrap import MARGIN
+from bench.report.stats import comparison_rows, corrected
+from bench.report.summary import trial_metrics
+from bench.results import PREDICTIONS_FILE, load_table
 from bench.run import RunOptions, Selection, run_grid, select_trials
+from bench.run.grid import list_grid_folds
 from bench.tune.apply import Tuning
 from bench.tune.search import tune_grid
 from bench.tune.space import DEFAULT_SEARCH, load_search
 
 VARIANTS = ["mamba_ema", "gru_ema", "stateless", "no_prosody"]
-REFERENCES = ["mamba_ema", "stateless"]  # the full report is computed against each
 PLANNED = [  # (variant, reference, planted sign on a context corpus, on a null corpus)
     ("mamba_ema", "stateless", +1, 0),
     ("gru_ema", "stateless", +1, 0),
     ("no_prosody", "mamba_ema", -1, -1),
 ]
+PLANNED_PAIRS = [(variant, reference) for variant, reference, _, _ in PLANNED]
 METHODS = {  # name: (protocol overrides, the search each variant is tuned with, or None)
     "old": (["validation.unit=dialog"], None),
     "session": (["validation.unit=session"], None),  # isolates the validation unit
     "new": (["validation.unit=session"], DEFAULT_SEARCH),
     "ramp": (["validation.unit=session"], "ramp"),  # also searches the sampling ramp
 }
+TESTS = {"across": "across sessions (HKSJ)", "these": "these sessions (bootstrap)"}
 QUIET = RunOptions(progress=False)
 
 
 @dataclass(frozen=True)
-class PlannedTest:
-    """One planned comparison on one corpus: CCC-avg (tested, Holm over the three) and the
-    V and A deltas (printed, not tested)."""
+class Statement:
+    """What one test says of one comparison: its estimate, its Holm-corrected p and its
+    verdict (better, worse, equivalent or undecided)."""
 
-    name: str
     delta: float
-    delta_v: float
-    delta_a: float
     p_holm: float
-    significant: bool
-    planted: int  # the planted sign of delta: +1, -1, or 0 (no effect)
+    verdict: str
+
+    @property
+    def significant(self) -> bool:
+        """The test's difference test rejects after Holm."""
+        return self.verdict in ("better", "worse")
+
+    @property
+    def short(self) -> str:
+        """``-0.093 † (p 0.013)``: † where the difference test rejects after Holm."""
+        return f"{self.delta:+.3f}{' †' if self.significant else ''} (p {self.p_holm:.3f})"
 
     @property
     def cell(self) -> str:
-        mark = " †" if self.significant else ""
-        return (f"{self.delta:+.3f}{mark} (p {self.p_holm:.3f}; "
-                f"V {self.delta_v:+.3f}, A {self.delta_a:+.3f})")  # fmt: skip
+        """``-0.093 † worse (p 0.013)``."""
+        return self.short.replace(" (p", f" {self.verdict} (p", 1)
+
+
+def statements(row: pd.Series) -> dict[str, Statement]:
+    """A row of :func:`bench.report.stats.corrected` as its two statements: ``across``, the
+    verdict's test (HKSJ over sessions), and ``these``, the bootstrap's."""
+    return {
+        "across": Statement(row["verdict_delta"], row["re_p_holm"], row["verdict"]),
+        "these": Statement(row["delta"], row["p_holm"], row["bootstrap_verdict"]),
+    }
+
+
+@dataclass(frozen=True)
+class PlannedTest:
+    """One planned comparison on one corpus: CCC-avg under both tests (Holm over the three
+    planned tests), and the HKSJ estimates of V and A (the secondary family)."""
+
+    name: str
+    across: Statement
+    these: Statement
+    delta_v: float
+    delta_a: float
+    planted: int  # the planted sign of delta: +1, -1, or 0 (no planted effect)
+
+    @property
+    def cell(self) -> str:
+        """The verdict across sessions; the bootstrap's estimate and p for these sessions."""
+        return f"{self.across.cell}; these sessions {self.these.short}"
+
+
+def family_table(
+    predictions: pd.DataFrame,
+    pairs: Sequence[tuple[str, str]],
+    n_boot: int,
+    seed: int = 0,
+    margin: float = MARGIN,
+) -> pd.DataFrame:
+    """The report's comparisons of each (variant, reference) pair as one family, indexed by
+    (variant, reference, dimension): :func:`bench.report.stats.comparison_rows` per pair,
+    concatenated and passed to :func:`bench.report.stats.corrected`, so each test's p-values
+    are Holm-corrected over these pairs (CCC-avg the primary family; CCC-V and CCC-A the
+    secondary) and the verdicts follow (HKSJ across sessions; the bootstrap's beside)."""
+    trials = trial_metrics(predictions)
+    parts = [
+        comparison_rows(predictions[predictions["variant"].isin(pair)], trials, pair[1], n_boot,
+                        seed, margin)
+        for pair in pairs
+    ]  # fmt: skip
+    table = corrected(pd.concat(parts, ignore_index=True))
+    return table.set_index(["variant", "reference", "dimension"])
+
+
+def planned_tests(table: pd.DataFrame, context: bool) -> list[PlannedTest]:
+    """The three pre-specified tests, from their :func:`family_table`."""
+    tests = []
+    for variant, reference, on_context, on_null in PLANNED:
+        said = statements(table.loc[(variant, reference, "avg")])
+        v, a = (table.loc[(variant, reference, d), "re_delta"] for d in ("v", "a"))
+        planted = on_context if context else on_null
+        tests.append(PlannedTest(f"{variant} - {reference}", said["across"], said["these"], v,
+                                 a, planted))  # fmt: skip
+    return tests
+
+
+def counts(outcomes: dict[str, list[PlannedTest]], test: str) -> str:
+    """Under ``test`` (``across`` or ``these``): detections of planted effects, and the
+    two-sided significant differences of the tests with no planted effect."""
+    said = [(getattr(t, test), t.planted) for ts in outcomes.values() for t in ts]
+    planted = [(s, sign) for s, sign in said if sign]
+    detected = sum(s.significant and s.delta * sign > 0 for s, sign in planted)
+    wrong_sign = sum(s.significant and s.delta * sign < 0 for s, sign in planted)
+    nulls = [s for s, sign in said if not sign]
+    better = sum(s.significant and s.delta > 0 for s in nulls)
+    worse = sum(s.significant and s.delta < 0 for s in nulls)
+    return (f"{TESTS[test]}: planted effects detected {detected} of {len(planted)} (wrong "
+            f"direction: {wrong_sign}); null-context stateful - stateless significant "
+            f"(two-sided) {better + worse} of {len(nulls)} (better {better}, "
+            f"worse {worse})")  # fmt: skip
+
+
+def summary(outcomes: dict[str, dict[str, list[PlannedTest]]]) -> str:
+    """One Markdown table, a row per corpus and method, and the counts per method under each
+    test."""
+    names = [t.name for t in next(iter(next(iter(outcomes.values())).values()))]
+    lines = ["| corpus | method | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for corpus, by_method in outcomes.items():
+        lines += [f"| {corpus} | {m} | " + " | ".join(t.cell for t in ts) + " |"
+                  for m, ts in by_method.items()]  # fmt: skip
+    lines += ["", "CCC-avg: the HKSJ estimate across sessions, its verdict and p_Holm over the "
+              "three planned tests († where < 0.05); then the bootstrap's estimate and p_Holm, "
+              "which speak for these sessions only.", "",
+              "| corpus | method | " + " | ".join(f"{n}: V, A" for n in names) + " |",
+              "|---" * (len(names) + 2) + "|"]  # fmt: skip
+    for corpus, by_method in outcomes.items():
+        lines += [f"| {corpus} | {m} | "
+                  + " | ".join(f"{t.delta_v:+.3f}, {t.delta_a:+.3f}" for t in ts) + " |"
+                  for m, ts in by_method.items()]  # fmt: skip
+    lines += ["", "CCC-V and CCC-A: HKSJ estimates across sessions (the secondary family, "
+              "not among the planned tests)."]  # fmt: skip
+    methods = dict.fromkeys(m for by_method in outcomes.values() for m in by_method)
+    for method in methods:
+        per_corpus = {c: by_method[method] for c, by_method in outcomes.items()
+                      if method in by_method}  # fmt: skip
+        lines += [f"- {method}, {counts(per_corpus, test)}" for test in TESTS]
+    return "\n".join(lines)
 
 
 def run_method(
@@ -116,61 +243,10 @@ def run_method(
     return selection
 
 
-def comparisons(selection: Selection, results: Path, n_boot: int) -> dict[str, pd.DataFrame]:
-    """Per reference, the report's comparisons indexed by (variant, dimension)."""
-    return {
-        reference: report_grid(selection, results, reference, n_boot, seed=0).comparisons.set_index(
-            ["variant", "dimension"]
-        )
-        for reference in REFERENCES
-    }
-
-
-def planned_tests(tables: dict[str, pd.DataFrame], context: bool) -> list[PlannedTest]:
-    """The three pre-specified tests, from the comparison tables keyed by reference."""
-    rows = [tables[reference].loc[(variant, "avg")] for variant, reference, _, _ in PLANNED]
-    p_holm = holm(np.array([row["p"] for row in rows]))
-    reject = p_holm < ALPHA  # as the report decides
-    tests = []
-    for (variant, reference, on_context, on_null), row, p, r in zip(
-        PLANNED, rows, p_holm, reject, strict=True
-    ):
-        v, a = (tables[reference].loc[(variant, d), "delta"] for d in ("v", "a"))
-        name = f"{variant} - {reference}"
-        planted = on_context if context else on_null
-        tests.append(PlannedTest(name, row["delta"], v, a, p, bool(r), planted))
-    return tests
-
-
-def counts(outcomes: dict[str, list[PlannedTest]]) -> list[str]:
-    """Detections of planted effects and two-sided significant differences on null tests."""
-    planted = [t for ts in outcomes.values() for t in ts if t.planted]
-    detected = sum(t.significant and t.delta * t.planted > 0 for t in planted)
-    wrong_sign = sum(t.significant and t.delta * t.planted < 0 for t in planted)
-    nulls = [t for ts in outcomes.values() for t in ts if not t.planted]
-    better = sum(t.significant and t.delta > 0 for t in nulls)
-    worse = sum(t.significant and t.delta < 0 for t in nulls)
-    return [
-        f"planted effects detected {detected} of {len(planted)} (wrong direction: {wrong_sign})",
-        f"null stateful - stateless tests significant (two-sided) {better + worse} of "
-        f"{len(nulls)} (better {better}, worse {worse})",
-    ]
-
-
-def summary(outcomes: dict[str, dict[str, list[PlannedTest]]]) -> str:
-    """One Markdown table, a row per corpus and method, and the counts per method."""
-    names = [t.name for t in next(iter(next(iter(outcomes.values())).values()))]
-    lines = ["| corpus | method | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
-    for corpus, by_method in outcomes.items():
-        lines += [f"| {corpus} | {m} | " + " | ".join(t.cell for t in ts) + " |"
-                  for m, ts in by_method.items()]  # fmt: skip
-    lines += ["", "CCC-avg delta († Holm p < 0.05 over the three planned tests), with the "
-              "untested V and A deltas."]  # fmt: skip
-    methods = next(iter(outcomes.values()))
-    for method in methods:
-        per_corpus = {c: by_method[method] for c, by_method in outcomes.items()}
-        lines += [f"{method}: " + "; ".join(counts(per_corpus))]
-    return "\n".join(lines)
+def current_predictions(selection: Selection, results: Path) -> pd.DataFrame:
+    """The predictions of the selection's trials stored with their current config hash."""
+    _, plan = list_grid_folds(selection, results)
+    return load_table(results, [t.key for t in plan if t.status == "done"], PREDICTIONS_FILE)
 
 
 def method_list(text: str) -> list[str]:
@@ -210,14 +286,15 @@ def main() -> None:
                 for method in args.methods:
                     selection = run_method(method, folder / method, folder / "tuning", args,
                                            overrides + args.overrides)  # fmt: skip
-                    tables = comparisons(selection, folder / method, args.bootstrap)
-                    print(f"\n== corpus {corpus}, method {method}: differences (variant - ref.)")
-                    for reference, table in tables.items():
-                        columns = ["delta", "ci_low", "ci_high", "p_holm", "verdict"]
-                        print(f"reference {reference} (Holm within each family of its report):")
-                        print(table[columns].round(4).to_string())
+                    predictions = current_predictions(selection, folder / method)
+                    table = family_table(predictions, PLANNED_PAIRS, args.bootstrap)
+                    print(f"\n== corpus {corpus}, method {method}: the planned tests (Holm over "
+                          "the three; V and A the secondary family)")  # fmt: skip
+                    columns = ["re_delta", "verdict_low", "verdict_high", "re_p_holm", "verdict",
+                               "delta", "p_holm", "bootstrap_verdict"]  # fmt: skip
+                    print(table[columns].round(4).to_string())
                     outcomes.setdefault(corpus, {})[method] = planned_tests(
-                        tables, context == "true"
+                        table, context == "true"
                     )
     print("\n" + summary(outcomes))
 
