@@ -1,6 +1,7 @@
-"""Power of the across-session test (``bench.report.power``, ``bench power``): the formula
-against simulated HKSJ rejections, its behaviour in seeds and sessions, and the command end
-to end on a fabricated store."""
+"""Power of the verdict test (``bench.report.power``, ``bench power``): the formula against
+simulated HKSJ rejections, its behaviour in seeds and sessions, the command end to end on a
+fabricated store; on fixed test sets, the runs' t-test sized against scipy's non-central t
+and simulated ``runs_t_test`` rejections."""
 
 from __future__ import annotations
 
@@ -12,26 +13,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+from scipy.optimize import brentq
 from test_report_command import VARIANTS, Store, planted_store
 from test_report_fabricate import REFERENCE_NOISE, fabricate, write_results
 
 from bench.cli import main
-from bench.report.bootstrap import DIMENSIONS
+from bench.metrics import ccc
+from bench.protocol import Protocol
+from bench.report.bootstrap import DIMENSIONS, weighted_deltas
 from bench.report.meta import random_effects_hksj, session_effects
 from bench.report.power import (
     POWER,
     VarianceComponents,
     detectable_difference,
-    hksj_power,
     power_table,
+    replicates_needed,
     seeds_needed,
-    sessions_needed,
+    t_power,
     variance_components,
 )
 from bench.report.power_command import UNREACHABLE
+from bench.report.runs_test import runs_t_test
 from bench.report.stats import fold_arrays, pair_trials
 from bench.results import PREDICTIONS_FILE, load_table
 from bench.run import list_grid, select_trials
+from bench.testing.fabricate import Components, fabricate_grid, predictions_frame
+from bench.testing.fabricate import fold_arrays as fabricated_fold_arrays
 
 DRAWS = 3000
 
@@ -57,7 +65,7 @@ def test_the_formula_is_the_simulated_hksj_rejection_rate(
 ) -> None:
     # Equal v_k: HKSJ is the one-sample t-test over sessions, so the formula is exact and
     # the simulated rate lies within Monte-Carlo error of it.
-    formula = hksj_power(delta, tau2 + v.mean(), v.size)
+    formula = t_power(delta, tau2 + v.mean(), v.size)
     simulated = simulated_rejection(delta, tau2, v, seed=1)
     assert abs(simulated - formula) < 3.5 * math.sqrt(formula * (1 - formula) / DRAWS)
 
@@ -66,7 +74,7 @@ def test_with_unequal_within_session_variances_the_formula_is_conservative() -> 
     # Unequal v_k: HKSJ weights the precise sessions up, so it detects more than the
     # formula with the mean v says (measured: 64% against 57% here); never less.
     v = np.array([0.5, 1.0, 1.0, 2.0, 3.0]) * 1e-4
-    formula = hksj_power(0.02, 1e-4 + v.mean(), v.size)
+    formula = t_power(0.02, 1e-4 + v.mean(), v.size)
     simulated = simulated_rejection(0.02, 1e-4, v, seed=2)
     assert simulated > formula + 2 * math.sqrt(formula * (1 - formula) / DRAWS)
 
@@ -101,16 +109,16 @@ def test_more_seeds_never_go_below_the_interactions_limit() -> None:
     assert detectable_difference(grid.tau2, 5) > 0.02  # tau alone keeps 0.02 below 80%
     assert seeds_needed(0.02, grid) is None
     # ... which more sessions reach, and the answer is the first K that does.
-    k = sessions_needed(0.02, grid.sigma2())
-    assert hksj_power(0.02, grid.sigma2(), k) >= POWER > hksj_power(0.02, grid.sigma2(), k - 1)
+    k = replicates_needed(0.02, grid.sigma2())
+    assert t_power(0.02, grid.sigma2(), k) >= POWER > t_power(0.02, grid.sigma2(), k - 1)
 
 
 def test_seeds_needed_is_the_first_number_of_seeds_that_reaches_the_target() -> None:
     grid = components(tau2=2e-5)
-    assert hksj_power(0.02, grid.sigma2(), 5) < POWER  # 3 seeds fall short of 0.02
+    assert t_power(0.02, grid.sigma2(), 5) < POWER  # 3 seeds fall short of 0.02
     s = seeds_needed(0.02, grid)
     assert s is not None and s > 3
-    assert hksj_power(0.02, grid.sigma2(s), 5) >= POWER > hksj_power(0.02, grid.sigma2(s - 1), 5)
+    assert t_power(0.02, grid.sigma2(s), 5) >= POWER > t_power(0.02, grid.sigma2(s - 1), 5)
     assert seeds_needed(0.03, grid) == 2  # fewer than the grid has, where it has enough
     with pytest.raises(ValueError, match="one seed per session"):
         seeds_needed(0.02, components(0.0, seed_variance=math.nan))
@@ -174,7 +182,9 @@ def test_bench_power_json_is_what_power_computes_from_the_current_trials(
     for row in expected.to_dict("records"):
         got = rows[row["variant"]]
         for key, value in row.items():
-            if isinstance(value, float):
+            if isinstance(value, float) and math.isnan(value):  # not this test's: n_runs
+                assert got[key] is None, key
+            elif isinstance(value, float):
                 assert got[key] == pytest.approx(value, rel=1e-12), key
             else:
                 assert got[key] == value, key
@@ -189,7 +199,8 @@ def test_bench_power_prints_a_table_and_its_reading(
 ) -> None:
     assert main(["power", *store.selection]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "HKSJ random effects over the sessions" in lines[0] and "target 0.02" in lines[0]
+    assert "across-session test (HKSJ random effects over sessions" in lines[0]
+    assert "target 0.02" in lines[0]
     header = lines[1].split()
     assert header[:4] == ["variant", "K", "seeds", "tau^2"] and "needed" in header
     table = {line.split()[0]: line.split() for line in lines[3:6]}
@@ -231,3 +242,99 @@ def test_a_bad_target_is_refused(capsys: pytest.CaptureFixture[str], target: str
     with pytest.raises(SystemExit):
         main(["power", "--target", target])
     assert "--target" in capsys.readouterr().err
+
+
+# Fixed test sets: the verdict is the t-test over the training runs (bench.report.runs_test).
+FIXED = Components(folds=2, seeds=4, dialogs=10, utterances=10, seed_sd=0.02, rho=0.9,
+                   tau=0.03, fixed_test_sets=True)  # fmt: skip
+
+
+def nct_power(delta: float, sigma2: float, n: int) -> float:
+    """The one-sample t power over ``n`` runs, straight from scipy's non-central t: both
+    tails, the lower one as ``P(T'(-lambda) > c)`` (scipy's ``cdf`` is NaN far in it)."""
+    c = stats.t.ppf(0.975, n - 1)
+    lam = delta / math.sqrt(sigma2 / n)
+    return float(stats.nct.sf(c, n - 1, lam) + stats.nct.sf(c, n - 1, -lam))
+
+
+def test_on_fixed_test_sets_the_detectable_difference_is_the_runs_t_power_inversion() -> None:
+    grid = FIXED.but(seeds=5)
+    frame = predictions_frame(fabricate_grid(grid, 0.02, np.random.default_rng(11)))
+    row = power_table(frame, "reference", 0.02, resampled_folds=False).iloc[0]
+    # D_s by hand: each run's CCC-avg difference per test set (bench.metrics.ccc on the
+    # stored predictions), averaged over the test sets; sigma^2 its variance over runs.
+    deltas = {}
+    for (fold, seed), trial in frame.groupby(["fold", "seed"]):
+        sides = {v: trial[trial["variant"] == v] for v in ("variant", "reference")}
+        deltas[fold, seed] = np.mean([
+            ccc(sides["variant"][f"{d}_true"], sides["variant"][f"{d}_pred"])
+            - ccc(sides["reference"][f"{d}_true"], sides["reference"][f"{d}_pred"])
+            for d in ("valence", "arousal")
+        ])  # fmt: skip
+    runs = pd.Series(deltas).groupby(level=1).mean()  # [5 seeds] D_s
+    sigma2, n = float(runs.var(ddof=1)), runs.size
+    assert row["test"] == "runs t" and row["n_runs"] == 5 and row["seeds"] == [5, 5]
+    assert row["n_sessions"] == 2 and row["estimate"] == pytest.approx(runs.mean(), rel=1e-9)
+    assert row["runs_variance"] == pytest.approx(sigma2, rel=1e-9)
+    assert math.isnan(row["tau2"]) and row["sessions_needed"] is None
+    expected = brentq(lambda d: nct_power(d, sigma2, n) - POWER, 1e-6, 1.0, xtol=1e-12)
+    assert row["detectable"] == pytest.approx(expected, rel=1e-6)
+    assert row["power_at_target"] == pytest.approx(nct_power(0.02, sigma2, n), rel=1e-9)
+    # The runs 0.02 needs: the first number of runs, of this variance, with 80% power.
+    needed = row["seeds_needed"]
+    assert row["seeds_reachable"] and nct_power(0.02, sigma2, needed) >= POWER
+    assert needed == 2 or nct_power(0.02, sigma2, needed - 1) < POWER
+    assert row["detectable_seed_limit"] == 0.0  # more runs always help, on these test sets
+
+
+def test_on_fixed_test_sets_the_formula_is_the_runs_t_tests_rejection_rate() -> None:
+    # Fabricated grids of two fixed test sets scored by four runs; the per-trial differences
+    # are the report's (fold arrays, as compare_to_reference builds them), tested by
+    # runs_t_test. sigma^2 is the runs' variance within a grid, averaged over the grids
+    # (its Monte-Carlo error, about 3%, moves the formula by about a point).
+    draws, index = 1000, pd.MultiIndex.from_product([range(FIXED.folds), range(FIXED.seeds)])
+    for delta, seed in ((0.0, 5), (0.05, 6)):
+        rng, rejected, variances = np.random.default_rng(seed), [], []
+        for _ in range(draws):
+            folds = fabricated_fold_arrays(fabricate_grid(FIXED, delta, rng))
+            trials = [weighted_deltas(f, np.ones((1, f.shape[0])))[0, :, 2] for f in folds]
+            runs = runs_t_test(pd.Series(np.concatenate(trials), index=index), 0.02)
+            rejected.append(runs["runs_p"] < 0.05)
+            variances.append(runs["runs_se"] ** 2 * runs["runs_n"])
+        formula = t_power(delta, float(np.mean(variances)), FIXED.seeds)
+        assert abs(np.mean(rejected) - formula) < 3.5 * math.sqrt(formula * (1 - formula) / draws)
+        if delta > 0:
+            assert 0.4 < formula < 0.8  # a power, not a level or a certainty
+
+
+def test_bench_power_on_fixed_test_sets_sizes_the_runs_t_test(
+    store: Store, tiny_corpus_root: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # The planted store read as if its five folds were a release's fixed test sets.
+    monkeypatch.setattr(Protocol, "fixed_test_sets", property(lambda self: True))
+    assert main(["power", *store.selection, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    expected = power_table(
+        current_predictions(store, tiny_corpus_root), "mamba_ema", resampled_folds=False
+    )
+    rows = {row["variant"]: row for row in out["comparisons"]}
+    for row in expected.to_dict("records"):
+        assert rows[row["variant"]]["detectable"] == pytest.approx(row["detectable"], rel=1e-12)
+        assert rows[row["variant"]]["test"] == "runs t"
+    assert out["test"].startswith("t-test over the training runs")
+    assert out["scope"] == "these test sets"
+    # no_film lacks fold3/seed2: its test uses the two seeds every test set has.
+    assert rows["no_film"]["n_runs"] == 2 and rows["gru_ema"]["n_runs"] == 3
+    assert out["reading"].startswith("Reading: with 5 test sets and 2-3 runs, the t-test over")
+    assert "on these test sets" in out["reading"] and "other test sets" in out["reading"]
+    assert "sessions" not in out["reading"]
+    assert "Covers these test sets only" in out["assumptions"]
+    assert "on as few as 1 degree of freedom" in out["assumptions"]  # no_film: two runs
+    assert main(["power", *store.selection]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "verdict test on these test sets (t-test over the training runs:" in lines[0]
+    assert lines[1].split() == ["variant", "test", "sets", "runs", "var", "D_s", "detectable",
+                                "power@target", "runs", "needed"]  # fmt: skip
+    assert lines[-2].startswith("Reading: with 5 test sets")
+    assert lines[-1].startswith("Assumes: the training runs independent")

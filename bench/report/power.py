@@ -1,4 +1,7 @@
-"""Power of the across-session verdict test for the grid at hand, from its own variances.
+"""Power of the report's verdict test for the grid at hand, from its own variances.
+
+Where the folds leave one session out, the verdict test is the across-session one below;
+where they are fixed test sets, it is the t-test over the training runs (last section).
 
 The across-session test chosen by calibration (``docs/calibration.md``) is the
 random-effects meta-analysis over test sessions with the Hartung-Knapp-Sidik-Jonkman
@@ -25,7 +28,7 @@ statistic is non-central t with ``K - 1`` degrees of freedom and non-centrality
 
     power(delta) = P(T'_{K-1, lambda} > c) + P(T'_{K-1, lambda} < -c)
 
-(:func:`hksj_power`). Where every ``v_k`` is equal this is exact: HKSJ then *is* the one-sample
+(:func:`t_power`). Where every ``v_k`` is equal this is exact: HKSJ then *is* the one-sample
 t-test over the ``d_k``, whatever ``tau^2`` is estimated. Where they differ, the HKSJ weights
 ``1 / (v_k + tau^2)`` differ and the formula, with the mean ``v``, is an approximation that
 errs low, since HKSJ weights the precise sessions up (the tests measure it against simulated
@@ -51,7 +54,7 @@ any number of seeds" (:func:`seeds_needed`). The seed x dialog part is counted t
 ``s_seed^2`` (seeds differ on the whole test set) and in ``J_k``, as :func:`session_effects`
 counts it (the test's own ``v_k`` errs high the same way), so the seeds needed err high. To
 other numbers of sessions ``K'`` (seeds fixed): new sessions like these, the same ``sigma^2``
-and ``K' - 1`` degrees of freedom (:func:`sessions_needed`).
+and ``K' - 1`` degrees of freedom (:func:`replicates_needed`).
 
 **What this leaves out, said so.** Holm's correction is not included: the report's primary
 family tests every variant, and Holm's first step tests at ``alpha / m``, which needs a larger
@@ -60,6 +63,22 @@ with five sessions ``tau^2`` is imprecise and often estimated 0, and then the de
 difference is optimistic. Sessions are treated as independent, as the test treats them
 (leave-one-session-out folds share training sessions; see the calibration's limits). The
 ``d_k`` are taken as normal.
+
+**Fixed test sets.** There the verdict is :func:`bench.report.runs_test.runs_t_test`: with
+``D_s`` run ``s``'s CCC difference averaged over the ``K`` test sets (only seeds that every
+test set has), the one-sample t-test of ``mean_s D_s = 0`` over the ``S`` runs, ``S - 1``
+degrees of freedom. With ``sigma^2 = var(D_s)`` (ddof 1, the grid's own runs) its power is
+:func:`t_power` with ``n = S``: the same non-central t as above, and exact, not an
+approximation, where the ``D_s`` are normal. The detectable difference is
+:func:`detectable_difference` at ``(sigma^2, S)``, and the runs a target needs are the
+smallest ``S'`` with ``t_power(target, sigma^2, S') >= power`` (:func:`replicates_needed`),
+new runs having the same ``sigma^2``: ``sigma^2 / S' -> 0``, so more runs always reach a
+target, and with infinitely many the detectable difference is 0. What is sized is what the
+test covers, other training runs scored on these test sets: what the test sets themselves
+happen to favour is part of the difference tested, no noise, and no number of runs speaks
+for other test sets, dialogs or speakers. There are no sessions to add. ``sigma^2`` is a
+point estimate on ``S - 1`` degrees of freedom (with three runs, two: the true ``sigma`` lies
+within 0.52-6.3 times the estimate at 95%), and Holm is not included.
 """
 
 from __future__ import annotations
@@ -75,16 +94,18 @@ from scipy.stats import nct
 from scipy.stats import t as student_t
 
 from bench.errors import BenchError
-from bench.report.bootstrap import DIMENSIONS, weighted_deltas
+from bench.report.bootstrap import DIMENSIONS, MARGIN, weighted_deltas
 from bench.report.meta import pooled_seed_variance, random_effects_hksj, session_effects
-from bench.report.stats import ALPHA, fold_arrays, pair_trials
+from bench.report.runs_test import runs_t_test
+from bench.report.stats import ALPHA, HKSJ, RUNS_T, fold_arrays, pair_trials
+from bench.report.summary import trial_pairs
 
 POWER = 0.8  # the power a detectable difference is detected with
 TARGET = 0.02  # default target difference (CCC-avg) whose seeds and sessions are sized
 COLUMNS = [
-    "variant", "reference", "dimension", "n_sessions", "seeds", "estimate", "tau2",
-    "seed_variance", "dialog_variance", "dialog_common", "dialog_by_seed", "mean_v",
-    "detectable", "detectable_seed_limit",
+    "variant", "reference", "dimension", "test", "n_sessions", "seeds", "n_runs", "estimate",
+    "tau2", "seed_variance", "dialog_variance", "dialog_common", "dialog_by_seed", "mean_v",
+    "runs_variance", "detectable", "detectable_seed_limit",
     "target", "power_at_target", "seeds_needed", "seeds_reachable", "sessions_needed",
 ]  # fmt: skip
 
@@ -176,37 +197,40 @@ def _power_at(noncentrality: float, df: int, alpha: float) -> float:
     return float(nct.sf(c, df, noncentrality) + nct.sf(c, df, -noncentrality))
 
 
-def hksj_power(delta: float, sigma2: float, n_sessions: int, alpha: float = ALPHA) -> float:
-    """Power of the two-sided HKSJ test at level ``alpha`` over ``K = n_sessions`` sessions for
-    a true difference ``delta`` when each session's difference has variance
-    ``sigma2 = tau^2 + v``: ``T`` non-central t with ``K - 1`` df and non-centrality
-    ``delta / sqrt(sigma2 / K)`` (the approximation of the module docstring; no Holm).
-    NaN with fewer than two sessions or a ``sigma2`` that is not positive.
+def t_power(delta: float, sigma2: float, n: int, alpha: float = ALPHA) -> float:
+    """Power of the two-sided one-sample t-test at level ``alpha`` over ``n`` replicates whose
+    differences are ``N(delta, sigma2)``: ``T`` non-central t with ``n - 1`` df and
+    non-centrality ``delta / sqrt(sigma2 / n)``. Generic in ``(sigma2, n)``: the HKSJ test
+    over ``K = n`` sessions with ``sigma2 = tau^2 + v`` (the approximation of the module
+    docstring) and the runs' t-test over ``S = n`` runs with ``sigma2 = var(D_s)`` (exact for
+    normal ``D_s``). No Holm. NaN with fewer than two replicates or a ``sigma2`` that is not
+    positive.
 
-    >>> round(hksj_power(0.0, 1e-4, 5), 4)  # no difference: the level
+    >>> round(t_power(0.0, 1e-4, 5), 4)  # no difference: the level
     0.05
-    >>> round(hksj_power(0.02, 2e-4, 5), 3)  # lambda = 0.02 / sqrt(2e-4 / 5) = 3.16, 4 df
+    >>> round(t_power(0.02, 2e-4, 5), 3)  # lambda = 0.02 / sqrt(2e-4 / 5) = 3.16, 4 df
     0.663
     """
-    if n_sessions < 2 or not sigma2 > 0:
+    if n < 2 or not sigma2 > 0:
         return math.nan
-    return _power_at(delta / math.sqrt(sigma2 / n_sessions), n_sessions - 1, alpha)
+    return _power_at(delta / math.sqrt(sigma2 / n), n - 1, alpha)
 
 
 def detectable_difference(
-    sigma2: float, n_sessions: int, alpha: float = ALPHA, power: float = POWER
+    sigma2: float, n: int, alpha: float = ALPHA, power: float = POWER
 ) -> float:
-    """The smallest difference ``delta > 0`` that the HKSJ test over ``n_sessions`` sessions
-    detects with probability ``power``: ``lambda* sqrt(sigma2 / K)``, with ``lambda*`` the
-    non-centrality at which :func:`hksj_power` reaches ``power`` (Brent's method on a
-    bracket doubled until it holds the root). NaN where :func:`hksj_power` is.
+    """The smallest difference ``delta > 0`` that the one-sample t-test over ``n`` replicates
+    of variance ``sigma2`` (sessions for HKSJ, runs for the runs' t-test; :func:`t_power`)
+    detects with probability ``power``: ``lambda* sqrt(sigma2 / n)``, with ``lambda*`` the
+    non-centrality at which :func:`t_power` reaches ``power`` (Brent's method on a bracket
+    doubled until it holds the root). NaN where :func:`t_power` is.
 
-    >>> round(detectable_difference(2e-4, 5), 4)  # above 0.02, which has 66% (hksj_power)
+    >>> round(detectable_difference(2e-4, 5), 4)  # above 0.02, which has 66% (t_power)
     0.0238
     """
-    if n_sessions < 2 or not sigma2 > 0:
+    if n < 2 or not sigma2 > 0:
         return math.nan
-    df = n_sessions - 1
+    df = n - 1
 
     def short(noncentrality: float) -> float:
         return _power_at(noncentrality, df, alpha) - power
@@ -214,7 +238,7 @@ def detectable_difference(
     hi = 1.0
     while short(hi) < 0:
         hi *= 2.0
-    return brentq(short, 0.0, hi, xtol=1e-10) * math.sqrt(sigma2 / n_sessions)
+    return brentq(short, 0.0, hi, xtol=1e-10) * math.sqrt(sigma2 / n)
 
 
 def _smallest(start: int, reaches: Callable[[int], bool]) -> int:
@@ -247,22 +271,24 @@ def seeds_needed(
         raise ValueError("the seed variance is unknown with one seed per session")
     k = components.n_sessions
     limit = components.sigma2(math.inf)
-    if limit > 0 and hksj_power(target, limit, k, alpha) <= power:
+    if limit > 0 and t_power(target, limit, k, alpha) <= power:
         return None
-    return _smallest(1, lambda s: hksj_power(target, components.sigma2(s), k, alpha) >= power)
+    return _smallest(1, lambda s: t_power(target, components.sigma2(s), k, alpha) >= power)
 
 
-def sessions_needed(
+def replicates_needed(
     target: float, sigma2: float, alpha: float = ALPHA, power: float = POWER
 ) -> int:
-    """The fewest sessions ``K >= 2`` (each like these: variance ``sigma2``, the seeds fixed)
-    at which the HKSJ test detects ``target`` with probability ``power``; power rises with
-    ``K`` (larger non-centrality, more degrees of freedom), so it is reached.
+    """The fewest replicates ``n >= 2``, each of variance ``sigma2``, at which the one-sample
+    t-test (:func:`t_power`) detects ``target`` with probability ``power``: the sessions
+    HKSJ needs (new sessions like these, the seeds fixed), or the runs the runs' t-test needs
+    (new runs like these, each scoring every test set). Power rises with ``n`` (larger
+    non-centrality, more degrees of freedom), so it is reached.
 
-    >>> sessions_needed(0.02, 2e-4)  # 5 sessions: 66.3% (see hksj_power), 6: 78.9%, 7: 87.4%
+    >>> replicates_needed(0.02, 2e-4)  # 5: 66.3% (see t_power), 6: 78.9%, 7: 87.4%
     7
     """
-    return _smallest(2, lambda k: hksj_power(target, sigma2, k, alpha) >= power)
+    return _smallest(2, lambda n: t_power(target, sigma2, n, alpha) >= power)
 
 
 def power_row(
@@ -274,7 +300,8 @@ def power_row(
     it, None with ``seeds_reachable`` None where the seed variance is unknown)."""
     k, sigma2 = components.n_sessions, components.sigma2()
     row: dict[str, object] = {
-        "n_sessions": k, "seeds": list(components.seeds), "estimate": components.estimate,
+        "test": HKSJ.name, "n_sessions": k, "seeds": list(components.seeds),
+        "estimate": components.estimate,
         "tau2": components.tau2, "seed_variance": components.seed_variance,
         "dialog_variance": components.dialog_variance,
         "dialog_common": components.dialog_common,
@@ -282,7 +309,7 @@ def power_row(
         "detectable": detectable_difference(sigma2, k, alpha, power),
         "detectable_seed_limit": detectable_difference(components.sigma2(math.inf), k, alpha,
                                                        power),
-        "target": target, "power_at_target": hksj_power(target, sigma2, k, alpha),
+        "target": target, "power_at_target": t_power(target, sigma2, k, alpha),
         "seeds_needed": None, "seeds_reachable": None, "sessions_needed": None,
     }  # fmt: skip
     if not (k >= 2 and sigma2 > 0):  # the test is undefined: nothing to size
@@ -290,7 +317,49 @@ def power_row(
     if math.isfinite(components.seed_variance):
         needed = seeds_needed(target, components, alpha, power)
         row |= {"seeds_needed": needed, "seeds_reachable": needed is not None}
-    return row | {"sessions_needed": sessions_needed(target, sigma2, alpha, power)}
+    return row | {"sessions_needed": replicates_needed(target, sigma2, alpha, power)}
+
+
+def runs_of(paired: pd.DataFrame, dimension: str = "avg") -> dict[str, float]:
+    """The runs' t-test of one comparison on ``dimension``, as the report computes it: each
+    paired (fold, seed) trial's CCC difference over its test set, indexed by (fold, seed),
+    into :func:`bench.report.runs_test.runs_t_test` (``runs_n`` the runs ``S`` it uses,
+    ``runs_se = sd(D) / sqrt(S)``; the margin, which only its TOST uses, is the default)."""
+    j = DIMENSIONS.index(dimension)
+    folds = fold_arrays(paired)  # by fold, seeds sorted: the order of the sorted trials
+    deltas = [weighted_deltas(fold, np.ones((1, fold.shape[0])))[0, :, j] for fold in folds]
+    keys = pd.MultiIndex.from_tuples(sorted(trial_pairs(paired)))
+    return runs_t_test(pd.Series(np.concatenate(deltas), index=keys), MARGIN)
+
+
+def runs_power_row(
+    runs: dict[str, float],
+    seeds: list[int],
+    target: float,
+    alpha: float = ALPHA,
+    power: float = POWER,
+) -> dict[str, object]:
+    """One comparison's power analysis on fixed test sets (module docstring): with
+    ``sigma^2 = var(D_s) = S runs_se^2`` over the ``S = runs_n`` runs, the detectable
+    difference, the power at ``target`` and the runs (seeds, each scoring every test set)
+    ``target`` needs; ``seeds`` are the seeds per test set. No sessions to add
+    (``sessions_needed`` None); with infinitely many runs the detectable difference is 0.
+    NaN/None where the test is undefined (fewer than two runs, or no spread between them)."""
+    n = int(runs["runs_n"])
+    sigma2 = runs["runs_se"] ** 2 * n
+    defined = n >= 2 and sigma2 > 0
+    row: dict[str, object] = {
+        "test": RUNS_T.name, "n_sessions": len(seeds), "seeds": seeds, "n_runs": n,
+        "estimate": runs["runs_delta"], "runs_variance": sigma2,
+        "detectable": detectable_difference(sigma2, n, alpha, power),
+        "detectable_seed_limit": 0.0 if defined else math.nan,
+        "target": target, "power_at_target": t_power(target, sigma2, n, alpha),
+        "seeds_needed": None, "seeds_reachable": None, "sessions_needed": None,
+    }  # fmt: skip
+    if not defined:
+        return row
+    needed = replicates_needed(target, sigma2, alpha, power)
+    return row | {"seeds_needed": needed, "seeds_reachable": True}
 
 
 def power_table(
@@ -300,11 +369,15 @@ def power_table(
     dimension: str = "avg",
     alpha: float = ALPHA,
     power: float = POWER,
+    resampled_folds: bool = True,
 ) -> pd.DataFrame:
-    """One :func:`power_row` per variant against ``reference`` on ``dimension``, from the
-    per-utterance predictions of the selected trials, paired on (fold, seed, utt_id) exactly
-    as :func:`bench.report.stats.compare_to_reference` pairs them. Columns ``COLUMNS``; a
-    variant with no trial in common with the reference has NaN/None everywhere.
+    """One row per variant against ``reference`` on ``dimension`` sizing the report's verdict
+    test: :func:`power_row` (HKSJ across sessions) where the folds leave one session out,
+    :func:`runs_power_row` (the runs' t-test, these test sets) where ``resampled_folds`` is
+    False (fixed test sets). From the per-utterance predictions of the selected trials,
+    paired on (fold, seed, utt_id) exactly as :func:`bench.report.stats.compare_to_reference`
+    pairs them. Columns ``COLUMNS`` (``test`` names the test sized); a variant with no trial
+    in common with the reference has NaN/None everywhere.
 
     Raises:
         BenchError: ``reference`` has no predictions.
@@ -317,9 +390,14 @@ def power_table(
     for variant in sorted(set(predictions["variant"]) - {reference}):
         paired, _ = pair_trials(predictions[predictions["variant"] == variant], ref_preds)
         base = {"variant": variant, "reference": reference, "dimension": dimension}
+        base["test"] = HKSJ.name if resampled_folds else RUNS_T.name
         if paired.empty:
             rows.append(base | {"target": target, "seeds": []})
-            continue
-        components = variance_components(fold_arrays(paired), dimension)
-        rows.append(base | power_row(components, target, alpha, power))
+        elif resampled_folds:
+            components = variance_components(fold_arrays(paired), dimension)
+            rows.append(base | power_row(components, target, alpha, power))
+        else:
+            seeds = paired.groupby("fold", sort=True)["seed"].nunique().tolist()
+            rows.append(base | runs_power_row(runs_of(paired, dimension), seeds, target,
+                                              alpha, power))  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS, dtype=object)  # counts stay int beside None
