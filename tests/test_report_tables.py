@@ -209,3 +209,19 @@ def test_bench_report_finds_and_marks_the_a_a_control(
     summary = capsys.readouterr().out
     assert "  mamba_ema_aa (A/A control)  " in summary
     assert "(A/A control): mamba_ema_aa, mamba_ema again with other seeds" in summary
+
+
+def test_the_legend_states_the_verdict_tests_detectable_difference_and_scope() -> None:
+    """Across sessions HKSJ's, on fixed test sets the runs' t-test's; each from power_table."""
+    predictions = planted_predictions()
+    for resampled, scope, source in [
+        (True, "Verdict test, across sessions", "each comparison's own variance components"),
+        (False, "Verdict test, these test sets", "the spread of each comparison's training runs"),
+    ]:
+        report = build_report(predictions, histories(predictions), "synthetic", n_boot=200,
+                              resampled_folds=resampled)  # fmt: skip
+        legend = ablation_table(report).legend
+        detectable = report.power["detectable"].astype(float)
+        span = f"{detectable.min():.3f} to {detectable.max():.3f}"
+        assert scope in legend and source in legend
+        assert f"detects a CCC-avg difference of {span} with 80% power" in legend

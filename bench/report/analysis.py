@@ -115,7 +115,7 @@ def build_report(
     variant; ``margin``: the equivalence margin of the TOST, in CCC; ``tuning``: how the
     configurations were chosen (default: untuned, one shared recipe); ``resampled_folds``:
     False where the folds are fixed test sets (no fold-level or across-session test: the
-    verdicts are the bootstrap's, and no power of the across-session test is computed).
+    verdicts are the t-test over the training runs', and so is the power).
     ``build_report(...).comparisons`` is the stats table with the verdicts (see
     :func:`bench.report.stats.compare_to_reference`).
     """
@@ -139,7 +139,7 @@ def build_report(
         selection=None if kept is None or kept.empty else selection_summary(kept),
         tuning=tuning or TuningView(UNTUNED),
         resampled_folds=resampled_folds,
-        power=power_table(predictions, reference) if resampled_folds else None,
+        power=power_table(predictions, reference, resampled_folds=resampled_folds),
     )
 
 

@@ -17,7 +17,6 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.report.analysis import Report
-from bench.report.power import detectable_difference
 
 Format = Literal["md", "tex"]
 Kind = Literal["text", "pm", "ci", "num"]
@@ -375,25 +374,20 @@ def _secondary_sentence(report: Report) -> str:
 
 
 def _power_sentence(report: Report) -> str:
-    """The legend's smallest detectable CCC-avg difference of the verdict test (``""`` where
-    it is undefined): HKSJ's from the grid's variance components (:attr:`Report.power`), the
-    runs' t-test's from the spread of the runs (``sigma^2 = n se^2`` over ``n`` runs)."""
-    if report.power is not None:
-        detectable = pd.to_numeric(report.power["detectable"], errors="coerce")
-        source = "each comparison's own variance components"
-    else:
-        c = report.comparisons
-        runs = c[(c["dimension"] == "avg") & c["runs_se"].notna()]
-        detectable = pd.Series([
-            detectable_difference(se**2 * (df + 1), int(df) + 1)
-            for se, df in zip(runs["runs_se"], runs["runs_df"], strict=True)
-        ], dtype=float)  # fmt: skip
-        source = "the spread of each comparison's runs"
-    detectable = detectable.dropna()
+    """The legend's smallest detectable CCC-avg difference of the verdict test
+    (:func:`bench.report.power.power_table`; ``""`` where it is undefined)."""
+    if report.power is None:
+        return ""
+    detectable = pd.to_numeric(report.power["detectable"], errors="coerce").dropna()
     if detectable.empty:
         return ""
     span = f"{detectable.min():.3f}" + (
         f" to {detectable.max():.3f}" if detectable.max() > detectable.min() else ""
+    )
+    source = (
+        "each comparison's own variance components"
+        if report.resampled_folds
+        else "the spread of each comparison's training runs"
     )
     return (
         f"Power: with these {report.tested}s and seeds the verdict test detects a CCC-avg "
