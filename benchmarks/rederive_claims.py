@@ -297,32 +297,37 @@ def personalisation_section(root: Path, args: argparse.Namespace) -> list[str]:
         name = corpus_name(generator, effect, scale, context)
         seeds = ", ".join(map(str, sorted(rows["seed"].unique())))
         cells = [cell(s) for s in said] + [f"{gain:+.3f}" for gain in offset_gains(path)]
-        order = (generator, not effect, scale)
-        tables.setdefault((context, seeds), []).append((order, [name, *cells]))
+        position = (generator, not effect, scale)
+        tables.setdefault((context, seeds), []).append((position, [name, *cells]))
         design = name.split(", ", 1)[1]
         said_by.setdefault((design, seeds), []).append((generator, said))
     lines = []
-    for (context, seeds), entries in tables.items():
+    order = sorted(tables, key=lambda key: (-key[1].count(","), not key[0]))  # most seeds first
+    for context, seeds in order:
+        entries = tables[context, seeds]
         moods = "persistent dialog moods" if context else "independent dialog moods"
         lines += [f"### Personalisation, {moods}, training seeds {seeds}", "", *table_header(),
                   *("| " + " | ".join(row) + " |" for _, row in sorted(entries)), ""]  # fmt: skip
-    lines += [LEGEND, "", "How often each planned gain is better, and equivalent to 0 within the "
-              "margin, per corpus design (across sessions / these sessions):", ""]  # fmt: skip
-    rows = []
-    for (design, seeds), entries in said_by.items():
+    lines += [LEGEND, "", "How often each planned gain is better, worse, and equivalent to 0 "
+              "within the margin, per corpus design (across sessions / these sessions):",
+              ""]  # fmt: skip
+    counted = []
+    for design, seeds in sorted(said_by, key=lambda key: (-key[1].count(","), key[0])):
+        entries = said_by[design, seeds]
         generators = ", ".join(str(g) for g, _ in sorted(entries, key=lambda e: e[0]))
-        rows.append([design, generators, seeds, *(tally([s[j] for _, s in entries])
-                                                  for j in range(len(PLANNED)))])  # fmt: skip
+        counted.append([design, generators, seeds, *(tally([s[j] for _, s in entries])
+                                                     for j in range(len(PLANNED)))])  # fmt: skip
     header = ["design", "generator seeds", "training seeds"]
-    return lines + markdown([*header, *(f"{m} {a}" for m, a in PLANNED)], rows)
+    return lines + markdown([*header, *(f"{m} {a}" for m, a in PLANNED)], counted)
 
 
 def tally(said: Sequence[dict[str, Statement]]) -> str:
-    """``better 0/2, equivalent 0/0 of 3``: how many statements of each test are better, and
-    equivalent, across sessions / these sessions."""
-    better, same = ("/".join(str(sum(s[test].verdict == word for s in said)) for test in TESTS)
-                    for word in ("better", "equivalent"))  # fmt: skip
-    return f"better {better}, equivalent {same} of {len(said)}"
+    """``better 0/2, worse 0/0, equivalent 0/0 of 3``: how many statements of each test say
+    better, worse and equivalent, across sessions / these sessions."""
+    words = ("better", "worse", "equivalent")
+    found = ["/".join(str(sum(s[test].verdict == word for s in said)) for test in TESTS)
+             for word in words]  # fmt: skip
+    return ", ".join(f"{w} {n}" for w, n in zip(words, found, strict=True)) + f" of {len(said)}"
 
 
 def records(text: str) -> Path | None:
