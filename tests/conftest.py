@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from bench.corpus.iemocap import read_iemocap
-from bench.corpus.prepare import prepare_corpus
 from bench.corpus.synth import SynthConfig, generate
 from bench.features.extract import extract_features
-from bench.protocol import load_protocol
-from bench.testing.msp_improv import ImprovFixture, write_msp_improv
-from bench.testing.msp_podcast import PodcastFixture, write_msp_podcast
+from bench.testing.msp_releases import MspReleases, read_msp_releases, write_msp_releases
 
 # What subprocesses (bench CLI runs, Ray workers, feature workers) read for their thread pools.
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which a machine may set, are left alone.
@@ -107,57 +100,14 @@ def tiny_feature_cache(tiny_corpus_root: Path, tmp_path_factory: pytest.TempPath
     return made_once(tmp_path_factory, "tiny-features", extract)
 
 
-# The extractors that need no hub download, for protocols whose defaults are hub models.
-OFFLINE = ["features.speech.extractor=logmel", "features.speaker.extractor=resemblyzer"]
-
-
-@dataclass(frozen=True)
-class MspReleases:
-    """Both MSP release fixtures, and one feature cache with the :data:`OFFLINE` features of
-    each (``features.cache_dir=<features>``)."""
-
-    podcast: PodcastFixture
-    improv: ImprovFixture
-    features: Path
-
-
 @pytest.fixture(scope="session")
 def msp_releases(tmp_path_factory: pytest.TempPathFactory) -> MspReleases:
     """The MSP release fixtures and their features, made once per run (under xdist too);
     tests that change a release write their own."""
-
-    def make(folder: Path) -> None:
-        made = {"podcast": write_msp_podcast(folder / "podcast"),
-                "improv": write_msp_improv(folder / "improv")}  # fmt: skip
-        for name, fixture in made.items():
-            overrides = [f"corpus.root={fixture.root}", f"features.cache_dir={folder / 'features'}"]
-            protocol = load_protocol(f"msp_{name}", [*overrides, *OFFLINE])
-            table = prepare_corpus(protocol.corpus, progress=False).table
-            extract_features(table, protocol.features, workers=1, progress=False)
-        described = {name: {**asdict(f), "root": str(f.root)} for name, f in made.items()}
-        (folder / "fixtures.json").write_text(json.dumps(described))
-
-    folder = made_once(tmp_path_factory, "msp-releases", make)
-    described = json.loads((folder / "fixtures.json").read_text())
-    return MspReleases(
-        podcast=PodcastFixture(
-            **{**described["podcast"], "root": Path(described["podcast"]["root"])}
-        ),
-        improv=ImprovFixture(**{**described["improv"], "root": Path(described["improv"]["root"])}),
-        features=folder / "features",
-    )
+    return read_msp_releases(made_once(tmp_path_factory, "msp-releases", write_msp_releases))
 
 
 @pytest.fixture(scope="session")
 def small_corpus_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 1,000-utterance synthetic corpus (half the default size, for speed)."""
     return generate(tmp_path_factory.mktemp("corpus") / "small", SynthConfig("small"), False)
-
-
-def write_wav(path: Path, seconds: float = 0.5, rate: int = 16_000, channels: int = 1) -> Path:
-    """A 220 Hz tone, for readers and loaders that need an audio file to exist."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(seconds * rate)) / rate
-    tone = 0.3 * np.sin(2 * np.pi * 220 * t)
-    sf.write(path, np.repeat(tone[:, None], channels, axis=1), rate)
-    return path

@@ -6,7 +6,7 @@ import soundfile as sf
 
 from bench.audio import SAMPLE_RATE, duration_seconds, load_audio
 from bench.errors import InputError
-from tests.conftest import write_wav
+from bench.testing.tones import write_tone
 
 
 def dominant_frequency(x: np.ndarray, rate: int) -> float:
@@ -16,7 +16,7 @@ def dominant_frequency(x: np.ndarray, rate: int) -> float:
 
 @pytest.mark.parametrize("rate,channels", [(16_000, 1), (44_100, 2), (8_000, 1), (48_000, 6)])
 def test_any_rate_and_channel_count_becomes_16k_mono(tmp_path: Path, rate: int, channels: int):
-    path = write_wav(tmp_path / "a.wav", seconds=1.0, rate=rate, channels=channels)
+    path = write_tone(tmp_path / "a.wav", seconds=1.0, rate=rate, channels=channels)
     audio = load_audio(path)
     assert audio.dtype == np.float32 and audio.ndim == 1
     assert abs(len(audio) - SAMPLE_RATE) <= 2
@@ -56,4 +56,5 @@ def test_missing_and_corrupt_files_name_the_file(tmp_path: Path):
 
 
 def test_duration_from_header(tmp_path: Path):
-    assert duration_seconds(write_wav(tmp_path / "a.wav", 0.75, 8_000)) == pytest.approx(0.75)
+    path = write_tone(tmp_path / "a.wav", seconds=0.75, rate=8_000)
+    assert duration_seconds(path) == pytest.approx(0.75)

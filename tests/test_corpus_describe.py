@@ -12,7 +12,7 @@ import pytest
 
 from bench.cli import main
 from bench.testing.msp_podcast import write_msp_podcast
-from tests.conftest import write_wav
+from bench.testing.tones import write_tone
 
 
 def manifest(folder: Path) -> Path:
@@ -23,7 +23,7 @@ def manifest(folder: Path) -> Path:
             for dialog in range(2):
                 for turn in range(2):
                     utt = f"{group}{speaker}{dialog}_{turn}"
-                    write_wav(folder / f"{utt}.wav", 0.1)
+                    write_tone(folder / f"{utt}.wav", seconds=0.1)
                     lines.append(
                         {"utt_id": utt, "session_id": f"{group}{speaker}{dialog}",
                          "speaker_id": f"{group}{speaker}", "group": group,

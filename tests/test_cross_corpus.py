@@ -18,7 +18,7 @@ from bench.errors import BenchError
 from bench.features.extract import extract_corpus_features
 from bench.features.load import load_corpus_features, load_features
 from bench.protocol import load_protocol, make_folds
-from tests.conftest import OFFLINE, MspReleases
+from bench.testing.msp_releases import OFFLINE, MspReleases
 
 SCALES = {"msp_improv": "[1,5]", "msp_podcast": "[1,7]"}
 

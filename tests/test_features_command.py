@@ -11,14 +11,14 @@ import soundfile as sf
 import yaml
 
 from bench.cli import main
-from tests.conftest import write_wav
+from bench.testing.tones import write_tone
 
 
 def write_protocol(folder: Path) -> Path:
     """A JSONL corpus of 4 utterances (one of them too short) and its protocol."""
     records = []
     for k in range(4):
-        write_wav(folder / "wav" / f"u{k}.wav", seconds=0.8 + 0.2 * k)
+        write_tone(folder / "wav" / f"u{k}.wav", seconds=0.8 + 0.2 * k)
         records.append(
             {
                 "utt_id": f"u{k}",

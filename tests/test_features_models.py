@@ -24,7 +24,7 @@ from bench.features.hub import HubModel, locate
 from bench.features.speaker import EcapaSpec
 from bench.features.ssl import FILES, TransformersSpec
 from bench.testing.ecapa_folder import write_random_ecapa
-from tests.conftest import write_wav
+from bench.testing.tones import write_tone
 
 TINY_ECAPA = {
     "n_mels": 20, "channels": [16, 16, 16, 16, 48], "attention_channels": 8,
@@ -184,7 +184,7 @@ def jsonl_corpus(folder: Path) -> Path:
         for k in range(2)
     ]
     for record in records:
-        write_wav(folder / record["audio_path"])
+        write_tone(folder / record["audio_path"])
     manifest = folder / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in records))
     return manifest

@@ -18,25 +18,21 @@ from bench.features.extract import Task, Workers, extract_features
 from bench.features.load import load_features
 from bench.features.logmel import LogMel, LogMelSpec
 from bench.features.store import FeatureStore, corpus_identity
+from bench.testing.tones import write_tone
 
 ROLES = ["speech", "prosody", "speaker"]
 
 
-def write_tone(path: Path, f0: float, seconds: float) -> str:
-    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    sf.write(
-        path, 0.3 * np.sign(np.sin(2 * np.pi * f0 * t)) * np.abs(np.sin(np.pi * t)), SAMPLE_RATE
-    )
-    return str(path)
-
-
 def make_table(folder: Path, n: int = 6) -> pd.DataFrame:
-    """``n`` distinct square-wave tones, two speakers, rows not in utt_id order."""
+    """``n`` distinct tones (110, 150, ... Hz; 0.6, 0.7, ... s), two speakers, rows not in
+    utt_id order."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = [
         {
             "utt_id": f"u{k}",
-            "audio_path": write_tone(folder / f"u{k}.wav", 110 + 40 * k, 0.6 + 0.1 * k),
+            "audio_path": str(
+                write_tone(folder / f"u{k}.wav", frequency=110 + 40 * k, seconds=0.6 + 0.1 * k)
+            ),
             "speaker": f"s{k % 2}",
         }
         for k in range(n)
@@ -156,7 +152,7 @@ def test_an_index_without_its_array_is_corrupt_and_a_missing_store_is_named(tabl
 
 
 def test_bad_audio_falls_back_to_zeros_and_is_named(table, cfg, tmp_path) -> None:
-    short = write_tone(tmp_path / "short.wav", 200, 0.1)
+    short = str(write_tone(tmp_path / "short.wav", frequency=200, seconds=0.1))
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(SAMPLE_RATE), SAMPLE_RATE)
     corrupt = tmp_path / "corrupt.wav"

@@ -11,7 +11,7 @@ import pytest
 from bench.cli import main
 from bench.corpus.iemocap import read_iemocap
 from bench.errors import InputError
-from tests.conftest import write_wav
+from bench.testing.tones import write_tone
 
 HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 
@@ -51,7 +51,7 @@ def make_release(root: Path, files: dict[str, str], wavs: bool = True) -> Path:
         for line in text.splitlines():
             if line.startswith("[") and wavs:
                 utt = line.split("\t")[1]
-                write_wav(session / "sentences" / "wav" / dialog / f"{utt}.wav", 0.2)
+                write_tone(session / "sentences" / "wav" / dialog / f"{utt}.wav", seconds=0.2)
     return root
 
 
@@ -192,9 +192,9 @@ def test_audio_without_a_label_is_a_counted_problem_shown_without_verbose(releas
     """A turn missing from its label file, and a dialog whose label file is gone: their wavs
     are counted and named, not dropped in silence."""
     wav_dir = release / "Session1" / "sentences" / "wav"
-    write_wav(wav_dir / "Ses01F_impro05a" / "Ses01F_impro05a_F002.wav", 0.2)
+    write_tone(wav_dir / "Ses01F_impro05a" / "Ses01F_impro05a_F002.wav", seconds=0.2)
     for turn in ("F000", "M000"):
-        write_wav(wav_dir / "Ses01F_impro06" / f"Ses01F_impro06_{turn}.wav", 0.2)
+        write_tone(wav_dir / "Ses01F_impro06" / f"Ses01F_impro06_{turn}.wav", seconds=0.2)
     corpus = read_iemocap(release)
     assert len(corpus.table) == 6  # the labelled turns, as before
     first = wav_dir.resolve() / "Ses01F_impro05a" / "Ses01F_impro05a_F002.wav"

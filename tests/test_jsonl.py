@@ -11,7 +11,7 @@ from bench.cli import main
 from bench.corpus.jsonl import read_jsonl
 from bench.errors import BenchError, InputError
 from bench.protocol import absent_folds, load_protocol, make_folds
-from tests.conftest import write_wav
+from bench.testing.tones import write_tone
 
 
 def record(utt: str, **fields) -> dict:
@@ -35,7 +35,7 @@ def write_manifest(folder: Path, lines: list, audio: bool = True) -> Path:
         for x in lines:
             if isinstance(x, dict) and "audio_path" in x:
                 target = Path(x["audio_path"])
-                write_wav(target if target.is_absolute() else folder / target, 0.1)
+                write_tone(target if target.is_absolute() else folder / target, seconds=0.1)
     return path
 
 
@@ -102,7 +102,7 @@ def test_empty_manifest_and_missing_audio(tmp_path: Path):
     with pytest.raises(InputError, match="empty.jsonl: no labelled utterances"):
         read_jsonl(empty)
     manifest = write_manifest(tmp_path, [record("u1"), record("u2"), record("u3")], audio=False)
-    write_wav(tmp_path / "wav" / "u2.wav")
+    write_tone(tmp_path / "wav" / "u2.wav")
     with pytest.raises(InputError, match=r"2 of 3 audio files are missing:\n.*u1.wav\n.*u3.wav"):
         read_jsonl(manifest)
     with pytest.raises(InputError, match="manifest not found"):

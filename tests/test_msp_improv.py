@@ -14,7 +14,7 @@ from bench.corpus.msp_improv import read_msp_improv
 from bench.errors import InputError
 from bench.protocol import load_protocol, make_folds
 from bench.testing.msp_improv import ImprovFixture, write_msp_improv
-from tests.conftest import MspReleases
+from bench.testing.msp_releases import MspReleases
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from bench.corpus.msp_podcast import read_msp_podcast
 from bench.errors import BenchError, InputError
 from bench.protocol import load_protocol, make_folds
 from bench.testing.msp_podcast import PodcastFixture, write_msp_podcast
-from tests.conftest import OFFLINE, MspReleases
+from bench.testing.msp_releases import OFFLINE, MspReleases
 
 pytestmark = pytest.mark.slow  # the release fixtures' extraction
 

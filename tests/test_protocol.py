@@ -18,7 +18,7 @@ from bench.errors import BenchError
 from bench.features.logmel import LogMelSpec
 from bench.features.ssl import TransformersSpec
 from bench.protocol import PROTOCOL_DIR, Fold, check_fold, load_protocol, make_folds
-from tests.conftest import write_wav
+from bench.testing.tones import write_tone
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_jsonl_fold_unit_that_splits_a_speaker_is_refused(tmp_path: Path):
     for k, (group, speaker, dialog) in enumerate(
         [("g1", "A", "d1"), ("g1", "B", "d2"), ("g2", "A", "d3"), ("g2", "C", "d4")]
     ):
-        write_wav(tmp_path / f"u{k}.wav", 0.1)
+        write_tone(tmp_path / f"u{k}.wav", seconds=0.1)
         entry = {"utt_id": f"u{k}", "session_id": dialog, "speaker_id": speaker}
         entry |= {"group": group, "audio_path": f"u{k}.wav", "valence": 3, "arousal": 3}
         lines.append(json.dumps(entry))
