@@ -2,11 +2,12 @@
 
 For each variant, adapt mode and ``k > 0``, the adapted model's predictions on a trial's
 scored turns are compared with the unadapted model's (``k = 0``) on the *same* turns, with
-the ablation table's statistics (:func:`bench.report.stats.comparison_rows`): the
-paired hierarchical bootstrap over the scored turns' dialogs and the seeds, its TOST within
-the margin, and the fold-level corrected t-test (none where the folds are fixed test
-sets). Holm runs over every comparison of the section together (CCC-avg the primary
-family, CCC-V and CCC-A the secondary).
+the ablation table's statistics (:func:`bench.report.stats.comparison_rows`): the verdict
+test (HKSJ across sessions, or the t-test over the training runs on fixed test sets) with its
+TOST within the margin, and beside it the paired hierarchical bootstrap over the scored
+turns' dialogs and seeds (these sessions) and the fold-level corrected t-test. Holm runs over
+every comparison of the section together (CCC-avg the primary family, CCC-V and CCC-A the
+secondary), :func:`bench.report.stats.corrected`.
 
 Per speaker, the change of CCC-avg on the speaker's own scored turns (mean over seeds)
 shows whether a gain on average hides speakers who lose.
