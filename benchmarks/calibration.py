@@ -6,7 +6,7 @@ fabricates ``--replicates`` grids and runs on each, with the report's own functi
 
 - ``bootstrap``: :func:`bench.report.bootstrap.paired_bootstrap`, the report's secondary
   statement (scope: these sessions), its two-sided p and its TOST p;
-- ``nb_report``: :func:`bench.report.fold_test.corrected_resampled_t` as
+- ``nb_report``: :func:`bench.report.nadeau_bengio.corrected_resampled_t` as
   :func:`bench.report.stats.compare_to_reference` calls it (every (fold, seed) trial a
   replicate, ``n_test / n_train = 1 / (k - 1)``); none on fixed test sets, as in the report;
 - ``nb_folds``: the same test with the folds as the replicates (seeds averaged within a
@@ -56,8 +56,8 @@ from tqdm import tqdm
 from bench.atomic import atomic_write
 from bench.cli_args import positive_int
 from bench.report.bootstrap import MARGIN, paired_bootstrap
-from bench.report.fold_test import corrected_resampled_t, leave_one_out_ratio
 from bench.report.meta import random_effects_hksj, session_effects
+from bench.report.nadeau_bengio import corrected_resampled_t, leave_one_out_ratio
 from bench.report.runs_test import runs_t_test
 from bench.report.stats import ALPHA, _rng, compare_to_reference
 from bench.report.summary import trial_metrics

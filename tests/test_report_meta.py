@@ -13,7 +13,6 @@ from statsmodels.stats.meta_analysis import combine_effects
 from bench.errors import BenchError
 from bench.metrics import ccc
 from bench.report.bootstrap import paired_bootstrap
-from bench.report.fold_test import leave_one_out_ratio
 from bench.report.meta import (
     random_effects_hksj,
     session_effects,
@@ -21,6 +20,7 @@ from bench.report.meta import (
     tau2_reml,
     tost_t,
 )
+from bench.report.nadeau_bengio import leave_one_out_ratio
 from bench.testing.fabricate import Components, fabricate_grid, fold_arrays, predictions_frame
 
 # BCG vaccine trials (Colditz et al. 1994; metafor's dat.bcg): tpos, tneg, cpos, cneg

@@ -24,8 +24,8 @@ from bench.report.bootstrap import (
     percentile_summary,
     tost_p,
 )
-from bench.report.fold_test import corrected_resampled_t
 from bench.report.meta import random_effects_hksj, session_effects
+from bench.report.nadeau_bengio import corrected_resampled_t
 from bench.report.stats import HOLM, compare_to_reference, fold_arrays, holm, pair_trials
 from bench.report.summary import trial_metrics, variant_summary
 from bench.testing.fabricate import Components, fabricate_grid, predictions_frame

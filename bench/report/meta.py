@@ -32,7 +32,7 @@ equal ``v_k`` it is exactly the one-sample t-test over the session differences (
 normal) interval is too narrow with few studies; HKSJ holds its level far better (IntHout et
 al. 2014). Sessions are treated as independent: training sets that overlap between folds
 make their differences correlated, which no test here models (Nadeau and Bengio's
-correction, :mod:`bench.report.fold_test`, is the heuristic for that).
+correction, :mod:`bench.report.nadeau_bengio`, is the heuristic for that).
 
 Why REML, with Paule-Mandel beside it: with five sessions every ``tau^2`` estimator is
 imprecise and often 0; REML is the estimator recommended for continuous outcomes (Langan et

@@ -11,7 +11,7 @@ Tests, per variant and dimension (v, a, avg):
   within each test session, seeds within each fold): ``delta`` with its 95% CI, the
   two-sided ``p`` of a difference and the TOST ``p_tost`` of equivalence within
   ``(-margin, margin)``. Its scope: other dialogs and seeds of these test sessions;
-- the fold-level corrected resampled t-test of :mod:`bench.report.fold_test` over the
+- the fold-level corrected resampled t-test of :mod:`bench.report.nadeau_bengio` over the
   per-trial differences (``nb_t``, ``nb_p``), with ``n_test / n_train = 1 / (k - 1)`` for
   the ``k`` folds of the results. Its scope: other sessions, approximately. Only where
   the folds resample one population (leave one unit out): where they are fixed test sets
@@ -71,8 +71,8 @@ from scipy.stats import t as student_t
 
 from bench.errors import BenchError
 from bench.report.bootstrap import DIMENSIONS, MARGIN, MOMENTS, moments, paired_bootstrap
-from bench.report.fold_test import corrected_resampled_t, leave_one_out_ratio
 from bench.report.meta import random_effects_hksj, session_effects
+from bench.report.nadeau_bengio import corrected_resampled_t, leave_one_out_ratio
 from bench.report.runs_test import RUNS, runs_t_test
 from bench.report.summary import PRED, TRUE, format_trials, trial_pairs
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import bench.report.fold_test
-from bench.report.fold_test import corrected_resampled_t, leave_one_out_ratio
+import bench.report.nadeau_bengio
+from bench.report.nadeau_bengio import corrected_resampled_t, leave_one_out_ratio
 
 
 def naive_corrected_t(d: list[float], ratio: float) -> tuple[float, float]:
@@ -83,4 +83,4 @@ def test_leave_one_out_ratio() -> None:
 
 
 def test_doctests() -> None:
-    assert doctest.testmod(bench.report.fold_test).failed == 0
+    assert doctest.testmod(bench.report.nadeau_bengio).failed == 0
