@@ -9,7 +9,9 @@ says what it tests whatever else the corpus holds: fold 3 tests ``Ses03`` (the n
 the unit's name, :func:`fold_units`), so a session missing leaves its number unused instead
 of renumbering the others. ``folds.mode: predefined`` takes a release's own partition
 instead (fold ``k`` tests the ``k``-th name in ``folds.test``), and a ``test_corpus:``
-section tests on another corpus entirely.
+section tests on another corpus entirely. A corpus section is a
+:class:`~bench.corpus.section.CorpusSection`, whose kind must be registered in
+:data:`bench.corpus.registry.CORPUS_READERS` (the one list of kinds).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from bench.config import (
     parse_override,
 )
 from bench.corpus.cross import TEST_PREFIX
-from bench.corpus.synth import SynthConfig
+from bench.corpus.registry import corpus_reader
+from bench.corpus.section import CorpusSection
 from bench.errors import BenchError
 from bench.features.config import ROLES, FeaturesConfig, parse_features_config
 from bench.features.config import role_defaults as features_role_defaults
@@ -45,51 +48,6 @@ from bench.resources import protocols_dir
 from bench.train.config import TrainConfig
 
 PROTOCOL_DIR = protocols_dir()
-CORPUS_KINDS = ("synthetic", "iemocap", "jsonl", "msp_podcast", "msp_improv")
-DIALOG_UNITS = {"msp_podcast": ("podcast", "utterance")}
-
-
-@dataclass(frozen=True)
-class CorpusSection:
-    """``corpus:``: what to read, and the scale its labels are on.
-
-    kind: ``synthetic`` (generated under ``$BENCH_DATA`` unless ``root`` is set), ``iemocap``,
-    ``msp_podcast`` or ``msp_improv`` (``root``: the release folder) or ``jsonl``
-    (``manifest``: the manifest file).
-    label_scale: ``(lo, hi)``; labels become ``(x - lo) / (hi - lo)``.
-    dialog_unit: what one dialog is, where the corpus leaves it open (:data:`DIALOG_UNITS`;
-    MSP-Podcast: ``podcast``, its segments in order, or ``utterance``, each turn alone).
-    synth: the generator's arguments (``kind: synthetic`` only).
-    """
-
-    kind: str = "synthetic"
-    root: str | None = None
-    manifest: str | None = None
-    label_scale: tuple[float, float] = (1.0, 5.0)
-    dialog_unit: str | None = None
-    synth: SynthConfig = field(default_factory=SynthConfig)
-
-    def __post_init__(self) -> None:
-        if self.kind not in CORPUS_KINDS:
-            known = ", ".join(CORPUS_KINDS)
-            raise BenchError(f"corpus.kind must be one of {known}, not {self.kind!r}")
-        if not self.label_scale[0] < self.label_scale[1]:
-            raise BenchError(f"corpus.label_scale must be [lo, hi], lo < hi: {self.label_scale}")
-        units = DIALOG_UNITS.get(self.kind, ())
-        if self.dialog_unit is not None and self.dialog_unit not in units:
-            choices = f"one of {', '.join(units)}" if units else "unset (null)"
-            raise BenchError(
-                f"corpus.dialog_unit for corpus.kind {self.kind} must be {choices}, "
-                f"not {self.dialog_unit!r}"
-            )
-
-    def hashed(self) -> dict[str, Any]:
-        """Every key, less ``dialog_unit`` where unset (so corpora read before it existed
-        keep their hashes)."""
-        values = asdict(self)
-        if self.dialog_unit is None:
-            del values["dialog_unit"]
-        return values
 
 
 FOLD_MODES = ("leave_one_out", "predefined")
@@ -213,7 +171,7 @@ def corpus_label(corpus: CorpusSection) -> str:
     >>> corpus_label(CorpusSection(kind="jsonl", manifest="/data/podcasts.jsonl"))
     'podcasts.jsonl'
     """
-    if corpus.kind == "jsonl" and corpus.manifest:
+    if corpus_reader(corpus).setting == "manifest" and corpus.manifest:
         return Path(corpus.manifest).name
     if corpus.kind == "synthetic":
         return f"synthetic seed {corpus.synth.seed}"
@@ -339,6 +297,9 @@ def _checked_protocol(filled: dict[str, Any], path: Path, origins: Origins) -> P
         sections[TEST_CORPUS] = config_from_dict(
             CorpusSection, filled[TEST_CORPUS], f"{TEST_CORPUS}.", origins
         )
+    for key in ("corpus", TEST_CORPUS):
+        if key in sections:
+            corpus_reader(sections[key], key)  # a registered kind, and a dialog unit it takes
     return Protocol(
         name=filled["name"],
         path=path,

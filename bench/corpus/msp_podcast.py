@@ -48,6 +48,7 @@ LABEL_FILES = ("labels_consensus.csv", "labels_concensus.csv")
 AUDIO_DIRS = ("Audios", "Audio")
 REQUIRED = ("FileName", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Split_Set")
 HIDDEN_SPLITS = ("Test3",)
+DIALOG_UNITS = ("podcast", "utterance")  # the values of corpus.dialog_unit, the default first
 UNKNOWN_SPEAKER = "unknown"
 FILE_NAME = re.compile(r"^(?P<podcast>MSP-PODCAST_\d+)_(?P<segment>\d+)(?:_(?P<part>\d+))?\.wav$")
 
@@ -139,7 +140,7 @@ def _row(
 def read_msp_podcast(
     root: str | Path,
     label_scale: tuple[float, float] = SCALE,
-    dialog_unit: str = "podcast",
+    dialog_unit: str = DIALOG_UNITS[0],
     name: str = "msp_podcast",
     check_audio: bool = True,
     section: str = "corpus",

@@ -1,33 +1,13 @@
-"""Corpus preparation: read the protocol's corpus, generating the synthetic one on first use."""
+"""Corpus preparation: read a protocol's corpus with its kind's reader
+(:data:`bench.corpus.registry.CORPUS_READERS`), and combine a training and a test corpus."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from bench.corpus.cross import combine
-from bench.corpus.iemocap import read_iemocap
-from bench.corpus.jsonl import read_jsonl
-from bench.corpus.msp_improv import read_msp_improv
-from bench.corpus.msp_podcast import read_msp_podcast
-from bench.corpus.synth import GENERATOR_VERSION, check_version, generate
+from bench.corpus.registry import corpus_reader
+from bench.corpus.section import CorpusSection
 from bench.corpus.table import Corpus
-from bench.errors import BenchError
-from bench.paths import data_dir, ensure_writable_dir
-from bench.protocol import TEST_CORPUS, CorpusSection, Protocol
-
-
-def synthetic_root(corpus: CorpusSection) -> Path:
-    """The folder of a synthetic corpus: ``corpus.root``, else one named by its arguments and
-    the generator version (so a newer generator never reads an older corpus)."""
-    if corpus.root:
-        return Path(corpus.root).expanduser().resolve()
-    synth = corpus.synth
-    name = f"{synth.size}-seed{synth.seed}"
-    name += "" if synth.context else "-nocontext"
-    name += "" if synth.speaker_effect else "-nospeaker"
-    name += f"-v{GENERATOR_VERSION}"
-    return data_dir() / "synthetic" / name
+from bench.protocol import TEST_CORPUS, Protocol
 
 
 def corpus_source(corpus: CorpusSection, key: str = "corpus") -> str:
@@ -36,40 +16,21 @@ def corpus_source(corpus: CorpusSection, key: str = "corpus") -> str:
     >>> corpus_source(CorpusSection(kind="jsonl", manifest="/data/m.jsonl"), "test_corpus")
     'test_corpus.manifest=/data/m.jsonl'
     """
-    if corpus.kind == "jsonl":
-        return f"{key}.manifest={corpus.manifest}"
-    if corpus.kind == "synthetic":
-        return f"{key}.root={synthetic_root(corpus)}"
-    return f"{key}.root={corpus.root}"
+    reader = corpus_reader(corpus, key)
+    return f"{key}.{reader.setting}={reader.where(corpus, key)}"
 
 
 def prepare_corpus(corpus: CorpusSection, progress: bool = True, key: str = "corpus") -> Corpus:
     """Read the corpus of a protocol's ``corpus:`` section (or of the section ``key``, whose
-    name the errors give: ``test_corpus``)."""
-    if corpus.kind == "synthetic":
-        root = synthetic_root(corpus)
-        if not root.is_dir():
-            ensure_writable_dir(root.parent, "synthetic corpus folder ($BENCH_DATA)")
-            print(f"generating the synthetic corpus in {root} (first use)", file=sys.stderr)
-            generate(root, corpus.synth, progress=progress)
-        check_version(root)
-        return read_iemocap(root, name="synthetic", section=key)
-    if corpus.kind == "iemocap":
-        if not corpus.root:
-            raise BenchError(f"set {key}.root=/path/to/IEMOCAP_full_release")
-        return read_iemocap(corpus.root, section=key)
-    if corpus.kind == "msp_improv":
-        if not corpus.root:
-            raise BenchError(f"set {key}.root=/path/to/MSP-IMPROV (the folder with Evaluation.txt)")
-        return read_msp_improv(corpus.root, corpus.label_scale, section=key)
-    if corpus.kind == "msp_podcast":
-        if not corpus.root:
-            raise BenchError(f"set {key}.root=/path/to/MSP-Podcast (the folder with Audios/)")
-        unit = corpus.dialog_unit or "podcast"
-        return read_msp_podcast(corpus.root, corpus.label_scale, unit, section=key)
-    if not corpus.manifest:
-        raise BenchError(f"set {key}.manifest=/path/to/manifest.jsonl")
-    return read_jsonl(corpus.manifest, corpus.label_scale, section=key)
+    name the errors give: ``test_corpus``) with its kind's reader; the synthetic corpus is
+    generated on first use.
+
+    Raises:
+        BenchError: a kind no reader is registered for, or an unset ``root``/``manifest``
+            that the kind needs (naming the key to set).
+    """
+    reader = corpus_reader(corpus, key)
+    return reader.read(corpus, reader.where(corpus, key), key, progress)
 
 
 def prepare_protocol_corpus(protocol: Protocol, progress: bool = True) -> Corpus:
