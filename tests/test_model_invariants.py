@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from bench.model import EMAConfig, MambaConfig, ModelConfig, StreamingModel, map_state
+from bench.model import UPDATERS, EMAConfig, MambaConfig, ModelConfig, StreamingModel, map_state
 
 D_SPEECH, D_PROSODY, D_SPEAKER = 6, 5, 4
 EMA_MODES = {
@@ -62,11 +62,9 @@ def run_steps(model, z, y_prev):
     return torch.stack(ys, dim=1), state
 
 
-CASES = [
+CASES = [  # every registered updater
     (updater, ema, feedback)
-    for updater, ema, feedback in itertools.product(
-        ["none", "mlp", "gru", "mamba"], EMA_MODES, ["none", "teacher"]
-    )
+    for updater, ema, feedback in itertools.product(UPDATERS, EMA_MODES, ["none", "teacher"])
     if updater != "none" or feedback == "none"
 ]
 

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from bench.model import EMAConfig, ModelConfig, StreamingModel
-from bench.model.config import EMA_MODES, UPDATER_NAMES
+from bench.model.config import EMA_MODES
+from bench.model.updaters import UPDATERS
 from bench.train.config import TrainConfig
 from bench.train.optim import make_optimizer, parameter_groups
 
@@ -33,7 +34,7 @@ def weight_names(model: nn.Module) -> set[str]:
 
 
 @pytest.mark.parametrize("ema", EMA_MODES)
-@pytest.mark.parametrize("updater", UPDATER_NAMES)
+@pytest.mark.parametrize("updater", list(UPDATERS))
 def test_only_linear_conv_and_gru_weights_decay(updater: str, ema: str) -> None:
     model = small_model(updater, ema)
     name_of = {id(p): name for name, p in model.named_parameters()}

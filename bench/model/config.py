@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from bench.config import ranged
 from bench.errors import BenchError
+from bench.model.mamba import MambaConfig
+from bench.model.updaters import UPDATERS
 
-UPDATER_NAMES = ("none", "mlp", "gru", "mamba")
 FEEDBACK_MODES = ("none", "teacher", "scheduled", "autoregressive")
 EMA_MODES = ("fixed", "learnable", "per_channel")
 
@@ -46,21 +47,11 @@ class EMAConfig:
 
 
 @dataclass
-class MambaConfig:
-    """The Mamba block's sizes (mamba-ssm's names): ``d_inner = expand * d_model``; the
-    causal convolution spans ``d_conv >= 2`` positions (:class:`bench.model.mamba.MambaBlock`
-    carries ``d_conv - 1`` of them as state)."""
-
-    d_state: int = ranged(16, 1)
-    d_conv: int = ranged(4, 2)
-    expand: int = ranged(2, 1)
-
-
-@dataclass
 class ModelConfig:
     """The streaming model of seed section 1.2.
 
-    updater: ``none`` (stateless, ``y_t = Head(z_t)``), ``mlp``, ``gru`` or ``mamba``.
+    updater: a name in :data:`bench.model.updaters.UPDATERS`: ``none`` (stateless,
+        ``y_t = Head(z_t)``), ``mlp``, ``gru`` or ``mamba``.
     film: speaker FiLM on the speech vector (off: ``h'_t = h_t``).
     prosody: ``MLP_p`` prosody branch in ``z_t`` (off: ``z_t = h'_t``).
     feedback: what ``y_{t-1}`` the updater sees: ``none`` (no feedback input), ``teacher``
@@ -85,7 +76,7 @@ class ModelConfig:
     mamba: MambaConfig = field(default_factory=MambaConfig)
 
     def __post_init__(self) -> None:
-        _choice("model.updater", self.updater, UPDATER_NAMES)
+        _choice("model.updater", self.updater, tuple(UPDATERS))
         _choice("model.feedback", self.feedback, FEEDBACK_MODES)
         if self.updater == "none" and self.feedback != "none":
             raise BenchError("model.updater 'none' is stateless: set model.feedback to 'none'")

@@ -19,11 +19,25 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from bench.config import ranged
+
+
+@dataclass
+class MambaConfig:
+    """The Mamba block's sizes (``model.mamba``, mamba-ssm's names): ``d_inner = expand *
+    d_model``; the causal convolution spans ``d_conv >= 2`` positions (:class:`MambaBlock`
+    carries ``d_conv - 1`` of them as state)."""
+
+    d_state: int = ranged(16, 1)
+    d_conv: int = ranged(4, 2)
+    expand: int = ranged(2, 1)
 
 
 class MambaState(NamedTuple):

@@ -52,10 +52,10 @@ class StreamingModel(nn.Module):
     def __init__(self, config: ModelConfig, d_speech: int, d_prosody: int, d_speaker: int):
         super().__init__()
         self.config = config
-        self.feedback = config.feedback != "none"
+        self.feeds_back = config.feedback != "none"  # y_{t-1} is an input of the updater
         self.observe = Observation(d_speech, d_prosody, d_speaker, config)
         d_z = self.observe.d_out
-        self.updater = UPDATERS[config.updater](d_z + (2 if self.feedback else 0), config)
+        self.updater = UPDATERS[config.updater](d_z + (2 if self.feeds_back else 0), config)
         self.ema = EMA(self.updater.d_out, config.ema)
         self.head = Head(d_z + self.updater.d_out, config.head_hidden, config.dropout)
 
@@ -68,7 +68,7 @@ class StreamingModel(nn.Module):
         )
 
     def _updater_input(self, z: Tensor, y_prev: Tensor | None) -> Tensor:
-        if not self.feedback:
+        if not self.feeds_back:
             return z
         if y_prev is None:
             raise ValueError("this model feeds y_{t-1} back: pass y_prev")
@@ -141,7 +141,7 @@ class StreamingModel(nn.Module):
     ) -> tuple[Tensor, ModelState]:
         """Run a chunk the fastest exact way: in parallel where every fed-back value is known
         in advance (no feedback, or ground truth with ``p_true = 1``), else step by step."""
-        if not self.feedback:
+        if not self.feeds_back:
             return self(z, state)
         if y_true_prev is not None and p_true >= 1.0:
             return self(z, state, y_true_prev)

@@ -1,44 +1,19 @@
-"""State updaters ``u_t = Updater([z_t ; y_{t-1}])``, all with one contract.
+"""The built-in state updaters ``u_t = Updater([z_t ; y_{t-1}])`` and :data:`UPDATERS`, the
+one list of updaters by name (the contract: :mod:`bench.model.recurrent`).
 
-``initial_state(batch)``; ``forward(x [B, T, D], state) -> (u [B, T, d_out], state)``;
-``step(x [B, D], state) -> (u [B, d_out], state)``. ``state = None`` means the initial
-state. Running a sequence whole, in chunks with the state carried, or step by step gives
-the same ``u``.
+``model.updater`` must be a key of :data:`UPDATERS` (:class:`bench.model.config.ModelConfig`
+checks it), and :class:`bench.model.model.StreamingModel` builds its updater with the value.
+Adding an updater is one new module with a builder ``(d_in, settings) -> Updater`` (an
+:class:`~bench.model.recurrent.Updater` that keeps the contract) and one line in
+:data:`UPDATERS`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import Tensor, nn
 
-from bench.model.config import ModelConfig
 from bench.model.mamba import MambaBlock
-
-State = Any  # a tensor or a (nested) tuple of tensors
-
-
-class Recurrent(nn.Module):
-    """The contract of updaters and of the sequence cores inside them: ``forward`` runs a
-    sequence ``[B, T, D]`` from a state; ``step`` is ``forward`` on a length-1 sequence
-    unless a subclass has a cheaper one (a rollout calls it once per utterance)."""
-
-    def initial_state(self, batch: int) -> State:
-        raise NotImplementedError
-
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        raise NotImplementedError
-
-    def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """One utterance: ``x [B, D] -> [B, D_out]``."""
-        out, state = self(x.unsqueeze(1), state)  # [B, 1, D_out]
-        return out.squeeze(1), state
-
-
-class Updater(Recurrent):
-    """An updater: a ``Recurrent`` whose output ``u`` has ``d_out`` channels."""
-
-    d_out: int
+from bench.model.recurrent import Recurrent, State, Updater, UpdaterBuilder, UpdaterSettings
 
 
 class NoUpdater(Updater):
@@ -46,7 +21,7 @@ class NoUpdater(Updater):
 
     d_out = 0
 
-    def __init__(self, d_in: int, config: ModelConfig):
+    def __init__(self, d_in: int, config: UpdaterSettings):
         super().__init__()
 
     def initial_state(self, batch: int) -> State:
@@ -62,7 +37,7 @@ class ProjectedUpdater(Updater):
     The core maps ``[B, T, d_model] -> [B, T, d_model]`` and has the updater contract.
     """
 
-    def __init__(self, core: Recurrent, d_in: int, config: ModelConfig):
+    def __init__(self, core: Recurrent, d_in: int, config: UpdaterSettings):
         super().__init__()
         self.d_out = config.d_c
         self.proj_in = nn.Linear(d_in, config.d_model)
@@ -116,7 +91,7 @@ class GRUCore(Recurrent):
 class ResidualMamba(Recurrent):
     """A pre-norm residual Mamba layer ``h + Mamba(LayerNorm(h))`` (as mamba-ssm's Block)."""
 
-    def __init__(self, width: int, config: ModelConfig):
+    def __init__(self, width: int, config: UpdaterSettings):
         super().__init__()
         self.norm = nn.LayerNorm(width)
         self.mixer = MambaBlock(
@@ -135,16 +110,21 @@ class ResidualMamba(Recurrent):
         return h + out, state
 
 
-def mlp_updater(d_in: int, config: ModelConfig) -> Updater:
+def mlp_updater(d_in: int, config: UpdaterSettings) -> Updater:
     return ProjectedUpdater(ResidualMLP(config.d_model), d_in, config)
 
 
-def gru_updater(d_in: int, config: ModelConfig) -> Updater:
+def gru_updater(d_in: int, config: UpdaterSettings) -> Updater:
     return ProjectedUpdater(GRUCore(config.d_model), d_in, config)
 
 
-def mamba_updater(d_in: int, config: ModelConfig) -> Updater:
+def mamba_updater(d_in: int, config: UpdaterSettings) -> Updater:
     return ProjectedUpdater(ResidualMamba(config.d_model, config), d_in, config)
 
 
-UPDATERS = {"none": NoUpdater, "mlp": mlp_updater, "gru": gru_updater, "mamba": mamba_updater}
+UPDATERS: dict[str, UpdaterBuilder] = {
+    "none": NoUpdater,
+    "mlp": mlp_updater,
+    "gru": gru_updater,
+    "mamba": mamba_updater,
+}
