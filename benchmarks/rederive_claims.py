@@ -81,9 +81,9 @@ from planted_effects import (
 from bench.errors import BenchError
 from bench.personalise.store import FOLDER, load_personalised, read_personalised
 from bench.report.bootstrap import DIMENSIONS, MARGIN
-from bench.report.meta import random_effects_hksj, session_effects
+from bench.report.meta import ACROSS, HKSJ, random_effects_hksj, session_effects
 from bench.report.personalisation import personalisation_report
-from bench.report.stats import ACROSS, COLUMNS, FAMILIES, HKSJ, corrected, fold_arrays, pair_trials
+from bench.report.stats import FAMILIES, columns, corrected, fold_arrays, pair_trials
 from bench.results import PREDICTIONS_FILE, load_table, stored_trials
 
 PROTOCOL = "synthetic"
@@ -153,7 +153,7 @@ def gain_contrasts(
     like these. ``var_k`` leaves out the covariance of the two sides (both are scored on
     the session's same dialogs, so it is positive and ``var_k`` errs high); it sets only the
     weights, the HKSJ scale rests on the spread of the ``c_k``. Rows in
-    :data:`bench.report.stats.COLUMNS`' layout (``variant`` names the contrast, ``reference``
+    :func:`bench.report.stats.columns`' layout (``variant`` names the contrast, ``reference``
     the two methods; the bootstrap's columns NaN), Holm over the pairs and verdicts by
     :func:`bench.report.stats.corrected`.
 
@@ -167,14 +167,14 @@ def gain_contrasts(
         if folds != other:
             raise BenchError(f"{variant} - {reference}: folds {folds} against {other}")
         base = {"variant": f"{variant} - {reference}", "reference": " - ".join(names),
-                "test": HKSJ.name, "scope": HKSJ.scope, "n_folds": len(folds),
+                "test": HKSJ.name, "scope": HKSJ.scopes["resampled"], "n_folds": len(folds),
                 "margin": margin}  # fmt: skip
         for j, dimension in enumerate(DIMENSIONS):
             r = random_effects_hksj(d1[:, j] - d2[:, j], v1[:, j] + v2[:, j], margin=margin)
             values = (r.estimate, r.ci_low, r.ci_high, r.se, r.df, r.tau2, r.p, r.p_tost)
             rows.append(base | {"dimension": dimension, "family": FAMILIES[dimension]}
                         | dict(zip(ACROSS, values, strict=True)))  # fmt: skip
-    return corrected(pd.DataFrame(rows, columns=COLUMNS))
+    return corrected(pd.DataFrame(rows, columns=columns()))
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bench.report.bootstrap import MARGIN
+from bench.report.comparison import FoldKind, fold_kind
+from bench.report.comparisons import verdict_test
 from bench.report.power import power_table
-from bench.report.stats import HKSJ, RUNS_T, compare_to_reference
+from bench.report.stats import compare_to_reference
 from bench.report.summary import fold_summary, trial_metrics, variant_summary
 from bench.report.tuning import UNTUNED, TuningView
 
@@ -55,10 +57,15 @@ class Report:
         return "session" if self.resampled_folds else "test set"
 
     @property
+    def fold_kind(self) -> FoldKind:
+        """``resampled`` where the folds leave one unit out, ``fixed`` for fixed test sets."""
+        return fold_kind(self.resampled_folds)
+
+    @property
     def scope(self) -> str:
         """What the verdicts cover: across sessions (HKSJ), or these fixed test sets (the
-        t-test over the training runs)."""
-        return HKSJ.scope if self.resampled_folds else RUNS_T.scope
+        t-test over the training runs); :data:`bench.report.comparisons.VERDICT`."""
+        return verdict_test(self.fold_kind).scopes[self.fold_kind]
 
     @property
     def title(self) -> str:

@@ -35,6 +35,9 @@ One bootstrap replicate ``b``, for every fold ``k`` independently:
 A trial's CCC is recomputed from per-dialog sufficient statistics (count, sums, sums of
 squares and cross products), so a replicate costs one matrix product per fold instead of
 a pass over the utterances.
+
+In the report it is the comparison test :data:`BOOTSTRAP` (:mod:`bench.report.comparisons`):
+secondary on every fold kind, with its own verdict in ``bootstrap_verdict``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from bench.report.comparison import Columns, ComparisonTest, Described, Paired
 
 DIMENSIONS = ("v", "a", "avg")
 MOMENTS = 6  # n, sum t, sum p, sum t^2, sum p^2, sum t*p
@@ -97,6 +102,13 @@ def weighted_deltas(fold: np.ndarray, dialog_counts: np.ndarray) -> np.ndarray:
     scores = ccc_from_moments(pooled)  # [B, S, 2 variants, 2 dims]
     delta = scores[:, :, 0] - scores[:, :, 1]  # [B, S, 2] variant - reference
     return np.concatenate([delta, delta.mean(axis=-1, keepdims=True)], axis=-1)  # [B, S, 3]
+
+
+def trial_deltas(folds: list[np.ndarray]) -> np.ndarray:
+    """Per paired (fold, seed) trial, in fold then seed order, its CCC difference (variant
+    minus reference) on the fold's whole test set: ``[J, 3]`` (v, a, avg)."""
+    per_fold = [weighted_deltas(f, np.ones((1, f.shape[0])))[0] for f in folds]  # [S_k, 3] each
+    return np.concatenate(per_fold)
 
 
 def _replicates(folds: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -181,13 +193,58 @@ def paired_bootstrap(
         confidence: coverage of the percentile interval.
         margin: the equivalence margin ``delta`` of the TOST p-value (CCC units).
     """
-    per_fold = [weighted_deltas(f, np.ones((1, f.shape[0])))[0] for f in folds]  # [S_k, 3] each
-    trial_deltas = np.concatenate(per_fold)  # [J, 3]
-    estimate = trial_deltas.mean(axis=0)
+    deltas = trial_deltas(folds)  # [J, 3]
+    estimate = deltas.mean(axis=0)
     replicates = _replicates(folds, n_boot, rng)
     summaries = [percentile_summary(replicates[:, j], confidence) for j in range(len(DIMENSIONS))]
     low, high, p, n_valid = (np.array(column) for column in zip(*summaries, strict=True))
     p_tost = np.array([tost_p(replicates[:, j], margin) for j in range(len(DIMENSIONS))])
     p[~np.isfinite(estimate)] = np.nan
     p_tost[~np.isfinite(estimate)] = np.nan
-    return BootstrapResult(estimate, low, high, p, p_tost, n_valid, trial_deltas)
+    return BootstrapResult(estimate, low, high, p, p_tost, n_valid, deltas)
+
+
+def bootstrap_columns(paired: Paired) -> Columns:
+    """The bootstrap's columns of one comparison: ``delta`` (the mean over the paired trials),
+    its percentile ``ci_low``/``ci_high`` (95%), the two-sided ``p`` and the TOST ``p_tost``."""
+    r = paired_bootstrap(paired.folds, paired.n_boot, paired.rng, margin=paired.margin)
+    values = zip(r.estimate, r.ci_low, r.ci_high, r.p_value, r.p_tost, strict=True)
+    return {
+        d: dict(zip(BOOTSTRAP.columns, v, strict=True))
+        for d, v in zip(DIMENSIONS, values, strict=True)
+    }
+
+
+def _legend(report: Described) -> str:
+    """The legend's clause: what is resampled and what it covers (on fixed test sets, that it
+    treats each test set's seeds as separate runs, which one run per seed scores)."""
+    clause = (
+        "a paired hierarchical bootstrap (test dialogs resampled within each test "
+        f"{report.tested}, seeds within each fold; {report.n_boot} replicates, seed "
+        f"{report.seed}) covers other dialogs and seeds of these {report.tested}s only"
+    )
+    if report.resampled_folds:
+        return clause
+    return clause + ", and treats each test set's seeds as separate runs"
+
+
+def _terminal(report: Described) -> str:
+    """The terminal's words: replicates, seed and what it covers."""
+    return (
+        f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}): "
+        f"covers other dialogs and seeds of these {report.tested}s"
+    )
+
+
+BOOTSTRAP = ComparisonTest(
+    name="bootstrap",
+    scopes={"resampled": "these sessions", "fixed": "these test sets"},
+    columns=("delta", "ci_low", "ci_high", "p", "p_tost"),
+    compute=bootstrap_columns,
+    legend=_legend,
+    terminal=_terminal,
+    p="p",
+    p_tost="p_tost",
+    delta="delta",
+    verdict_column="bootstrap_verdict",
+)

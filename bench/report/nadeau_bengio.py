@@ -18,12 +18,19 @@ k-fold cross-validation (Bouckaert and Frank) it is an approximation, and with o
 References: C. Nadeau and Y. Bengio (2003), "Inference for the Generalization Error",
 Machine Learning 52:239-281; R. R. Bouckaert and E. Frank (2004), "Evaluating the
 Replicability of Significance Tests for Comparing Learning Algorithms", PAKDD, LNCS 3056.
+
+In the report it is the comparison test :data:`NADEAU_BENGIO` (:mod:`bench.report.comparisons`),
+named ``fold-level``: secondary where the folds leave one unit out, never on fixed test sets
+(there are no other splits to cover), and without a verdict of its own (no TOST).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import t as student_t
+
+from bench.report.bootstrap import DIMENSIONS
+from bench.report.comparison import Columns, ComparisonTest, Described, Paired
 
 
 def leave_one_out_ratio(n_folds: int, validation_units: int = 0) -> float:
@@ -65,3 +72,39 @@ def corrected_resampled_t(differences: np.ndarray, test_train_ratio: float) -> t
         return float("nan"), float("nan")
     t = d.mean() / np.sqrt((1.0 / d.size + test_train_ratio) * variance)
     return float(t), float(2.0 * student_t.sf(abs(t), df=d.size - 1))
+
+
+def nadeau_bengio_columns(paired: Paired) -> Columns:
+    """``nb_t``, ``nb_p`` of one comparison: every paired (fold, seed) trial a resampled
+    split, ``n_test / n_train = 1 / (k - 1)`` for the ``k`` folds of the results (the
+    validation units held out of training ignored, :func:`leave_one_out_ratio`)."""
+    ratio = leave_one_out_ratio(paired.n_folds)
+    return {
+        d: dict(zip(NADEAU_BENGIO.columns, corrected_resampled_t(paired.deltas[d], ratio),
+                    strict=True))
+        for d in DIMENSIONS
+    }  # fmt: skip
+
+
+def _legend(report: Described) -> str:
+    """The legend's clause: the test, its column and the ratio it assumes."""
+    return (
+        "a fold-level Nadeau-Bengio corrected resampled t-test (nb_p_holm, n_test/n_train "
+        "taken as 1/(folds - 1))"
+    )
+
+
+def _terminal(report: Described) -> str:
+    """The terminal's words: the test and what it covers."""
+    return "fold-level corrected resampled t-test (fold-level): other sessions, approximately"
+
+
+NADEAU_BENGIO = ComparisonTest(
+    name="fold-level",
+    scopes={"resampled": "across sessions"},  # approximately: k-fold is not random resampling
+    columns=("nb_t", "nb_p"),
+    compute=nadeau_bengio_columns,
+    legend=_legend,
+    terminal=_terminal,
+    p="nb_p",
+)

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.analysis import Report
+from bench.report.comparison import ComparisonTest
+from bench.report.comparisons import comparison, secondary, verdict_test
 from bench.report.personalisation_output import personalisation_lines, write_personalisation
 from bench.report.plots import write_plots
 from bench.report.stats import ALPHA
@@ -66,50 +68,47 @@ def _smallest_p_note(report: Report) -> list[str]:
 
 
 def _test_lines(report: Report) -> list[str]:
-    """The terminal's account of the tests: which gives the verdict and what each covers."""
-    c = report.comparisons
-    n_primary = int(c.query("family == 'primary'")["p"].notna().sum())
-    bootstrap = (
-        f"paired hierarchical bootstrap ({report.n_boot} replicates, seed {report.seed}): "
-        f"covers other dialogs and seeds of these {report.tested}s"
-    )
+    """The terminal's account of the tests: which gives the verdict and what each covers, in
+    the registry's order."""
+    kind = report.fold_kind
+    n_primary = int(report.comparisons.query("family == 'primary'")["p"].notna().sum())
+    others = [
+        test.terminal(report)
+        + (f" (its verdict after '{test.scopes[kind]}')" if test.verdict_column else "")
+        for test in secondary(kind)
+    ]
     rule = (
         f"better/worse: difference p_Holm < {ALPHA}; equivalent: TOST p_Holm < {ALPHA} within "
         f"+-{report.margin:g} CCC; otherwise undecided; the interval is the verdict test's at "
         "the level Holm gives the row (the TOST's for equivalent); Holm within the primary "
         f"family (CCC-avg, {n_primary} tests) and the secondary one (CCC-V, CCC-A):"
     )
-    if not report.resampled_folds:
-        return [
-            "verdict: t-test over the training runs (each seed's difference averaged over the "
-            "test sets): other training runs on these test sets; no test covers other test "
-            "sets (the folds are fixed test sets, not resamples of one population);",
-            f"secondary: {bootstrap} (its verdict after 'these test sets');",
-            rule,
-        ]
-    return [
-        "verdict: HKSJ random-effects test over the test sessions (REML tau^2): across "
-        "sessions, other sessions like these;",
-        f"secondary: {bootstrap} (its verdict after 'these sessions'); fold-level corrected "
-        "resampled t-test (fold-level): other sessions, approximately;",
-        rule,
-    ]
+    lines = [f"verdict: {verdict_test(kind).terminal(report)};"]
+    return lines + ([f"secondary: {'; '.join(others)};"] if others else []) + [rule]
+
+
+def _p_holm(test: ComparisonTest, row: pd.Series) -> str:
+    """A test's Holm-corrected p-values in a summary line: ``difference p, TOST p``, or the
+    one p of a test without a TOST."""
+    if not test.p_tost:
+        return f"{row[test.holm[test.p]]:.3f}"
+    return f"difference {row[test.holm[test.p]]:.3f}, TOST {row[test.holm[test.p_tost]]:.3f}"
 
 
 def _p_values(report: Report, row: pd.Series) -> str:
-    """The Holm-corrected p-values of a summary line: the verdict test's, then the
-    bootstrap's verdict and (across sessions) the fold-level test's."""
-    if not report.resampled_folds:
-        return (
-            f"difference {row['runs_p_holm']:.3f}, TOST {row['runs_p_tost_holm']:.3f}; these "
-            f"test sets (bootstrap) {row['bootstrap_verdict']}, difference {row['p_holm']:.3f}, "
-            f"TOST {row['p_tost_holm']:.3f}"
-        )
-    return (
-        f"difference {row['re_p_holm']:.3f}, TOST {row['re_p_tost_holm']:.3f}; these "
-        f"sessions (bootstrap) {row['bootstrap_verdict']}, difference {row['p_holm']:.3f}, "
-        f"TOST {row['p_tost_holm']:.3f}; fold-level {row['nb_p_holm']:.3f}"
-    )
+    """The Holm-corrected p-values of a summary line: the verdict test's, then each secondary
+    test's (with its own verdict and scope where it has one)."""
+    kind = report.fold_kind
+    parts = [_p_holm(comparison(row["test"]), row)]
+    for test in secondary(kind):
+        if test.verdict_column:
+            parts.append(
+                f"{test.scopes[kind]} ({test.name}) {row[test.verdict_column]}, "
+                + _p_holm(test, row)
+            )
+        else:
+            parts.append(f"{test.name} {_p_holm(test, row)}")
+    return "; ".join(parts)
 
 
 def summarize(report: Report) -> str:

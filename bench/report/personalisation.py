@@ -37,7 +37,7 @@ SPEAKER = ["variant", "adapt", "k", "fold", "speaker"]
 class PersonalisationReport:
     """levels: per (variant, adapt, k) the mean CCC over trials of the scored turns;
     comparisons: the stats table of every (variant, adapt, k > 0) against k = 0 (columns of
-    :data:`bench.report.stats.COLUMNS` plus ``model``, ``adapt`` and ``k``); speakers: per
+    :func:`bench.report.stats.columns` plus ``model``, ``adapt`` and ``k``); speakers: per
     (variant, adapt, k > 0) how many speakers gain and lose, the worst and median change;
     per_speaker: each speaker's change; configs: per variant, the declared adaptation."""
 

@@ -9,8 +9,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from bench.report.comparisons import comparison
+from bench.report.meta import HKSJ
 from bench.report.personalisation import PersonalisationReport
-from bench.report.stats import ALPHA, HKSJ, VERDICT_TESTS
+from bench.report.stats import ALPHA
 from bench.report.tables import Cell, Format, Table, render
 
 ADAPT_COLORS = dict(
@@ -31,7 +33,7 @@ def _scope(report: PersonalisationReport) -> str:
 
 def _test_words(report: PersonalisationReport, n_boot: int) -> str:
     """The verdict test of the section, in the legend's words."""
-    if _scope(report) == HKSJ.scope:
+    if _scope(report) == HKSJ.scopes["resampled"]:
         return (
             "across sessions by the Hartung-Knapp-Sidik-Jonkman random-effects test over the "
             "test sessions (the paired hierarchical bootstrap over dialogs and seeds, "
@@ -141,7 +143,8 @@ def personalisation_lines(report: PersonalisationReport) -> list[str]:
     ]
     for (model, adapt, k), r in avg.sort_index().iterrows():
         who = spread.loc[(model, adapt, k)]
-        p_holm = r[VERDICT_TESTS[r["test"]].p_holm]
+        test = comparison(r["test"])
+        p_holm = r[test.holm[test.p]]
         lines.append(
             f"  {model} {adapt} k={k}: {r['verdict']}, CCC-avg {r['verdict_delta']:+.3f} "
             f"[{r['verdict_low']:+.3f}, {r['verdict_high']:+.3f}] p_Holm {p_holm:.3f} "

@@ -94,10 +94,10 @@ from scipy.stats import nct
 from scipy.stats import t as student_t
 
 from bench.errors import BenchError
-from bench.report.bootstrap import DIMENSIONS, MARGIN, weighted_deltas
-from bench.report.meta import pooled_seed_variance, random_effects_hksj, session_effects
-from bench.report.runs_test import runs_t_test
-from bench.report.stats import ALPHA, HKSJ, RUNS_T, fold_arrays, pair_trials
+from bench.report.bootstrap import DIMENSIONS, MARGIN, trial_deltas, weighted_deltas
+from bench.report.meta import HKSJ, pooled_seed_variance, random_effects_hksj, session_effects
+from bench.report.runs_test import RUNS_T, runs_t_test
+from bench.report.stats import ALPHA, fold_arrays, pair_trials
 from bench.report.summary import trial_pairs
 
 POWER = 0.8  # the power a detectable difference is detected with
@@ -325,11 +325,9 @@ def runs_of(paired: pd.DataFrame, dimension: str = "avg") -> dict[str, float]:
     paired (fold, seed) trial's CCC difference over its test set, indexed by (fold, seed),
     into :func:`bench.report.runs_test.runs_t_test` (``runs_n`` the runs ``S`` it uses,
     ``runs_se = sd(D) / sqrt(S)``; the margin, which only its TOST uses, is the default)."""
-    j = DIMENSIONS.index(dimension)
-    folds = fold_arrays(paired)  # by fold, seeds sorted: the order of the sorted trials
-    deltas = [weighted_deltas(fold, np.ones((1, fold.shape[0])))[0, :, j] for fold in folds]
-    keys = pd.MultiIndex.from_tuples(sorted(trial_pairs(paired)))
-    return runs_t_test(pd.Series(np.concatenate(deltas), index=keys), MARGIN)
+    deltas = trial_deltas(fold_arrays(paired))[:, DIMENSIONS.index(dimension)]  # [J]
+    keys = pd.MultiIndex.from_tuples(sorted(trial_pairs(paired)))  # by fold, seeds sorted
+    return runs_t_test(pd.Series(deltas, index=keys), MARGIN)
 
 
 def runs_power_row(

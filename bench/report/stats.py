@@ -5,7 +5,10 @@ then on the same test utterances (``utt_id``). Trials or utterances that only on
 are left out of the comparison and reported (``only_reference``, ``only_variant``,
 ``unpaired_utts``), never silently averaged over.
 
-Tests, per variant and dimension (v, a, avg):
+Tests, per variant and dimension (v, a, avg): those of the registry,
+:mod:`bench.report.comparisons`, that apply to the folds at hand, each computing its columns
+from the comparison's paired per-fold arrays (:class:`bench.report.comparison.Paired`); the
+table's columns follow the registry's order (:func:`columns`). The built-in ones:
 
 - the paired hierarchical bootstrap of :mod:`bench.report.bootstrap` (dialogs resampled
   within each test session, seeds within each fold): ``delta`` with its 95% CI, the
@@ -29,9 +32,11 @@ Tests, per variant and dimension (v, a, avg):
 Families. The primary family is CCC-avg of every variant against the reference; CCC-V
 and CCC-A of every variant form the secondary family. Each test's p-values are
 Holm-corrected (:func:`holm`) within each family separately: ``p_holm``, ``p_tost_holm``,
-``nb_p_holm``, ``re_p_holm``, ``re_p_tost_holm``, ``runs_p_holm`` and ``runs_p_tost_holm``.
+``nb_p_holm``, ``re_p_holm``, ``re_p_tost_holm``, ``runs_p_holm`` and ``runs_p_tost_holm``
+(:func:`holm_columns`).
 
-The verdict of a row, one word, comes from one test, named in ``test`` with its ``scope``:
+The verdict of a row, one word, comes from one test, named in ``test`` with its ``scope``
+(the registry's declared choice, :data:`bench.report.comparisons.VERDICT`):
 
 - where the folds leave one session out: ``HKSJ``, "across sessions" (other sessions like
   these);
@@ -63,63 +68,38 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
 from bench.errors import BenchError
-from bench.report.bootstrap import DIMENSIONS, MARGIN, MOMENTS, moments, paired_bootstrap
-from bench.report.meta import random_effects_hksj, session_effects
-from bench.report.nadeau_bengio import corrected_resampled_t, leave_one_out_ratio
-from bench.report.runs_test import RUNS, runs_t_test
+from bench.report.bootstrap import DIMENSIONS, MARGIN, MOMENTS, moments, trial_deltas
+from bench.report.comparison import Columns, ComparisonTest, Paired, fold_kind
+from bench.report.comparisons import COMPARISONS, applying, comparison, verdict_test
 from bench.report.summary import PRED, TRUE, format_trials, trial_pairs
 
 ALPHA = 0.05
 FAMILIES = {"avg": "primary", "v": "secondary", "a": "secondary"}
-HOLM = {  # raw -> corrected
-    "p": "p_holm", "p_tost": "p_tost_holm", "nb_p": "nb_p_holm", "re_p": "re_p_holm",
-    "re_p_tost": "re_p_tost_holm", "runs_p": "runs_p_holm", "runs_p_tost": "runs_p_tost_holm",
-}  # fmt: skip
-ACROSS = ["re_delta", "re_ci_low", "re_ci_high", "re_se", "re_df", "re_tau2", "re_p", "re_p_tost"]
 VERDICTS = ("better", "worse", "equivalent", "undecided")
-
-
-@dataclass(frozen=True)
-class VerdictTest:
-    """A test with a verdict: its name, what its verdict covers, and its columns (the
-    estimate, the two-sided p of a difference, the TOST p of equivalence and, for a t-test,
-    the standard error and degrees of freedom of its intervals)."""
-
-    name: str
-    scope: str
-    delta: str
-    p: str
-    p_tost: str
-    se: str = ""
-    df: str = ""
-
-    @property
-    def p_holm(self) -> str:
-        """The column of its Holm-corrected difference p."""
-        return HOLM[self.p]
-
-
-HKSJ = VerdictTest("HKSJ", "across sessions", "re_delta", "re_p", "re_p_tost", "re_se", "re_df")
-RUNS_T = VerdictTest(
-    "runs t", "these test sets", "runs_delta", "runs_p", "runs_p_tost", "runs_se", "runs_df"
-)
-BOOTSTRAP = VerdictTest("bootstrap", "these sessions", "delta", "p", "p_tost")
-VERDICT_TESTS = {test.name: test for test in (HKSJ, RUNS_T)}
-COLUMNS = [
+HEAD = [
     "variant", "reference", "dimension", "family", "n_pairs", "n_folds", "variant_mean",
     "reference_mean", "test", "scope", "verdict", "verdict_delta", "verdict_low",
-    "verdict_high", "verdict_level", "significant", "delta", "ci_low", "ci_high", "p",
-    "p_holm", "margin", "p_tost", "p_tost_holm", "bootstrap_verdict", "nb_t", "nb_p",
-    "nb_p_holm", *ACROSS, "re_p_holm", "re_p_tost_holm", *RUNS, "runs_p_holm",
-    "runs_p_tost_holm", "only_reference", "only_variant", "unpaired_utts", "n_boot", "seed",
+    "verdict_high", "verdict_level", "significant", "margin",
 ]  # fmt: skip
+TAIL = ["only_reference", "only_variant", "unpaired_utts", "n_boot", "seed"]
+
+
+def columns() -> list[str]:
+    """The stats table's columns: the comparison's, then every registered test's
+    (:attr:`bench.report.comparison.ComparisonTest.table_columns`, in the registry's order),
+    then what could not be paired and the bootstrap's settings."""
+    return [*HEAD, *(c for test in COMPARISONS.values() for c in test.table_columns), *TAIL]
+
+
+def holm_columns() -> dict[str, str]:
+    """Every registered test's p-value columns and their Holm-corrected ones."""
+    return {raw: adjusted for test in COMPARISONS.values() for raw, adjusted in test.holm.items()}
 
 
 def fold_arrays(paired: pd.DataFrame) -> list[np.ndarray]:
@@ -197,7 +177,7 @@ def compare_to_reference(
             the verdict is the t-test over the training runs', these test sets).
 
     Returns:
-        Columns ``COLUMNS``: ``family`` (primary for avg, secondary for v and a); the
+        Columns :func:`columns`: ``family`` (primary for avg, secondary for v and a); the
         verdict (``test``, ``scope``, ``verdict``, its estimate and Holm-level interval
         ``verdict_delta``/``verdict_low``/``verdict_high`` of coverage ``verdict_level``,
         ``significant``: its difference test rejects after Holm); the bootstrap's ``delta``
@@ -232,8 +212,9 @@ def comparison_rows(
     variants = sorted(predictions["variant"].unique())
     if reference not in variants:
         raise BenchError(f"reference variant {reference!r} has no results; have {variants}")
-    ratio = leave_one_out_ratio(predictions["fold"].nunique()) if resampled_folds else math.nan
-    test = HKSJ if resampled_folds else RUNS_T
+    kind = fold_kind(resampled_folds)
+    verdict, tests = verdict_test(kind), applying(kind)
+    n_folds = predictions["fold"].nunique()
     ref_preds = predictions[predictions["variant"] == reference]
     rows = []
     for variant in (v for v in variants if v != reference):
@@ -242,54 +223,58 @@ def comparison_rows(
         base = {"variant": variant, "reference": reference, "margin": margin}
         base |= {"n_pairs": paired.groupby(["fold", "seed"]).ngroups} | unpaired
         base |= {"n_folds": paired["fold"].nunique(), "n_boot": n_boot, "seed": seed}
-        base |= {"test": test.name, "scope": test.scope}
+        base |= {"test": verdict.name, "scope": verdict.scopes[kind]}
         if paired.empty:
             rows += [base | {"dimension": d} | means[d] for d in DIMENSIONS]
             continue
         folds = fold_arrays(paired)
-        result = paired_bootstrap(folds, n_boot, _rng(seed, variant), margin=margin)
-        across = _across_sessions(folds, margin) if resampled_folds else {}
         keys = pd.MultiIndex.from_tuples(sorted(trial_pairs(paired)))  # the deltas' order
-        for j, dimension in enumerate(DIMENSIONS):
-            nb_t, nb_p = corrected_resampled_t(result.trial_deltas[:, j], ratio)
-            per_trial = pd.Series(result.trial_deltas[:, j], index=keys)
-            runs = {} if resampled_folds else runs_t_test(per_trial, margin)
-            rows.append(
-                base | means[dimension] | across.get(dimension, {}) | runs | {
-                    "dimension": dimension, "delta": result.estimate[j],
-                    "ci_low": result.ci_low[j], "ci_high": result.ci_high[j],
-                    "p": result.p_value[j], "p_tost": result.p_tost[j], "nb_t": nb_t,
-                    "nb_p": nb_p,
-                }
-            )  # fmt: skip
-    table = pd.DataFrame(rows, columns=COLUMNS)
+        deltas = pd.DataFrame(trial_deltas(folds), index=keys, columns=list(DIMENSIONS))
+        data = Paired(folds, deltas, n_folds, margin, n_boot, _rng(seed, variant))
+        computed = [_compute(test, data) for test in tests]
+        for dimension in DIMENSIONS:
+            row = base | means[dimension] | {"dimension": dimension}
+            for values in computed:
+                row |= values[dimension]
+            rows.append(row)
+    table = pd.DataFrame(rows, columns=columns())
     table["family"] = table["dimension"].map(FAMILIES)
     return table
 
 
-def _across_sessions(folds: list[np.ndarray], margin: float) -> dict[str, dict[str, float]]:
-    """Per dimension, the ``ACROSS`` columns: the HKSJ random-effects test over the test
-    sessions (:func:`bench.report.meta.random_effects_hksj` of
-    :func:`bench.report.meta.session_effects`)."""
-    d, v = session_effects(folds)  # [K, 3] each
-    out = {}
-    for j, dimension in enumerate(DIMENSIONS):
-        r = random_effects_hksj(d[:, j], v[:, j], margin=margin)
-        values = (r.estimate, r.ci_low, r.ci_high, r.se, r.df, r.tau2, r.p, r.p_tost)
-        out[dimension] = dict(zip(ACROSS, values, strict=True))
-    return out
+def _compute(test: ComparisonTest, paired: Paired) -> Columns:
+    """``test``'s columns of one comparison, per dimension.
+
+    Raises:
+        BenchError: it returned other dimensions or other columns than it declares.
+    """
+    values = test.compute(paired)
+    returned = {d: sorted(v) for d, v in values.items()}
+    if returned != {d: sorted(test.columns) for d in DIMENSIONS}:
+        raise BenchError(
+            f"comparison test {test.name!r} returned {returned}, not its columns "
+            f"{list(test.columns)} for each of {list(DIMENSIONS)}"
+        )
+    return values
 
 
 def corrected(table: pd.DataFrame) -> pd.DataFrame:
     """Holm within each family over every row of :func:`comparison_rows` tables (several
     concatenated form one family each), the verdicts that follow and the intervals beside
-    them."""
+    them: each row's from the test its ``test`` column names, and each registered test's own
+    in its ``verdict_column``."""
     table = _holm(table.reset_index(drop=True))
-    table["bootstrap_verdict"] = _verdict(table, BOOTSTRAP)
-    hksj = (table["test"] == HKSJ.name).to_numpy()
-    table["verdict"] = np.where(hksj, _verdict(table, HKSJ), _verdict(table, RUNS_T))
-    table["verdict_delta"] = np.where(hksj, table[HKSJ.delta], table[RUNS_T.delta])
-    p_holm = np.where(hksj, table[HKSJ.p_holm], table[RUNS_T.p_holm])
+    for test in COMPARISONS.values():
+        if test.verdict_column:
+            table[test.verdict_column] = _verdict(table, test)
+    verdict = np.full(len(table), VERDICTS[3], dtype=object)
+    delta, p_holm = np.full(len(table), math.nan), np.full(len(table), math.nan)
+    for name in table["test"].dropna().unique():
+        test, rows = comparison(name), (table["test"] == name).to_numpy()
+        verdict[rows] = _verdict(table, test)[rows]
+        delta[rows] = table.loc[rows, test.delta]
+        p_holm[rows] = table.loc[rows, test.holm[test.p]]
+    table["verdict"], table["verdict_delta"] = verdict, delta
     table["significant"] = p_holm < ALPHA  # NaN compares False
     intervals = [_verdict_interval(row) for _, row in table.iterrows()]
     table["verdict_low"], table["verdict_high"], table["verdict_level"] = (
@@ -298,11 +283,12 @@ def corrected(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _verdict(table: pd.DataFrame, test: VerdictTest) -> np.ndarray:
+def _verdict(table: pd.DataFrame, test: ComparisonTest) -> np.ndarray:
     """better/worse (the test's difference ``p_Holm < ALPHA``, by the sign of its estimate),
-    equivalent (its TOST ``p_Holm < ALPHA``), else undecided (NaN p-values included)."""
-    different = table[test.p_holm].lt(ALPHA)
-    equivalent = table[HOLM[test.p_tost]].lt(ALPHA)
+    equivalent (its TOST ``p_Holm < ALPHA``; never without a TOST), else undecided (NaN
+    p-values included)."""
+    different = table[test.holm[test.p]].lt(ALPHA)
+    equivalent = table[test.holm[test.p_tost]].lt(ALPHA) if test.p_tost else False
     return np.select(
         [different & (table[test.delta] > 0), different, equivalent], VERDICTS[:3], VERDICTS[3]
     )
@@ -326,10 +312,10 @@ def _verdict_interval(row: pd.Series) -> tuple[float, float, float]:
     """The verdict test's interval for one row and its coverage (module docstring): two-sided
     ``1 - gamma`` for a difference, ``1 - 2 gamma`` (the TOST's) for an equivalent verdict;
     ``estimate +- t_{df, tail} se`` of the test's t statistic."""
-    test = VERDICT_TESTS[row["test"]]
+    test = comparison(row["test"])
     tost = row["verdict"] == "equivalent"
     raw = test.p_tost if tost else test.p
-    gamma = _holm_level(row[raw], row[HOLM[raw]])
+    gamma = _holm_level(row[raw], row[test.holm[raw]])
     if not math.isfinite(gamma):
         return math.nan, math.nan, math.nan
     tail = gamma if tost else gamma / 2
@@ -374,12 +360,13 @@ def holm(p: np.ndarray) -> np.ndarray:
 
 
 def _holm(table: pd.DataFrame) -> pd.DataFrame:
-    """Fill the ``*_holm`` columns of ``HOLM``: Holm over the finite p-values of each test
-    within each family."""
-    for corrected in HOLM.values():
+    """Fill the ``*_holm`` columns of :func:`holm_columns`: Holm over the finite p-values of
+    each test within each family."""
+    pairs = holm_columns()
+    for corrected in pairs.values():
         table[corrected] = np.nan
     for _, family in table.groupby("family"):
-        for raw, corrected in HOLM.items():
+        for raw, corrected in pairs.items():
             finite = family.index[family[raw].notna()]
             if not finite.empty:
                 table.loc[finite, corrected] = holm(table.loc[finite, raw].to_numpy())

@@ -17,6 +17,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.report.analysis import Report
+from bench.report.comparisons import secondary, verdict_test
 
 Format = Literal["md", "tex"]
 Kind = Literal["text", "pm", "ci", "num"]
@@ -305,9 +306,12 @@ def _legend(report: Report) -> str:
         f"inside {{pm}}{margin} CCC, the declared smallest effect of interest, with p < 0.05 "
         "after Holm; else undecided (also where the test is undefined). A difference that is "
         "not significant is not called equivalent.",
-        _secondary_sentence(report),
     ]
-    sentences += [s for s in [_power_sentence(report), _aa_sentence(report)] if s]
+    optional = [
+        _secondary_sentence(report), "Bold: best in column.", _power_sentence(report),
+        _aa_sentence(report),
+    ]  # fmt: skip
+    sentences += [s for s in optional if s]
     sentences.append(report.tuning.note)
     missing = report.missing_notes()
     if missing:
@@ -318,59 +322,40 @@ def _legend(report: Report) -> str:
     return " ".join(sentences)
 
 
-HOLM_INTERVAL = (
-    "with its interval at the level Holm's procedure gives the row (1 - 0.05 p/p_Holm; for "
-    "an equivalent verdict the TOST's 1 - 0.1 p/p_Holm), so the interval excludes 0 exactly "
-    "when the verdict is better or worse, and lies inside the margin exactly when it is "
-    "equivalent"
-)
-
-
 def _verdict_test_sentence(report: Report) -> str:
     """The legend's verdict test: what it is, what it covers, and the interval beside it."""
-    if not report.resampled_folds:
-        tested = ", ".join(report.fold_tests[f] for f in sorted(report.fold_tests))
-        which = f" ({tested})" if tested else ""
-        return (
-            f"Verdict test, these test sets{which}: a t-test over the training runs (each "
-            "seed's difference averaged over the test sets; Student's t with seeds - 1 degrees "
-            "of freedom). It covers other training runs scored on these test sets, not other "
-            "dialogs, speakers or test sets: the folds are a release's own splits or another "
-            "corpus, not resamples of one population, and one run per seed scores them all. "
-            "It held its type-I error in the calibration's fixed-test-set scenario (6.3%; the "
-            "bootstrap 28.7%, docs/calibration.md). {Delta}CCC-avg: its estimate, variant "
-            f"minus {report.reference}, {HOLM_INTERVAL}."
-        )
-    return (
-        "Verdict test, across sessions: a random-effects meta-analysis over the test "
-        "sessions with the Hartung-Knapp-Sidik-Jonkman adjustment (each session's "
-        "seed-averaged difference weighted by its within-session variance, REML tau^2, "
-        "Student's t with sessions - 1 degrees of freedom). It covers other sessions like "
-        "these, and held its type-I error within 2.5-7.5% in every scenario of the "
-        "calibration (docs/calibration.md). {Delta}CCC-avg: its estimate of the difference "
-        f"across sessions, variant minus {report.reference}, {HOLM_INTERVAL}."
-    )
+    return verdict_test(report.fold_kind).legend(report)
 
 
 def _secondary_sentence(report: Report) -> str:
-    """The legend's secondary tests and their scope (none beside a bootstrap verdict)."""
-    bootstrap = (
-        "a paired hierarchical bootstrap (test dialogs resampled within each test "
-        f"{report.tested}, seeds within each fold; {report.n_boot} replicates, seed "
-        f"{report.seed}) covers other dialogs and seeds of these {report.tested}s only"
-    )
-    if not report.resampled_folds:
-        return (
-            f"Secondary: {bootstrap}, and treats each test set's seeds as separate runs; its "
-            "verdicts (bootstrap_verdict) are in stats.csv with every p-value and the "
-            "verdicts of CCC-V and CCC-A. Bold: best in column."
-        )
+    """The legend's secondary tests, each by its own clause, in the registry's order (``""``
+    where there are none): "scoped to" the scope of those with a verdict of their own where
+    it differs from the verdict's."""
+    kind = report.fold_kind
+    tests = secondary(kind)
+    if not tests:
+        return ""
+    clauses = [
+        test.legend(report)
+        + (f"; its verdicts ({test.verdict_column})" if test.verdict_column else "")
+        for test in tests
+    ]
+    scopes = {test.scopes[kind] for test in tests if test.verdict_column}
+    scopes.discard(report.scope)
+    scoped = f", scoped to {scopes.pop()}" if len(scopes) == 1 else ""
     return (
-        f"Secondary, scoped to these sessions: {bootstrap}; its verdicts (bootstrap_verdict) "
-        "and a fold-level Nadeau-Bengio corrected "
-        "resampled t-test (nb_p_holm, n_test/n_train taken as 1/(folds - 1)) are in stats.csv "
-        "with every p-value and the verdicts of CCC-V and CCC-A. Bold: best in column."
+        f"Secondary{scoped}: {_and(clauses)} are in stats.csv with every p-value and the "
+        "verdicts of CCC-V and CCC-A."
     )
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``.
+
+    >>> _and(["a", "b", "c"])
+    'a, b and c'
+    """
+    return " and ".join(filter(None, [", ".join(items[:-1]), items[-1]]))
 
 
 def _power_sentence(report: Report) -> str:
