@@ -15,7 +15,10 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.run.selection import Selection
 
 OVERRIDES = "overrides"  # the destination of the key=value positional
 EXIT_FAILED = 1  # a trial (or configuration) failed; the others still ran
@@ -151,6 +154,22 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tuning", type=Path, default=Path("tuning"),
                         help="tuning folder that --tuned reads (default: ./tuning)")  # fmt: skip
+
+
+def selection_of(args: argparse.Namespace) -> Selection:
+    """The trials that the arguments of :func:`add_selection_arguments` select
+    (``bench run``, ``bench ls``, ``bench report``, ``bench personalise``): ``--tuned`` is
+    the one place where a run is handed tune's chosen configurations
+    (:class:`bench.tune.apply.Tuning`), so that ``bench.run`` needs nothing of ``bench.tune``."""
+    from bench.run.selection import select_trials
+    from bench.tune.apply import Tuning
+
+    tuning = None
+    if args.tuned:  # a stale or missing choice names the bench tune to run, with these
+        tuning = Tuning(args.tuned, args.tuning, args.protocol, tuple(args.overrides))
+    return select_trials(
+        args.protocol, args.overrides, args.grid, args.variant, args.seeds, args.folds, tuning
+    )
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,8 @@ import bench.personalise.trial as personalise_module
 from bench.personalise.adapt import adapt, adapt_many
 from bench.personalise.trial import personalise_trial
 from bench.run import select_trials
-from bench.run.grid import corpus_and_folds, shared_inputs
+from bench.run.inputs import shared_inputs
+from bench.run.selection import corpus_and_folds
 from bench.train.checkpoint import make_checkpoint
 from bench.train.trial import train_model
 from bench.variants import resolve_variant

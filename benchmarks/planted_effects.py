@@ -68,7 +68,7 @@ from bench.report.stats import comparison_rows, corrected
 from bench.report.summary import trial_metrics
 from bench.results import PREDICTIONS_FILE, load_table
 from bench.run import RunOptions, Selection, run_grid, select_trials
-from bench.run.grid import list_grid_folds
+from bench.run.selection import list_grid_folds
 from bench.tune.apply import Tuning
 from bench.tune.search import tune_grid
 from bench.tune.space import DEFAULT_SEARCH, load_search

@@ -115,10 +115,10 @@ def test_a_failing_trial_leaves_no_result_and_reruns(setup, tmp_path: Path, monk
     _, inputs = setup
     real = worker.execute
 
-    def flaky(work: dict, shared: SharedInputs, threads=None) -> dict:
+    def flaky(task, work: dict, shared: SharedInputs, threads=None) -> dict:
         if work["trial_id"].endswith("stateless/fold2/seed0"):
             raise RuntimeError("out of cheese")
-        return real(work, shared, threads)
+        return real(task, work, shared, threads)
 
     monkeypatch.setattr(local, "execute", flaky)
     summary = run_planned(plan(setup, tmp_path), inputs, run_local, tmp_path, progress=False)
@@ -136,12 +136,12 @@ def test_a_failing_trial_leaves_no_result_and_reruns(setup, tmp_path: Path, monk
 def test_a_worker_lost_after_its_trial_was_stored_does_not_fail_the_trial(setup, tmp_path):
     _, inputs = setup
 
-    def report_then_die(works, shared, on_start, on_done, on_fail) -> None:
+    def report_then_die(task, works, shared, on_start, on_done, on_fail) -> None:
         def also_fail(work: dict, payload: dict) -> None:
             on_done(work, payload)
             on_fail(work, "ActorDiedError: the actor's node was terminated")  # as Ray Tune does
 
-        run_local(works, shared, on_start, also_fail, on_fail)
+        run_local(task, works, shared, on_start, also_fail, on_fail)
 
     summary = run_planned(plan(setup, tmp_path), inputs, report_then_die, tmp_path, False)
     assert len(summary.finished) == 4 and summary.failed == {} and summary.ok
@@ -152,8 +152,8 @@ def test_a_trial_the_executor_never_reported_fails(setup, tmp_path):
     once returned as if it had ended) must not look like a run that did everything."""
     _, inputs = setup
 
-    def stop_after_one(works, shared, on_start, on_done, on_fail) -> None:
-        run_local(works[:1], shared, on_start, on_done, on_fail)
+    def stop_after_one(task, works, shared, on_start, on_done, on_fail) -> None:
+        run_local(task, works[:1], shared, on_start, on_done, on_fail)
 
     summary = run_planned(plan(setup, tmp_path), inputs, stop_after_one, tmp_path, False)
     assert len(summary.finished) == 1 and len(summary.failed) == 3 and not summary.ok
@@ -166,8 +166,8 @@ def test_a_result_that_cannot_be_stored_fails_only_its_trial(setup, tmp_path, mo
     _, inputs = setup
     real = worker.execute
 
-    def broken(work: dict, shared: SharedInputs, threads=None) -> dict:
-        payload = real(work, shared, threads)
+    def broken(task, work: dict, shared: SharedInputs, threads=None) -> dict:
+        payload = real(task, work, shared, threads)
         if "mamba_ema/fold1" in work["trial_id"]:
             payload["result"]["predictions"]["valence_pred"].pop()  # ragged columns
         return payload

@@ -23,7 +23,7 @@ from bench.errors import BenchError
 from bench.features.load import FeatureSet
 from bench.results import RESULT_FILE, TrialKey, read_record
 from bench.run import RunOptions, list_grid, run_grid, select_trials
-from bench.run import grid as grid_module
+from bench.run import inputs as inputs_module
 from bench.run.local import run_local
 
 QUIET = RunOptions(progress=False)
@@ -47,12 +47,14 @@ def fake_features(monkeypatch: pytest.MonkeyPatch, data: Path) -> list[int]:
     monkeypatch.setenv("BENCH_DATA", str(data))
     asked: list[int] = []
     monkeypatch.setattr(
-        grid_module,
+        inputs_module,
         "extract_corpus_features",
         lambda corpus, config, progress: asked.append(len(corpus.table)),
     )
     monkeypatch.setattr(
-        grid_module, "load_corpus_features", lambda corpus, config: fake_load(corpus.table, config)
+        inputs_module,
+        "load_corpus_features",
+        lambda corpus, config: fake_load(corpus.table, config),
     )
     return asked
 
@@ -182,7 +184,7 @@ def test_a_changed_corpus_makes_stored_trials_stale_named_and_kept(
     assert re.search(r"stateless +2 +Ses02 +0 +stale", out)
     assert f"  stale {fold2.key}: its test set changed\n" in out
 
-    with caplog.at_level(logging.WARNING, logger="bench.run.grid"):
+    with caplog.at_level(logging.WARNING, logger="bench.run.driver"):
         assert main(["run", *argv, "--executor", "local", "--quiet"]) == 0
     assert [r.getMessage() for r in caplog.records].count(
         f"{fold2.key} is stale and reruns: {fold2.reason}"

@@ -29,10 +29,10 @@ from bench.cli import main
 from bench.errors import BenchError
 from bench.protocol import protocol_path
 from bench.run import RunOptions, list_grid, run_grid, select_trials
-from bench.run import grid as grid_module
+from bench.run import selection as selection_module
 from bench.tune import search as search_module
 from bench.tune.apply import Tuning
-from bench.tune.local import search_local
+from bench.tune.executors import search_local
 from bench.tune.search import tune_grid
 from bench.tune.space import Search, load_search
 from bench.tune.store import TuningKey, read_choice, read_configuration
@@ -58,10 +58,6 @@ def fast_search(tmp_path: Path) -> Search:
 def faked_corpus(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The override that selects the corpus at ``root``, its features faked for tuning."""
     fake_features(monkeypatch, tmp_path / "data")
-    monkeypatch.setattr(
-        search_module, "extract_corpus_features", grid_module.extract_corpus_features
-    )
-    monkeypatch.setattr(search_module, "load_corpus_features", grid_module.load_corpus_features)
     return f"corpus.root={root}"
 
 
@@ -120,7 +116,7 @@ def test_every_configuration_is_stored_and_the_best_is_chosen(corpus, search, tm
 
 def test_test_labels_never_inform_a_choice(corpus, search, tmp_path, monkeypatch):
     selection = select_trials(overrides=[corpus, *TUNE_FAST], variants=["gru_ema"], folds=[2])
-    real = grid_module.corpus_and_folds
+    real = selection_module.corpus_and_folds
     clean_corpus, folds = real(selection, False)
     test = folds[2].test
     seen = []
@@ -216,14 +212,14 @@ def test_a_search_covers_its_data_changed_labels_rerun_it_and_refuse_its_choice(
                           folds=[1], tuning=Tuning("nested", root))  # fmt: skip
     assert tune_grid(tuned, root, search, budget=3, executor="local", options=QUIET).trained == 3
     assert [t.status for t in list_grid(tuned, results)] == ["missing"]
-    clean_corpus, folds = grid_module.corpus_and_folds(tuned, False)
+    clean_corpus, folds = selection_module.corpus_and_folds(tuned, False)
 
     def relabelled(selection, progress):  # one training utterance's arousal corrected
         table = clean_corpus.table.copy()
         table.loc[folds[1].train[0], "arousal"] += 0.25
         return replace(clean_corpus, table=table), folds
 
-    monkeypatch.setattr(grid_module, "corpus_and_folds", relabelled)
+    monkeypatch.setattr(selection_module, "corpus_and_folds", relabelled)
     monkeypatch.setattr(search_module, "corpus_and_folds", relabelled)
     with pytest.raises(BenchError, match="stateless/fold1 under .* was made on other data"):
         list_grid(tuned, results)

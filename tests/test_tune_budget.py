@@ -20,9 +20,9 @@ from test_tune import QUIET, TUNE_FAST, curves, faked_corpus, killed_after
 from bench.errors import BenchError
 from bench.report.tuning import tuning_view
 from bench.run import select_trials
-from bench.tune import local
+from bench.tune import executors
 from bench.tune.apply import Tuning
-from bench.tune.local import Schedule, search_local
+from bench.tune.executors import Schedule, search_local
 from bench.tune.search import PlannedConfiguration, PlannedSearch, tune_grid
 from bench.tune.space import Scheduler, Search, load_search
 from bench.tune.store import (
@@ -86,7 +86,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch, lengths: dict[str, int], fail: str
             if work["trial_id"] == fail:
                 raise RuntimeError("diverged")
 
-    monkeypatch.setattr(local, "train_configuration", train)
+    monkeypatch.setattr(executors, "train_configuration", train)
 
 
 def run_scripted(names: list[str], budget: int | None) -> list[tuple[str, str, int]]:

@@ -54,9 +54,10 @@ def personalise_command(args: argparse.Namespace) -> int:
         BenchError: no selected trial has a checkpoint, or none has a ``k > 0`` that some
             test speaker has the turns for.
     """
+    from bench.cli_args import selection_of
     from bench.errors import BenchError
     from bench.personalise.run import personalise_grid
-    from bench.run.command import print_summary, run_options, selection_of
+    from bench.run.command import print_summary, run_options
 
     if args.k is not None:
         args.overrides.append(f"personalise.k={json.dumps(args.k)}")

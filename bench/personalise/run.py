@@ -34,17 +34,11 @@ from bench.personalise.store import (
 )
 from bench.personalise.trial import PERSONALISED_COLUMNS, personalise_trial
 from bench.results import CHECKPOINT_FILE, TrialKey
-from bench.run.driver import Executor, RunSummary, git_commit, run_jobs
-from bench.run.grid import (
-    RunOptions,
-    Selection,
-    corpus_and_folds,
-    executor_function,
-    list_grid,
-    run_grid,
-    shared_inputs,
-)
+from bench.run.driver import RunSummary, git_commit, run_grid, run_jobs
+from bench.run.executors import Executor, RunOptions, executor_function
+from bench.run.inputs import shared_inputs
 from bench.run.plan import PlannedTrial
+from bench.run.selection import Selection, corpus_and_folds, list_grid
 from bench.run.worker import SharedInputs
 from bench.train.checkpoint import load_checkpoint
 from bench.train.data import TrialData
@@ -94,8 +88,9 @@ def personalise_configs(selection: Selection) -> dict[str, PersonaliseConfig]:
 
 
 def personalise_work(work: dict[str, Any], inputs: SharedInputs, data: TrialData) -> dict:
-    """On a worker: personalise one trial (``work["config"]``: its modes to run) from the
-    checkpoint in ``inputs``; the JSON-ready result."""
+    """The task of ``bench personalise`` (:data:`bench.run.worker.Task`), on a worker:
+    personalise one trial (``work["config"]``: its modes to run) from the checkpoint in
+    ``inputs``; the JSON-ready result."""
     config = config_from_dict(PersonaliseConfig, work["config"], "personalise.")
     checkpoints = inputs.checkpoints or {}
     out = personalise_trial(checkpoints[work["trial_id"]], data, config)
@@ -120,7 +115,7 @@ def personalise_grid(
     out; the others go on.
 
     Raises:
-        BenchError: as :func:`bench.run.grid.run_grid`.
+        BenchError: as :func:`bench.run.driver.run_grid`.
     """
     results = Path(results)
     options = options or RunOptions()
@@ -162,7 +157,7 @@ def personalise_grid(
             continue
         trials[trial.key] = trial
         work_config = asdict(replace(config, adapt=tuple(todo), k=ks))
-        work = {"trial_id": str(trial.key), "fold": trial.key.fold, "task": "personalise"}
+        work = {"trial_id": str(trial.key), "fold": trial.key.fold}
         jobs.append((trial.key, work | {"config": work_config, "modes": todo}))
     if not jobs:
         return summary
@@ -179,7 +174,9 @@ def personalise_grid(
 
     run = executor_function(executor, options, results)
     skipped = summary.personalised.skipped
-    summary.personalised = run_jobs(jobs, inputs, run, results, store, options.progress)
+    summary.personalised = run_jobs(
+        personalise_work, jobs, inputs, run, results, store, options.progress
+    )
     summary.personalised.skipped = skipped
     return summary
 

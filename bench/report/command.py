@@ -77,7 +77,7 @@ def run_report(args: argparse.Namespace) -> int:
     from bench.report.grid import per_test_set, report_grid
     from bench.report.output import summarize, write_report
     from bench.run.command import selection_of
-    from bench.run.grid import list_grid_folds
+    from bench.run.selection import list_grid_folds
 
     selection = selection_of(args)
     out = ensure_writable_dir(args.out / selection.protocol.name, "report folder")

@@ -25,8 +25,8 @@ from bench.report.personalisation import load_personalisation, personalisation_r
 from bench.report.summary import format_trials
 from bench.report.tuning import tuning_view
 from bench.results import HISTORY_FILE, PREDICTIONS_FILE, load_table, stored_trials
-from bench.run.grid import Selection, list_grid_folds
 from bench.run.plan import PlannedTrial
+from bench.run.selection import Selection, list_grid_folds
 from bench.variants import aa_controls
 
 Listed = tuple[dict[int, Fold], list[PlannedTrial]]  # a selection's folds and trials
@@ -67,7 +67,7 @@ def report_grid(
     report has a personalisation section (:mod:`bench.report.personalisation`). Variants that
     are the reference trained again with other seeds are marked as its A/A controls
     (:func:`bench.variants.aa_controls`). ``listed``:
-    the selection's folds and trials as :func:`bench.run.grid.list_grid_folds` gives them,
+    the selection's folds and trials as :func:`bench.run.selection.list_grid_folds` gives them,
     where the caller has them already (listing reads the corpus).
 
     Raises:

@@ -85,7 +85,7 @@ def power_command(args: argparse.Namespace) -> int:
     from bench.report.stats import ALPHA
     from bench.results import PREDICTIONS_FILE, load_table
     from bench.run.command import selection_of
-    from bench.run.grid import list_grid_folds
+    from bench.run.selection import list_grid_folds
     from bench.variants import aa_controls
 
     selection = selection_of(args)

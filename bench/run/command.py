@@ -1,7 +1,7 @@
 """``bench run`` (train the grid's trials) and ``bench ls`` (show the trials and their state).
 
-This module parses arguments and calls the library API (:mod:`bench.run.grid`), imported
-when a command runs, so ``bench --help`` stays fast.
+This module parses arguments and calls the library API (:mod:`bench.run.selection`,
+:mod:`bench.run.driver`), imported when a command runs, so ``bench --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from bench.cli_args import (
     add_executor_arguments,
     add_selection_arguments,
     exit_status,
+    selection_of,
 )
 
 SHOWN_BUSY = 5  # busy trials named in the summary; the rest are counted
 
 if TYPE_CHECKING:
     from bench.run.driver import RunSummary
-    from bench.run.grid import RunOptions, Selection
+    from bench.run.executors import RunOptions
     from bench.run.plan import PlannedTrial
 
 
@@ -64,23 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=ls_command)
 
 
-def selection_of(args: argparse.Namespace) -> Selection:
-    """The trials that ``--protocol``, the overrides, ``--grid``/``--variant``, ``--seeds``,
-    ``--folds`` and ``--tuned`` select (shared with ``bench report``)."""
-    from bench.run.grid import select_trials
-    from bench.tune.apply import Tuning
-
-    tuning = None
-    if args.tuned:  # a stale or missing choice names the bench tune to run, with these
-        tuning = Tuning(args.tuned, args.tuning, args.protocol, tuple(args.overrides))
-    return select_trials(
-        args.protocol, args.overrides, args.grid, args.variant, args.seeds, args.folds, tuning
-    )
-
-
 def run_options(args: argparse.Namespace, **more: Any) -> RunOptions:
     """The :class:`RunOptions` of ``add_executor_arguments`` (``bench run``, ``bench tune``)."""
-    from bench.run.grid import RunOptions
+    from bench.run.executors import RunOptions
 
     return RunOptions(
         progress=not args.quiet,
@@ -112,7 +99,7 @@ def ls_command(args: argparse.Namespace) -> int:
     """``bench ls``: the selected trials with their status and stored test scores."""
     from tabulate import tabulate
 
-    from bench.run.grid import list_grid
+    from bench.run.selection import list_grid
 
     plan = list_grid(selection_of(args), args.results)
     rows = [trial_row(t) | {"why": t.reason or None} for t in plan]
@@ -164,7 +151,8 @@ def run_command(args: argparse.Namespace) -> int:
     :func:`bench.cli_args.exit_status` (1: one failed; 75: none failed, some busy)."""
     from tabulate import tabulate
 
-    from bench.run.grid import list_grid, run_grid
+    from bench.run.driver import run_grid
+    from bench.run.selection import list_grid
 
     selection = selection_of(args)
     if args.dry_run:

@@ -1,5 +1,11 @@
 """The driver: claims the trials, hands them to an executor, and stores what comes back.
 
+:func:`run_grid` is the library API under ``bench run``::
+
+    selection = select_trials(grid="ablations", seeds=[0], folds=[1],
+                              overrides=["train.epochs=1"])
+    summary = run_grid(selection, "results", executor="local")
+
 Only the driver writes ``results/``. Each finished trial is written the moment it arrives,
 atomically, so a run killed half-way keeps every trial that finished and a rerun runs
 exactly the missing ones.
@@ -7,6 +13,7 @@ exactly the missing ones.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -23,11 +30,14 @@ from tqdm import tqdm
 from bench.atomic import Busy
 from bench.errors import BenchError
 from bench.results import TrialKey, TrialRecord, claim, write_trial
+from bench.run.executors import Executor, RunOptions, executor_function
+from bench.run.inputs import shared_inputs
 from bench.run.plan import PlannedTrial
-from bench.run.worker import SharedInputs
+from bench.run.selection import Selection, check_output_folders, plan_selection
+from bench.run.worker import SharedInputs, Task, train_task
 from bench.train.trial import TrialResult
 
-Executor = Callable[[list[dict], SharedInputs, Callable, Callable, Callable], None]
+log = logging.getLogger(__name__)
 VERSIONED = ("torch", "numpy", "pandas", "transformers", "speechbrain", "opensmile", "ray")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,6 +135,7 @@ def trial_record(trial: PlannedTrial, result: TrialResult, worker: dict) -> Tria
 
 
 def run_jobs(
+    task: Task,
     jobs: list[tuple[TrialKey, dict]],
     inputs: SharedInputs,
     executor: Executor,
@@ -132,8 +143,9 @@ def run_jobs(
     store: Callable[[TrialKey, dict], None],
     progress: bool = True,
 ) -> RunSummary:
-    """Claim each job's trial, hand the works to ``executor`` and ``store`` each payload as
-    it arrives (a payload that cannot be stored fails its job, not the run).
+    """Claim each job's trial, hand the works to ``executor`` to run ``task`` on, and
+    ``store`` each payload as it arrives (a payload that cannot be stored fails its job, not
+    the run).
 
     ``jobs``: (trial, work) pairs; a work carries ``trial_id`` (``str(trial)``) and ``fold``.
     A trial another process holds is reported busy and left alone.
@@ -179,7 +191,7 @@ def run_jobs(
             works.append(work)
         try:
             if works:
-                executor(works, inputs, on_start, on_done, on_fail)
+                executor(task, works, inputs, on_start, on_done, on_fail)
         finally:
             bar.close()
         for work in works:  # an executor that returned early (a stopped cluster) fails them
@@ -198,7 +210,8 @@ def run_planned(
     progress: bool = True,
     save_checkpoints: bool = False,
 ) -> RunSummary:
-    """Run every trial of ``plan`` that needs it and store each result as it arrives.
+    """Train every trial of ``plan`` that needs it (:func:`bench.run.worker.train_task`)
+    and store each result as it arrives.
 
     ``save_checkpoints`` stores each trial's model as ``checkpoint.pt``; it changes neither
     ``result.json`` nor the config hash, so it never makes a stored trial stale.
@@ -216,7 +229,35 @@ def run_planned(
 
     extra = {"checkpoint": True} if save_checkpoints else {}
     jobs = [(key, trial.work() | extra) for key, trial in todo.items()]
-    summary = run_jobs(jobs, inputs, executor, results_root, store, progress)
+    summary = run_jobs(train_task, jobs, inputs, executor, results_root, store, progress)
     summary.skipped = [t.key for t in plan if not t.needs_run]
     summary.replaced = [key for key in summary.finished if todo[key].stored is not None]
     return summary
+
+
+def run_grid(
+    selection: Selection,
+    results: str | Path = "results",
+    executor: str | Executor = "ray",
+    options: RunOptions | None = None,
+) -> RunSummary:
+    """Run every selected trial that is not done and store each result as it arrives.
+
+    Checks the output folders first, then prepares the corpus and plans; features are
+    extracted only when a trial needs to run. A trial that fails is reported in the
+    summary, and the others go on.
+
+    Raises:
+        BenchError: an unwritable output folder, an unknown fold, or bad configuration.
+    """
+    results, options = Path(results), options or RunOptions()
+    check_output_folders(selection.protocol, results)
+    run = executor_function(executor, options, results)
+    corpus, folds, plan = plan_selection(selection, results, options.force, options.progress)
+    for trial in plan:
+        if trial.status == "stale":
+            log.warning("%s is stale and reruns: %s", trial.key, trial.reason)
+    if not any(t.needs_run for t in plan):
+        return RunSummary(skipped=[t.key for t in plan])
+    inputs = shared_inputs(selection.protocol, corpus, folds, options.progress)
+    return run_planned(plan, inputs, run, results, options.progress, options.save_checkpoints)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,37 @@ from typing import Any
 from bench.protocol import Protocol
 from bench.results import TrialKey, TrialRecord, read_record
 from bench.run.identity import data_change
-from bench.tune.apply import Tuning, tuned_config
 from bench.variants import config_hash, resolve_variant
+
+
+class ConfigSource(typing.Protocol):
+    """Where a run's configurations come from when they are not the variants' own: each
+    fold's configuration was chosen on the training data of a source fold. The layer that
+    chooses them implements it (``bench run --tuned``: :class:`bench.tune.apply.Tuning`), so
+    this one needs nothing of it; ``str()`` names it in messages (``--tuned nested``)."""
+
+    def source_fold(self, fold: int) -> int:
+        """The fold on whose training data the configuration of ``fold`` was chosen."""
+        ...
+
+    def configure(
+        self,
+        protocol: Protocol,
+        variant: str,
+        fold: int,
+        overrides: tuple[str, ...],
+        chosen_on: Mapping[int, dict[str, str]] | None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The variant's configuration on ``fold`` and the marker its trial's record keeps
+        (and its config hash covers). ``chosen_on``: source fold -> its selection identity
+        now (:func:`bench.run.identity.selection_identity`), None where there is no corpus
+        to check against.
+
+        Raises:
+            BenchError: no configuration for it, or one chosen for another configuration of
+                the variant or on other data.
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -21,9 +51,9 @@ class PlannedTrial:
     status: ``done`` (stored with this config hash), ``stale`` (stored with another hash:
     ``reason`` says whether its data or its config changed), ``missing`` (not stored, only
     partly, or with a corrupt record), or ``forced`` (``force`` reruns it). stored: the record
-    in the store, if there is a valid one. tuning: where the config's tuned values came from
-    (:mod:`bench.tune.apply`), or None. data: the fold's data identity
-    (:mod:`bench.run.identity`), which the config hash covers.
+    in the store, if there is a valid one. tuning: where the config came from when a
+    :class:`ConfigSource` gave it (``bench run --tuned``: :mod:`bench.tune.apply`), or None.
+    data: the fold's data identity (:mod:`bench.run.identity`), which the config hash covers.
     """
 
     key: TrialKey
@@ -74,16 +104,16 @@ def plan_trials(
     results_root: Path,
     overrides: Sequence[str] = (),
     force: bool = False,
-    tuning: Tuning | None = None,
+    tuning: ConfigSource | None = None,
     tuned_on: Mapping[int, dict[str, str]] | None = None,
 ) -> list[PlannedTrial]:
     """Every requested trial, in (variant, fold, seed) order, with its status.
 
     ``folds``: fold number -> its data identity (:func:`bench.run.identity.fold_identities`),
     which each trial's config hash covers. ``overrides`` (``model.*``, ``train.*``) apply to
-    every variant's resolved config; ``tuning`` applies each variant's chosen values per fold
-    (``bench run --tuned``), checked against ``tuned_on``
-    (:func:`bench.tune.apply.tuned_config`).
+    every variant's resolved config; ``tuning`` gives each variant's configuration per fold
+    instead (``bench run --tuned``), checked against ``tuned_on``
+    (:meth:`ConfigSource.configure`).
     """
     plan = []
     for variant in variants:
@@ -91,8 +121,8 @@ def plan_trials(
         for fold, data in folds.items():
             config, marker = untuned, None
             if tuning is not None:
-                config, marker = tuned_config(
-                    tuning, protocol, variant, fold, tuple(overrides), tuned_on
+                config, marker = tuning.configure(
+                    protocol, variant, fold, tuple(overrides), tuned_on
                 )
             digest = config_hash(config, protocol, marker, data)
             for seed in seeds:

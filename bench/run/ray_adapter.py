@@ -1,14 +1,14 @@
-"""The ``ray`` executors of ``bench run`` and ``bench tune``. This is the only module that
-imports Ray.
+"""The ``ray`` executors. This is the only module that imports Ray.
 
-Trials (or a search's configurations) run as Ray Tune trials of one ``Tuner`` over the grid;
-a search adds Ray Tune's ``ASHAScheduler`` on validation CCC-avg reported every epoch. The
-shared inputs go to the object store once (``tune.with_parameters``); each trial reserves
-``cpus`` CPUs and a fraction ``gpus`` of a GPU (``0.25`` packs four trials per GPU); torch
-in a trial uses as many threads as it has CPUs. A trial's result travels back to the driver
-in its report, so a multi-node cluster needs no shared filesystem; the driver alone writes
-``results/`` (and ``tuning/``). Tune's own files go under ``<results>/.ray/``, not the home
-directory.
+Work items run as Ray Tune trials of one ``Tuner``: :func:`run_ray` runs a task that returns
+one result per work item (:mod:`bench.run.worker`); :func:`stream_ray` runs a task that
+reports a value after each step under Ray Tune's ``ASHAScheduler`` (a search brings its own
+task and handlers to it: :mod:`bench.tune.executors`). The shared inputs go to the object
+store once (``tune.with_parameters``); each trial reserves ``cpus`` CPUs and a fraction
+``gpus`` of a GPU (``0.25`` packs four trials per GPU); torch in a trial uses as many threads
+as it has CPUs. What a trial produces travels back to the driver in its reports, so a
+multi-node cluster needs no shared filesystem; the driver alone writes ``results/`` (and
+``tuning/``). Tune's own files go under ``<results>/.ray/``, not the home directory.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.run.worker import SharedInputs, execute
+from bench.run.worker import SharedInputs, Task, execute, use_threads
 
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no per-trial CSV/JSON logs
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -35,11 +35,10 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
-from bench.tune.local import Schedule, is_eligible, train_configuration
-
-PAYLOAD = "bench_payload"
-EPOCH, METRIC, ROW, FINISHED = "epoch", "val_ccc_avg", "bench_row", "bench_finished"
-ELIGIBLE = "eligible_epochs"  # ASHA's clock (bench.tune.local.is_eligible)
+PAYLOAD = "bench_payload"  # a result or a reported row, as JSON text
+TIME, VALUE, RETURNED = "bench_time", "bench_value", "bench_returned"  # what ASHA reads
+StreamReport = Callable[[float, float, dict[str, Any]], None]  # (time, value, row)
+StreamTask = Callable[[dict[str, Any], SharedInputs, StreamReport], None]
 
 
 @dataclass(frozen=True)
@@ -104,18 +103,31 @@ def unmet_request(options: RayOptions, nodes: list[dict[str, float]]) -> str | N
     return f"{' with '.join(alone or asked)} cannot be met: the cluster has {has}"
 
 
-def _trainable(config: dict[str, Any], inputs: SharedInputs, threads: int) -> None:
-    payload = execute(config["trial"], inputs, threads=threads)
+def _trainable(config: dict[str, Any], task: Task, inputs: SharedInputs, threads: int) -> None:
+    payload = execute(task, config["trial"], inputs, threads=threads)
     payload["worker"]["ray_gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
     payload["worker"]["ray_node_id"] = ray.get_runtime_context().get_node_id()  # hex
     tune.report({PAYLOAD: json.dumps(payload)})
 
 
 class _Relay(tune.Callback):
-    """Passes trial events to the driver's handlers as they happen."""
+    """Passes a trial's failure (its traceback) to the driver's ``on_fail``; the subclasses
+    pass the rest of a trial's events."""
+
+    def __init__(self, on_fail: Callable[[dict, str], None]):
+        self.on_fail = on_fail
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error = Path(trial.error_file).read_text() if trial.error_file else "unknown error"
+        self.on_fail(trial.config["trial"], error)
+
+
+class _ResultRelay(_Relay):
+    """Passes a trial's start and its one result to the driver's handlers as they happen."""
 
     def __init__(self, on_start: Callable, on_done: Callable, on_fail: Callable):
-        self.on_start, self.on_done, self.on_fail = on_start, on_done, on_fail
+        super().__init__(on_fail)
+        self.on_start, self.on_done = on_start, on_done
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.on_start(trial.config["trial"])
@@ -124,9 +136,24 @@ class _Relay(tune.Callback):
         if PAYLOAD in result:
             self.on_done(trial.config["trial"], json.loads(result[PAYLOAD]))
 
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        error = Path(trial.error_file).read_text() if trial.error_file else "unknown error"
-        self.on_fail(trial.config["trial"], error)
+
+class _StreamRelay(_Relay):
+    """Passes each row a trial reports, and its end (whether its task returned), to the
+    driver's handlers."""
+
+    def __init__(self, on_report: Callable, on_end: Callable, on_fail: Callable):
+        super().__init__(on_fail)
+        self.on_report, self.on_end = on_report, on_end
+        self.returned: set[str] = set()
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info):
+        if PAYLOAD in result:
+            self.on_report(trial.config["trial"], json.loads(result[PAYLOAD]))
+        if result.get(RETURNED):
+            self.returned.add(trial.trial_id)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.on_end(trial.config["trial"], trial.trial_id in self.returned)
 
 
 def _connect(options: RayOptions) -> bool:
@@ -194,6 +221,7 @@ def _threads(options: RayOptions) -> int:
 
 
 def run_ray(
+    task: Task,
     works: list[dict[str, Any]],
     inputs: SharedInputs,
     on_start: Callable[[dict], None],
@@ -202,72 +230,69 @@ def run_ray(
     options: RayOptions,
     storage: Path,
 ) -> None:
-    """Run every trial spec under Ray Tune; failures are reported, never raised."""
-    trainable = tune.with_parameters(_trainable, inputs=inputs, threads=_threads(options))
-    _fit(trainable, works, _Relay(on_start, on_done, on_fail), options, storage)
+    """Run ``task`` on every work item under Ray Tune; failures are reported, never raised."""
+    trainable = tune.with_parameters(
+        _trainable, task=task, inputs=inputs, threads=_threads(options)
+    )
+    _fit(trainable, works, _ResultRelay(on_start, on_done, on_fail), options, storage)
 
 
-def _search_trainable(config: dict[str, Any], inputs: SharedInputs, threads: int) -> None:
-    last: dict[str, Any] = {ELIGIBLE: 0}
+@dataclass(frozen=True)
+class Halving:
+    """ASHA (Li et al. 2020; Ray Tune's ``ASHAScheduler``) on the value a stream task
+    reports, maximised, with the time it reports as the clock: rungs at ``grace_period *
+    reduction_factor**k`` up to ``max_t``; at each rung a trial goes on only among the best
+    ``1 / reduction_factor`` of those recorded there."""
 
-    def report(row: dict[str, Any]) -> None:
-        eligible = last[ELIGIBLE] + is_eligible(row)
-        last.update({EPOCH: row["epoch"] + 1, ELIGIBLE: eligible, METRIC: row["val_ccc_avg"]})
-        tune.report({**last, ROW: json.dumps(row)})
-
-    train_configuration(config["trial"], inputs, report, threads)
-    tune.report({**last, FINISHED: True})  # Tune refuses a result without the metric
-
-
-class _SearchRelay(tune.Callback):
-    """Passes each epoch of each configuration, and its end, to the driver's handlers.
-
-    A configuration finished if it reported its last epoch (ASHA then ends it, at
-    ``max_t``) or its training returned (patience ended it); else ASHA stopped it."""
-
-    def __init__(self, max_epochs: int, on_epoch: Callable, on_done: Callable, on_fail: Callable):
-        self.max_epochs = max_epochs
-        self.on_epoch, self.on_done, self.on_fail = on_epoch, on_done, on_fail
-        self.finished: set[str] = set()
-
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info):
-        if ROW in result:
-            self.on_epoch(trial.config["trial"], json.loads(result[ROW]))
-        if result.get(FINISHED) or result.get(EPOCH, 0) >= self.max_epochs:
-            self.finished.add(trial.trial_id)
-
-    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        status = "finished" if trial.trial_id in self.finished else "stopped"
-        self.on_done(trial.config["trial"], status)
-
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        error = Path(trial.error_file).read_text() if trial.error_file else "unknown error"
-        self.on_fail(trial.config["trial"], error)
+    max_t: int
+    grace_period: int
+    reduction_factor: int
 
 
-def search_ray(
+def _stream_trainable(
+    config: dict[str, Any], task: StreamTask, inputs: SharedInputs, threads: int
+) -> None:
+    use_threads(threads)
+    last: dict[str, Any] = {TIME: 0}
+
+    def report(time: float, value: float, row: dict[str, Any]) -> None:
+        last.update({TIME: time, VALUE: value})
+        tune.report({**last, PAYLOAD: json.dumps(row)})
+
+    task(config["trial"], inputs, report)
+    tune.report({**last, RETURNED: True})  # Tune refuses a result without the metric
+
+
+def stream_ray(
+    task: StreamTask,
     works: list[dict[str, Any]],
     inputs: SharedInputs,
-    schedule: Schedule,
-    on_epoch: Callable[[dict, dict], None],
-    on_done: Callable[[dict, str], None],
+    halving: Halving,
+    on_report: Callable[[dict, dict], None],
+    on_end: Callable[[dict, bool], None],
     on_fail: Callable[[dict, str], None],
     options: RayOptions,
     storage: Path,
 ) -> None:
-    """Train every configuration under Ray Tune's ``ASHAScheduler`` on validation CCC-avg,
-    reported after each epoch, with eligible epochs as its clock; the handlers are those of
-    :func:`bench.tune.local.search_local`. Configurations stored before a resume do not
-    enter the scheduler's rungs (Ray's scheduler cannot be given past results)."""
-    rules = schedule.scheduler
+    """Run ``task`` on every work item under Ray Tune's ``ASHAScheduler`` (``halving``).
+
+    The task calls ``report(time, value, row)`` after each step: ``time`` is the scheduler's
+    clock, ``value`` what it compares, ``row`` a JSON-ready dict. ``on_report(work, row)``
+    sees each row as it arrives; ``on_end(work, returned)`` ends a work item, ``returned``
+    True when its task returned, False when the scheduler stopped it (at a rung, or at
+    ``max_t``); a failure goes to ``on_fail(work, error)``, never raised. Rows stored before
+    a resume cannot enter the rungs (Ray's scheduler cannot be given past results).
+    """
     scheduler = ASHAScheduler(
-        time_attr=ELIGIBLE,
-        metric=METRIC,
+        time_attr=TIME,
+        metric=VALUE,
         mode="max",
-        max_t=schedule.max_epochs,
-        grace_period=min(rules.grace_period, schedule.max_epochs),  # longer: no stop at all
-        reduction_factor=rules.reduction_factor,
+        max_t=halving.max_t,
+        grace_period=min(halving.grace_period, halving.max_t),  # longer: no stop at all
+        reduction_factor=halving.reduction_factor,
     )
-    trainable = tune.with_parameters(_search_trainable, inputs=inputs, threads=_threads(options))
-    relay = _SearchRelay(schedule.max_epochs, on_epoch, on_done, on_fail)
+    trainable = tune.with_parameters(
+        _stream_trainable, task=task, inputs=inputs, threads=_threads(options)
+    )
+    relay = _StreamRelay(on_report, on_end, on_fail)
     _fit(trainable, works, relay, options, storage, scheduler)

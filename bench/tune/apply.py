@@ -7,19 +7,25 @@ Two modes, named in the report's legend:
 - ``fold1``: every fold trains with the choice tuned on fold 1's training part; cheaper
   (one search per variant), but fold 1's training part holds the other folds' test
   sessions, so for folds 2..K the test session helped choose the configuration.
+
+:class:`Tuning` is what ``bench run --tuned`` hands the run layer: a
+:class:`bench.run.plan.ConfigSource`, which gives each trial its configuration, so
+``bench.run`` itself knows nothing of tuning.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.config import Origins, merge_known
 from bench.errors import BenchError
 from bench.protocol import Protocol
+from bench.train.config import TrialSpec
 from bench.tune.store import TuningKey, read_choice
 from bench.variants import config_hash, resolve_variant
 
@@ -27,13 +33,27 @@ MODES = ("nested", "fold1")
 DEFAULT_ROOT = Path("tuning")
 
 
-def value_overrides(values: dict[str, Any]) -> list[str]:
-    """``key=value`` overrides that set a configuration's values (JSON is valid YAML).
+def with_values(config: dict[str, Any], values: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """A copy of ``config`` (a resolved variant: ``model``, ``train``) with ``values``
+    (dotted key -> value, as a search gives them) set, as data, and checked. The values
+    keep their types: no round trip through ``key=value`` text, where YAML would read a
+    float such as ``3e-05`` as a string.
 
-    >>> value_overrides({"train.lr": 0.001, "model.dropout": 0.25})
-    ['model.dropout=0.25', 'train.lr=0.001']
+    Raises:
+        BenchError: a key the configuration does not have, or a value it cannot take, named
+            with ``origin``.
     """
-    return [f"{key}={json.dumps(value)}" for key, value in sorted(values.items())]
+    change: dict[str, Any] = {}
+    for key, value in values.items():
+        *path, last = key.split(".")
+        node = change
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    origins = Origins(origin)
+    merged = merge_known(copy.deepcopy(config), change, origin, origins)
+    TrialSpec.from_dict(merged, origins)
+    return merged
 
 
 @dataclass(frozen=True)
@@ -53,8 +73,64 @@ class Tuning:
         if self.mode not in MODES:
             raise BenchError(f"--tuned must be one of {', '.join(MODES)}, not {self.mode!r}")
 
+    def __str__(self) -> str:
+        return f"--tuned {self.mode}"
+
     def source_fold(self, fold: int) -> int:
+        """The fold whose choice fold ``fold`` trains with."""
         return fold if self.mode == "nested" else 1
+
+    def configure(
+        self,
+        protocol: Protocol,
+        variant: str,
+        fold: int,
+        overrides: tuple[str, ...],
+        chosen_on: Mapping[int, dict[str, str]] | None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A variant's config on ``fold`` with its chosen values set, and the tuning marker
+        that the trial's record keeps and its config hash covers
+        (:meth:`bench.run.plan.ConfigSource.configure`).
+
+        ``chosen_on``: fold number -> :func:`bench.run.identity.selection_identity` of the
+        fold now, for the folds choices come from; a choice made on other data is refused.
+        None where there is no corpus to check against (a listing before the synthetic
+        corpus is generated).
+
+        Raises:
+            BenchError: no choice stored for the source fold, or one made for another
+                configuration of the variant (the protocol, variant file or overrides
+                changed) or on other data (the fold's training or validation rows changed).
+        """
+        key = TuningKey(protocol.name, variant, self.source_fold(fold))
+        choice = read_choice(self.root, key)
+        again = f"run `{tune_command(self, key, overrides)}`"
+        if choice is None:
+            raise BenchError(f"no tuned configuration of {key} under {self.root}/; {again}")
+        untuned = resolve_variant(variant, protocol, overrides)
+        base = config_hash(untuned, protocol)
+        if choice.base_hash != base:
+            raise BenchError(
+                f"the tuning of {key} under {self.root}/ was made for another configuration "
+                f"of the variant (hash {choice.base_hash}, now {base}); {again}"
+            )
+        if chosen_on is not None and choice.data != chosen_on[key.fold]:
+            made = "with no record of its data" if choice.data is None else "on other data"
+            raise BenchError(
+                f"the tuning of {key} under {self.root}/ was made {made} (the fold's training "
+                f"and validation utterances and labels now differ); {again}"
+            )
+        config = with_values(untuned, choice.values, f"the tuning choice of {key}")
+        marker = {
+            "mode": self.mode,
+            "fold": key.fold,
+            "search": choice.search,
+            "described": choice.described,
+            "tried": choice.tried,
+            "index": choice.index,
+            "values": choice.values,
+        }
+        return config, marker
 
 
 def tune_command(tuning: Tuning, key: TuningKey, overrides: tuple[str, ...]) -> str:
@@ -70,54 +146,3 @@ def tune_command(tuning: Tuning, key: TuningKey, overrides: tuple[str, ...]) -> 
     if tuning.root != DEFAULT_ROOT:
         words += ["--tuning", str(tuning.root)]
     return shlex.join([*words, *(overrides if tuning.overrides is None else tuning.overrides)])
-
-
-def tuned_config(
-    tuning: Tuning,
-    protocol: Protocol,
-    variant: str,
-    fold: int,
-    overrides: tuple[str, ...],
-    tuned_on: Mapping[int, dict[str, str]] | None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A variant's config on ``fold`` with its chosen values applied, and the tuning marker
-    that the trial's record keeps and its config hash covers.
-
-    ``tuned_on``: fold number -> :func:`bench.run.identity.selection_identity` of the fold
-    now, for the folds choices come from; a choice made on other data is refused. None
-    where there is no corpus to check against (a listing before the synthetic corpus is
-    generated).
-
-    Raises:
-        BenchError: no choice stored for the source fold, or one made for another
-            configuration of the variant (the protocol, variant file or overrides changed)
-            or on other data (the fold's training or validation rows changed).
-    """
-    key = TuningKey(protocol.name, variant, tuning.source_fold(fold))
-    choice = read_choice(tuning.root, key)
-    again = f"run `{tune_command(tuning, key, overrides)}`"
-    if choice is None:
-        raise BenchError(f"no tuned configuration of {key} under {tuning.root}/; {again}")
-    base = config_hash(resolve_variant(variant, protocol, overrides), protocol)
-    if choice.base_hash != base:
-        raise BenchError(
-            f"the tuning of {key} under {tuning.root}/ was made for another configuration of "
-            f"the variant (hash {choice.base_hash}, now {base}); {again}"
-        )
-    if tuned_on is not None and choice.data != tuned_on[key.fold]:
-        made = "with no record of its data" if choice.data is None else "on other data"
-        raise BenchError(
-            f"the tuning of {key} under {tuning.root}/ was made {made} (the fold's training "
-            f"and validation utterances and labels now differ); {again}"
-        )
-    config = resolve_variant(variant, protocol, [*overrides, *value_overrides(choice.values)])
-    marker = {
-        "mode": tuning.mode,
-        "fold": key.fold,
-        "search": choice.search,
-        "described": choice.described,
-        "tried": choice.tried,
-        "index": choice.index,
-        "values": choice.values,
-    }
-    return config, marker

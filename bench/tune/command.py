@@ -55,7 +55,7 @@ def tune_command(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from bench.run.command import run_options
-    from bench.run.grid import select_trials
+    from bench.run.selection import select_trials
     from bench.tune.search import tune_grid
     from bench.tune.space import load_search
 

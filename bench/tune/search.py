@@ -8,7 +8,7 @@
 For each selected fold and variant, the first ``budget`` configurations of the search
 (:mod:`bench.tune.space`) train on the fold's training part and are selected on its
 validation part (the protocol's validation rule), under ASHA; the test rows never reach a
-worker (:func:`bench.tune.local.tuning_inputs`). Every variant gets the same
+worker (:func:`bench.tune.trainable.tuning_inputs`). Every variant gets the same
 configurations, training seed, epochs and early-stopping rule; only its ablation switches
 differ. Results go to ``tuning/`` (:mod:`bench.tune.store`) as they arrive.
 """
@@ -26,22 +26,14 @@ from tqdm import tqdm
 
 from bench.atomic import Busy
 from bench.errors import BenchError
-from bench.features.extract import extract_corpus_features
-from bench.features.load import load_corpus_features
 from bench.paths import ensure_writable_dir
-from bench.protocol import Fold
-from bench.run.grid import (
-    RunOptions,
-    Selection,
-    check_output_folders,
-    corpus_and_folds,
-    fold_rows,
-    named_executor,
-)
+from bench.run.executors import RunOptions, named_executor
 from bench.run.identity import selection_identity
+from bench.run.inputs import shared_inputs
+from bench.run.selection import Selection, check_output_folders, corpus_and_folds, fold_rows
 from bench.run.worker import SharedInputs
-from bench.tune.apply import value_overrides
-from bench.tune.local import Schedule, search_local, tuning_inputs
+from bench.tune.apply import with_values
+from bench.tune.executors import Schedule, search_local, search_ray
 from bench.tune.space import Search, load_search
 from bench.tune.store import (
     Choice,
@@ -53,6 +45,7 @@ from bench.tune.store import (
     write_choice,
     write_configuration,
 )
+from bench.tune.trainable import tuning_inputs
 from bench.variants import config_hash, resolve_variant
 
 SearchExecutor = Callable[[list[dict], SharedInputs, Schedule, Callable, Callable, Callable], None]
@@ -180,9 +173,7 @@ def plan_search(
                 "training_seed": search.settings.training_seed}  # fmt: skip
     planned = []
     for index, values in enumerate(search.configurations(budget)):
-        config = resolve_variant(
-            variant, protocol, [*selection.overrides, *value_overrides(values)]
-        )
+        config = with_values(base, values, f"configuration {index} of {search.path}")
         digest = tuning_hash(config_hash(config, protocol, data=data), settings)
         stored = read_configuration(root, key, index)
         current = stored is not None and stored.tuning_hash == digest and stored.values == values
@@ -239,7 +230,7 @@ def search_executor(
     executor: str | SearchExecutor, options: RunOptions, root: Path
 ) -> SearchExecutor:
     """The search executor named ``ray`` or ``local``, or ``executor`` itself."""
-    return named_executor(executor, options, root, search_local, "search_ray")
+    return named_executor(executor, options, root, search_local, lambda: search_ray)
 
 
 def _run_search(
@@ -255,7 +246,7 @@ def _run_search(
 
     ASHA replays the stored curves the search keeps; under an equal-epoch budget those of
     :meth:`PlannedSearch.in_budget`, and the executor is given the epochs left
-    (:class:`bench.tune.local.Schedule`), so configurations the budget leaves out never run.
+    (:class:`bench.tune.executors.Schedule`), so configurations the budget leaves out never run.
     """
     todo = planned.todo
     by_name = {c.name: c for c in todo}
@@ -351,15 +342,13 @@ def tune_grid(
     summary = TuneSummary()
     summary.skipped = sum(p.reused for p in plans.values())
     todo = sum(len(p.todo) for p in plans.values())
-    features = None
+    shared = None
     if todo:
-        protocol = selection.protocol
-        extract_corpus_features(corpus, protocol.features, progress=options.progress)
-        features = load_corpus_features(corpus, protocol.features)
+        shared = shared_inputs(selection.protocol, corpus, folds, options.progress)
     bar = tqdm(total=todo, desc="configurations", unit="config", disable=not options.progress)
     try:
-        for number, fold in folds.items():
-            inputs = None if features is None else _fold_inputs(corpus, features, fold, number)
+        for number in folds:
+            inputs = None if shared is None else tuning_inputs(shared, number)
             for variant in selection.variants:
                 planned = plans[(number, variant)]
                 try:
@@ -372,10 +361,3 @@ def tune_grid(
         bar.close()
     summary.seconds = time.perf_counter() - began
     return summary
-
-
-def _fold_inputs(corpus, features, fold: Fold, number: int) -> SharedInputs:
-    splits = {"train": fold.train, "val": fold.val}
-    return tuning_inputs(
-        corpus.table, dict(features), features.valid, splits, corpus.label_scale, number
-    )

@@ -100,7 +100,7 @@ class Parameter:
 @dataclass(frozen=True)
 class Scheduler:
     """ASHA (Li et al. 2020): rungs at ``grace_period * reduction_factor**k`` epochs eligible
-    for selection (after a scheduled-sampling ramp; :func:`bench.tune.local.is_eligible`); a
+    for selection (after a scheduled-sampling ramp; :func:`bench.tune.trainable.is_eligible`); a
     configuration reaching a rung goes on only if its validation CCC-avg is among the best
     ``1 / reduction_factor`` of those recorded at that rung so far."""
 

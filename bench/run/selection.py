@@ -1,44 +1,34 @@
-"""The library API under ``bench run`` and ``bench ls``: choose trials, run them, list them.
+"""Which trials a run, a listing or a report covers: a :class:`Selection` of variants,
+folds and seeds, the corpus and folds it needs, and its plan (each trial's configuration and
+state in the results store).
 
 >>> selection = select_trials(grid="ablations", seeds=[0], folds=[1],
 ...                           overrides=["train.epochs=1"])  # doctest: +SKIP
->>> summary = run_grid(selection, "results", executor="local")  # doctest: +SKIP
 >>> [(str(t.key), t.status) for t in list_grid(selection, "results")]  # doctest: +SKIP
-[('synthetic/mamba_ema/fold1/seed0', 'done'), ...]
+[('synthetic/mamba_ema/fold1/seed0', 'missing'), ...]
 
-A trial is (protocol, variant, fold, seed); :func:`run_grid` runs every selected trial that
-is not stored with its current config hash and stores each result as it arrives.
+A trial is (protocol, variant, fold, seed); :func:`bench.run.driver.run_grid` runs every
+selected trial that is not stored with its current config hash.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.corpus.prepare import prepare_protocol_corpus, synthetic_root
+from bench.corpus.prepare import prepare_protocol_corpus
+from bench.corpus.registry import synthetic_root
 from bench.corpus.synth import SIZES
 from bench.corpus.table import Corpus
 from bench.errors import BenchError
-from bench.features.config import features_block
-from bench.features.extract import extract_corpus_features
-from bench.features.load import load_corpus_features
 from bench.paths import data_dir, ensure_writable_dir
 from bench.protocol import Fold, Protocol, absent_folds, load_protocol, make_folds
-from bench.run.driver import Executor, RunSummary, run_planned
 from bench.run.identity import fold_identities, pending_identity, selection_identity
-from bench.run.local import run_local
-from bench.run.plan import PlannedTrial, plan_trials
-from bench.run.worker import SharedInputs
-from bench.tune.apply import Tuning
+from bench.run.plan import ConfigSource, PlannedTrial, plan_trials
 from bench.variants import DEFAULT_GRID, TRIAL_SECTIONS, load_grid, resolve_variant, variant_name
-
-log = logging.getLogger(__name__)
-EXECUTORS = ("ray", "local")
 
 
 @dataclass(frozen=True)
@@ -48,7 +38,8 @@ class Selection:
     protocol: the loaded protocol, its overrides applied. overrides: ``model.*`` and
     ``train.*`` overrides, applied to every variant's configuration. folds: None for every
     fold of the protocol's corpus. reference: the variant a report compares the others with.
-    tuning: train each variant with its tuned configuration (``bench run --tuned``), or None.
+    tuning: where each variant's configuration per fold comes from instead of its own
+    (``bench run --tuned``: :class:`bench.tune.apply.Tuning`), or None.
     personalise_overrides: the ``personalise.*`` overrides, which also win over a variant
     file's ``personalise:`` block (:func:`bench.variants.resolve_personalise`).
     """
@@ -59,23 +50,8 @@ class Selection:
     folds: tuple[int, ...] | None = None
     overrides: tuple[str, ...] = ()
     reference: str | None = None
-    tuning: Tuning | None = None
+    tuning: ConfigSource | None = None
     personalise_overrides: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How :func:`run_grid` runs: ``force`` reruns stored trials; ``progress`` shows bars;
-    ``save_checkpoints`` stores each model as ``checkpoint.pt`` (the config hash stays);
-    ``cpus_per_trial``, ``gpus_per_trial`` (0.25: four trials per GPU) and ``address`` (a
-    Ray cluster, else ``$RAY_ADDRESS`` or a local one) apply to the ``ray`` executor."""
-
-    force: bool = False
-    progress: bool = True
-    save_checkpoints: bool = False
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    address: str | None = None
 
 
 def select_trials(
@@ -85,7 +61,7 @@ def select_trials(
     variants: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
     folds: Sequence[int] | None = None,
-    tuning: Tuning | None = None,
+    tuning: ConfigSource | None = None,
 ) -> Selection:
     """A :class:`Selection` from names, as the command line gives them.
 
@@ -99,7 +75,8 @@ def select_trials(
             YAML paths (named by their stems, :func:`bench.variants.variant_name`). The
             reference is then the grid's if it is among them, else the first.
         seeds, folds: these instead of the grid's seeds and every fold.
-        tuning: the tuned configurations to train with (:mod:`bench.tune.apply`).
+        tuning: the configurations to train with instead of the variants' own
+            (``bench run --tuned``: :class:`bench.tune.apply.Tuning`).
 
     Raises:
         BenchError: an unknown protocol, grid, variant or override key, or a value out of
@@ -194,9 +171,11 @@ def fold_rows(folds: dict[int, Fold]) -> dict[int, dict[str, np.ndarray]]:
     return {n: {"train": f.train, "val": f.val, "test": f.test} for n, f in folds.items()}
 
 
-def _plan(
+def plan_selection(
     selection: Selection, results: Path, force: bool, progress: bool
 ) -> tuple[Corpus, dict[int, Fold], list[PlannedTrial]]:
+    """The selection's corpus (prepared on first use), its folds and its plan against
+    ``results``."""
     corpus, folds = corpus_and_folds(selection, progress)
     data = fold_identities(corpus.table, fold_rows(folds))
     tuned_on = tuning_sources(selection, corpus, folds)
@@ -228,8 +207,9 @@ def _planned(
 def tuning_sources(
     selection: Selection, corpus: Corpus, folds: dict[int, Fold]
 ) -> dict[int, dict[str, str]] | None:
-    """What each fold that the selection's tuned configurations come from trains and selects
-    on now (:func:`bench.run.identity.selection_identity`), by fold number; None untuned.
+    """What each fold that the selection's configurations were chosen on
+    (:meth:`bench.run.plan.ConfigSource.source_fold`) trains and selects on now
+    (:func:`bench.run.identity.selection_identity`), by fold number; None untuned.
 
     Raises:
         BenchError: a source fold the corpus does not have (``--tuned fold1`` without fold 1).
@@ -241,7 +221,7 @@ def tuning_sources(
         folds = {f.number: f for f in make_folds(corpus.table, selection.protocol)}
         if not sources <= set(folds):
             raise BenchError(
-                f"--tuned {selection.tuning.mode} takes choices from fold(s) "
+                f"{selection.tuning} takes choices from fold(s) "
                 f"{sorted(sources - set(folds))}, which this corpus does not have"
             )
     rows = fold_rows({n: folds[n] for n in sources})
@@ -265,74 +245,5 @@ def list_grid_folds(
 ) -> tuple[dict[int, Fold], list[PlannedTrial]]:
     """:func:`list_grid`, and the selected folds by number (what each tests)."""
     check_output_folders(selection.protocol)
-    _, folds, plan = _plan(selection, Path(results), force, progress=False)
+    _, folds, plan = plan_selection(selection, Path(results), force, progress=False)
     return folds, plan
-
-
-def named_executor(
-    executor: str | Callable, options: RunOptions, storage: Path, local: Callable, ray: str
-) -> Callable:
-    """``executor`` itself when it is a callable; else ``local`` for ``local``, or the
-    function ``ray`` of :mod:`bench.run.ray_adapter` bound to the options' resources and to
-    ``storage/.ray`` for ``ray`` (Ray loads only then)."""
-    if callable(executor):
-        return executor
-    if executor == "local":
-        return local
-    if executor != "ray":
-        raise BenchError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
-    from bench.run import ray_adapter
-
-    where = ray_adapter.RayOptions(options.cpus_per_trial, options.gpus_per_trial, options.address)
-    return functools.partial(getattr(ray_adapter, ray), options=where, storage=storage / ".ray")
-
-
-def executor_function(executor: str | Executor, options: RunOptions, results: Path) -> Executor:
-    """The executor named ``ray`` or ``local``, or ``executor`` itself when it is one
-    (a callable ``(works, inputs, on_start, on_done, on_fail) -> None``)."""
-    return named_executor(executor, options, results, run_local, "run_ray")
-
-
-def run_grid(
-    selection: Selection,
-    results: str | Path = "results",
-    executor: str | Executor = "ray",
-    options: RunOptions = RunOptions(),
-) -> RunSummary:
-    """Run every selected trial that is not done and store each result as it arrives.
-
-    Checks the output folders first, then prepares the corpus and plans; features are
-    extracted only when a trial needs to run. A trial that fails is reported in the
-    summary, and the others go on.
-
-    Raises:
-        BenchError: an unwritable output folder, an unknown fold, or bad configuration.
-    """
-    results = Path(results)
-    check_output_folders(selection.protocol, results)
-    run = executor_function(executor, options, results)
-    corpus, folds, plan = _plan(selection, results, options.force, options.progress)
-    for trial in plan:
-        if trial.status == "stale":
-            log.warning("%s is stale and reruns: %s", trial.key, trial.reason)
-    if not any(t.needs_run for t in plan):
-        return RunSummary(skipped=[t.key for t in plan])
-    inputs = shared_inputs(selection.protocol, corpus, folds, options.progress)
-    return run_planned(plan, inputs, run, results, options.progress, options.save_checkpoints)
-
-
-def shared_inputs(
-    protocol: Protocol, corpus: Corpus, folds: dict[int, Fold], progress: bool
-) -> SharedInputs:
-    """What every worker gets: the table, its features (extracted first where the cache
-    lacks them) and the folds' row indices."""
-    extract_corpus_features(corpus, protocol.features, progress=progress)
-    features = load_corpus_features(corpus, protocol.features)
-    return SharedInputs(
-        table=corpus.table,
-        features=dict(features),
-        valid=features.valid,
-        folds=fold_rows(folds),
-        label_scale=corpus.label_scale,
-        features_config=features_block(protocol.features),
-    )

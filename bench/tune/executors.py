@@ -1,8 +1,11 @@
-"""What a tuning worker runs, and the ``local`` search executor.
+"""The executors of a search: ``local`` (:func:`search_local`, configurations one after
+another under :class:`bench.tune.asha.Asha`) and ``ray`` (:func:`search_ray`, in parallel
+under Ray Tune's ASHA, through the generic :func:`bench.run.ray_adapter.stream_ray`).
 
-A configuration trains on a fold's training part only: :func:`tuning_inputs` drops the test
-rows from the table and the features before anything is sent to a worker, so no test
-label, feature or row count can inform a choice.
+Both run :mod:`bench.tune.trainable`'s task on each configuration and call the same
+handlers: ``on_epoch(work, row)`` for every epoch, ``on_done(work, status)`` when a
+configuration ends (``finished``, ``stopped`` by ASHA, or ``cut`` by an equal-epoch budget),
+``on_fail(work, error)``.
 """
 
 from __future__ import annotations
@@ -10,19 +13,16 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-
 from bench.run.worker import SharedInputs
-from bench.train.trial import train_model
 from bench.tune.asha import Asha
+from bench.tune.trainable import configuration_task, is_eligible, train_configuration
 
-if TYPE_CHECKING:  # the space module imports scipy.stats, which workers do not need
-    from bench.tune.space import Scheduler
-
-EpochReport = Callable[[dict[str, Any]], None]
+if TYPE_CHECKING:
+    from bench.run.ray_adapter import RayOptions
+    from bench.tune.space import Scheduler  # scipy.stats, which workers do not need
 
 
 class Stopped(Exception):
@@ -46,50 +46,6 @@ class Schedule:
     max_epochs: int
     stored: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     epoch_budget: int | None = None
-
-
-def tuning_inputs(
-    table, features: dict[str, np.ndarray], valid: dict[str, np.ndarray] | None,
-    splits: dict[str, np.ndarray], label_scale: tuple[float, float], fold: int,
-) -> SharedInputs:  # fmt: skip
-    """The inputs of a fold's search: only its training and validation rows, renumbered;
-    the test rows are gone. ``splits``: the fold's ``train`` and ``val`` row indices."""
-    rows = np.sort(np.concatenate([splits["train"], splits["val"]]))  # [n_kept]
-    position = {int(row): i for i, row in enumerate(rows)}
-    renumbered = {
-        name: np.array([position[int(r)] for r in splits[name]], dtype=np.int64)
-        for name in ("train", "val")
-    }
-    return SharedInputs(
-        table=table.iloc[rows].reset_index(drop=True),
-        features={role: values[rows] for role, values in features.items()},
-        folds={fold: renumbered},
-        label_scale=label_scale,
-        valid=None if valid is None else {role: v[rows] for role, v in valid.items()},
-    )
-
-
-def is_eligible(row: dict[str, Any]) -> bool:
-    """Whether an epoch's model could be kept (``bench.train.trainer``: after the ramp of
-    scheduled sampling; every epoch of other feedback modes).
-
-    ASHA counts only these epochs: a rung at ``g`` eligible epochs compares every
-    configuration at ``g`` epochs after its ramp, so each one has a score before it can be
-    stopped, and every variant chooses among the same number of scored configurations. On
-    the epoch count instead, ASHA stopped most scheduled-sampling configurations during
-    their ramp, where they have no score.
-    """
-    return bool(row.get("eligible", True))
-
-
-def train_configuration(
-    work: dict[str, Any], inputs: SharedInputs, report: EpochReport, threads: int | None = None
-) -> None:
-    """Train one configuration (``work``: ``trial_id``, ``fold``, ``spec``) on its fold's
-    training dialogs, calling ``report(row)`` with each epoch's history row."""
-    if threads:
-        torch.set_num_threads(threads)
-    train_model(work["spec"], inputs.trial_data(work["fold"]), ("train", "val"), report)
 
 
 def search_local(
@@ -149,3 +105,41 @@ def search_local(
                 return
             continue
         on_done(work, "finished")
+
+
+def search_ray(
+    works: list[dict[str, Any]],
+    inputs: SharedInputs,
+    schedule: Schedule,
+    on_epoch: Callable[[dict, dict], None],
+    on_done: Callable[[dict, str], None],
+    on_fail: Callable[[dict, str], None],
+    options: RayOptions,
+    storage: Path,
+) -> None:
+    """Train every configuration under Ray Tune's ASHA on validation CCC-avg, reported after
+    each epoch, with eligible epochs as its clock (:func:`bench.tune.trainable.configuration_task`).
+
+    A configuration finished if its training returned (it ran its epochs, or patience ended
+    it) or it reported its last epoch (ASHA ends it there, at ``max_t``); else ASHA stopped
+    it. Configurations stored before a resume do not enter the scheduler's rungs (Ray's
+    scheduler cannot be given past results).
+    """
+    from bench.run.ray_adapter import Halving, stream_ray
+
+    rules = schedule.scheduler
+    halving = Halving(schedule.max_epochs, rules.grace_period, rules.reduction_factor)
+    last_epoch: set[str] = set()
+
+    def on_report(work: dict, row: dict) -> None:
+        if row["epoch"] + 1 >= schedule.max_epochs:
+            last_epoch.add(work["trial_id"])
+        on_epoch(work, row)
+
+    def on_end(work: dict, returned: bool) -> None:
+        finished = returned or work["trial_id"] in last_epoch
+        on_done(work, "finished" if finished else "stopped")
+
+    stream_ray(
+        configuration_task, works, inputs, halving, on_report, on_end, on_fail, options, storage
+    )
