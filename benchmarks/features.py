@@ -31,7 +31,8 @@ import torch
 from scipy.stats import spearmanr
 
 from bench.audio import duration_seconds, load_audio
-from bench.corpus.prepare import prepare_corpus, synthetic_root
+from bench.corpus.prepare import prepare_corpus
+from bench.corpus.registry import synthetic_root
 from bench.features.base import resolve_device
 from bench.features.config import FeaturesConfig
 from bench.features.egemaps import EgemapsSpec
