@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -19,8 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bench.run.selection import Selection
+    from bench.run.stored_plan import StoredPlan
 
 OVERRIDES = "overrides"  # the destination of the key=value positional
+COMMAND_LINE = "command_line"  # the whole command line as typed, quoted for a shell
+DEFAULT_PROTOCOL = "synthetic"
+# The destinations of the selection arguments, by option: given none, bench ls and
+# bench report read the plans stored in the results folder.
+SELECTION_OPTIONS = {"protocol": "--protocol", "grid": "--grid", "variant": "--variant",
+                     "folds": "--folds", "seeds": "--seeds", "tuned": "--tuned",
+                     OVERRIDES: "key=value overrides"}  # fmt: skip
 EXIT_FAILED = 1  # a trial (or configuration) failed; the others still ran
 EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: nothing failed, another run holds some of the work
 
@@ -45,16 +54,20 @@ class CommandParser(argparse.ArgumentParser):
     parser that has them parses as usual and each command's own parser (created as this
     class: ``add_subparsers`` uses the parent's class) parses the rest intermixed.
     Overrides keep their command-line order, so the later of two values of a key wins.
+    The parser with sub-commands keeps the line it parsed, as typed, in ``COMMAND_LINE``
+    (the outermost one parses last, so the whole line stays), for the run's stored plan.
     """
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        if getattr(self, "_intermixing", False) or any(
-            action.nargs == argparse.PARSER for action in self._actions
-        ):
-            return super().parse_known_args(args, namespace)
         args = sys.argv[1:] if args is None else list(args)
+        if any(action.nargs == argparse.PARSER for action in self._actions):
+            parsed, extras = super().parse_known_args(args, namespace)
+            setattr(parsed, COMMAND_LINE, shlex.join([self.prog, *args]))
+            return parsed, extras
+        if getattr(self, "_intermixing", False):
+            return super().parse_known_args(args, namespace)
         self._intermixing = True
         try:
             parsed, extras = self.parse_known_intermixed_args(args, namespace)
@@ -140,8 +153,11 @@ def add_variant_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     """Which trials: the variants and folds, ``--seeds``, ``--tuned`` and the results folder
-    (``bench run``, ``bench ls``, ``bench report``)."""
+    (``bench run``, ``bench ls``, ``bench report``). ``--protocol`` is None unless given
+    (:func:`selection_of` reads ``DEFAULT_PROTOCOL`` then), so that :func:`plans_of` sees
+    whether any selection argument was given."""
     add_variant_arguments(parser)
+    parser.set_defaults(protocol=None)
     parser.add_argument("--seeds", "--seed", type=int_list, help="e.g. 0,1,2 (default: grid's)")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder (default: ./results)")  # fmt: skip
@@ -164,12 +180,50 @@ def selection_of(args: argparse.Namespace) -> Selection:
     from bench.run.selection import select_trials
     from bench.tune.apply import Tuning
 
+    protocol = args.protocol or DEFAULT_PROTOCOL
     tuning = None
     if args.tuned:  # a stale or missing choice names the bench tune to run, with these
-        tuning = Tuning(args.tuned, args.tuning, args.protocol, tuple(args.overrides))
-    return select_trials(
-        args.protocol, args.overrides, args.grid, args.variant, args.seeds, args.folds, tuning
+        tuning = Tuning(args.tuned, args.tuning, protocol, tuple(args.overrides))
+    return select_trials(protocol, args.overrides, args.grid, args.variant, args.seeds,
+                         args.folds, tuning, getattr(args, COMMAND_LINE, ""))  # fmt: skip
+
+
+def add_plan_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--plan NAME``: a plan that ``bench run`` stored in the results folder, read instead
+    of selection arguments (``bench ls``, ``bench report``); ``default`` says what is read
+    without it."""
+    parser.add_argument(
+        "--plan",
+        metavar="NAME",
+        help="with no selection arguments (--protocol, --grid, --variant, --folds, --seeds, "
+        "--tuned, key=value), what a bench run stored in --results is read instead: the plan "
+        "it ran (results/<protocol>/plans/NAME.json), with no corpus, tuning folder or "
+        f"override needed; --plan names one (default: {default})",
     )
+
+
+def plans_of(args: argparse.Namespace) -> dict[str, StoredPlan] | None:
+    """The stored plans that ``bench ls`` and ``bench report`` read instead of a selection
+    (:mod:`bench.run.stored_plan`): with no selection argument, those under ``--results``
+    by name (``--plan``'s alone if given). None where selection arguments are given, or
+    where no plan is stored and ``--plan`` is not given: the selection's defaults apply then,
+    as they did before runs stored their plans.
+
+    Raises:
+        BenchError: ``--plan`` beside selection arguments, or naming no stored plan; a plan
+            file that is not a readable plan.
+    """
+    from bench.errors import BenchError
+    from bench.run.stored_plan import stored_plans
+
+    given = [option for dest, option in SELECTION_OPTIONS.items() if getattr(args, dest, None)]
+    if given and args.plan is not None:
+        raise BenchError(
+            f"--plan reads the selection from the stored plan; give it without {', '.join(given)}"
+        )
+    if given:
+        return None
+    return stored_plans(args.results, args.plan) or None
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:

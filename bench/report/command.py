@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from bench.cli_args import add_selection_arguments, positive_int
+from bench.cli_args import add_plan_argument, add_selection_arguments, positive_int
 from bench.report.bootstrap import MARGIN
 
 FORMATS = ("md", "tex")
@@ -29,10 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Markdown/LaTeX tables, stats.csv, trials.csv and "
             "plots (PNG and PDF) to OUT/<protocol>/. Only trials stored with the config "
             "hash that the protocol, the overrides and each variant give now are used; "
-            "every other stored trial is named, with the reason, and left out."
+            "every other stored trial is named, with the reason, and left out. Given no "
+            "selection argument, the plan that bench run stored in --results says what was "
+            "run and each trial's config hash instead: no corpus, no tuning folder and no "
+            "override is needed, so a copied results folder is reported anywhere."
         ),
     )
     add_selection_arguments(parser)
+    add_plan_argument(parser, "the one stored; several need it")
     parser.add_argument(
         "--out", type=Path, default=Path("reports"), help="reports folder (default: ./reports)"
     )
@@ -73,26 +77,40 @@ def _margin(text: str) -> float:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from bench.paths import ensure_writable_dir  # heavy imports only when run
-    from bench.report.grid import per_test_set, report_grid
+    """``bench report``: the report of the selection's current trials, or, with no selection
+    argument, of the plan stored in ``--results`` (:func:`bench.cli_args.plans_of`)."""
+    from bench.cli_args import plans_of, selection_of  # heavy imports only when run
+    from bench.paths import ensure_writable_dir
+    from bench.report.grid import per_test_set, report_plan
     from bench.report.output import summarize, write_report
-    from bench.run.command import selection_of
     from bench.run.selection import list_grid_folds
+    from bench.run.stored_plan import describe_plan, only_plan, planned_trials
 
-    selection = selection_of(args)
-    out = ensure_writable_dir(args.out / selection.protocol.name, "report folder")
-    listed = list_grid_folds(selection, args.results)
+    plans = plans_of(args)
+    if plans is None:
+        selection = selection_of(args)
+        out = ensure_writable_dir(args.out / selection.protocol.name, "report folder")
+        folds, trials = list_grid_folds(selection, args.results)
+        plan = describe_plan(selection, folds, trials)
+    else:
+        name, plan = only_plan(plans, args.results)
+        out = ensure_writable_dir(args.out / plan.protocol.name, "report folder")
+        print(f"plan {name}: {plan.command or 'no command line'}")
+        trials = planned_trials(plan, args.results)
     options = (args.reference, args.bootstrap, args.bootstrap_seed, args.equivalence_margin)
-    report = report_grid(selection, args.results, *options, listed=listed)
+    report = report_plan(plan, trials, args.results, *options, args.tuning)
     for note in report.left_out:
         print(f"bench report: left out {note}", file=sys.stderr)
     written = write_report(report, out, args.format)
     print(summarize(report))
     print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
-    for name, (part, part_listed) in per_test_set(selection, listed).items():
-        alone = report_grid(part, args.results, *options, listed=part_listed)
-        alone = replace(alone, corpora=", ".join(filter(None, [alone.corpora, f"test set {name}"])))
-        folder = ensure_writable_dir(out / re.sub(r"[^A-Za-z0-9_.-]+", "_", name), "report folder")
+    for test_set, (part, part_trials) in per_test_set(plan, trials).items():
+        alone = report_plan(part, part_trials, args.results, *options, args.tuning)
+        alone = replace(
+            alone, corpora=", ".join(filter(None, [alone.corpora, f"test set {test_set}"]))
+        )
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_set)
+        folder = ensure_writable_dir(out / safe, "report folder")
         files = write_report(alone, folder, args.format)
-        print(f"test set {name} alone: wrote {len(files)} files to {folder}/")
+        print(f"test set {test_set} alone: wrote {len(files)} files to {folder}/")
     return 0

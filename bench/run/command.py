@@ -14,8 +14,10 @@ from bench.cli_args import (
     EXIT_BUSY,
     EXIT_FAILED,
     add_executor_arguments,
+    add_plan_argument,
     add_selection_arguments,
     exit_status,
+    plans_of,
     selection_of,
 )
 
@@ -57,10 +59,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(func=run_command)
 
     ls = subparsers.add_parser(
-        "ls", help="table of a grid's trials, their state and test scores",
-        description="Show every trial of the grid (or --variant): done, stale or missing.",
-    )  # fmt: skip
+        "ls",
+        help="table of a grid's trials, their state and test scores",
+        description=(
+            "Show every trial of the grid (or --variant): done, stale or missing. Given no "
+            "selection argument, show what each bench run stored in --results ran: its plan, "
+            "read with no corpus and no override repeated (a trial stored with another "
+            "config hash than the plan's is stale, with the reason)."
+        ),
+    )
     add_selection_arguments(ls)
+    add_plan_argument(ls, "every stored plan")
     ls.add_argument("--json", action="store_true", help="print one JSON list")
     ls.set_defaults(func=ls_command)
 
@@ -96,22 +105,44 @@ def trial_row(trial: PlannedTrial) -> dict[str, Any]:
 
 
 def ls_command(args: argparse.Namespace) -> int:
-    """``bench ls``: the selected trials with their status and stored test scores."""
-    from tabulate import tabulate
-
+    """``bench ls``: the selected trials with their status and stored test scores; with no
+    selection argument, those of each plan stored in ``--results``
+    (:func:`bench.cli_args.plans_of`), each under a line naming it (in ``--json``, a
+    ``plan`` key on each row)."""
     from bench.run.selection import list_grid
+    from bench.run.stored_plan import planned_trials
 
-    plan = list_grid(selection_of(args), args.results)
-    rows = [trial_row(t) | {"why": t.reason or None} for t in plan]
+    plans = plans_of(args)
+    listings = (
+        [("", "", list_grid(selection_of(args), args.results))]
+        if plans is None
+        else [(name, f"plan {name}: {plan.command or 'no command line'}",
+               planned_trials(plan, args.results)) for name, plan in plans.items()]
+    )  # fmt: skip
     if args.json:
+        rows = [
+            ({"plan": name} if name else {}) | trial_row(t) | {"why": t.reason or None}
+            for name, _, trials in listings
+            for t in trials
+        ]
         print(json.dumps(rows, indent=2))
         return 0
-    shown = [{k: v for k, v in row.items() if k != "why"} for row in rows]
-    print(tabulate(shown, headers="keys", floatfmt=".3f", missingval="-"))
+    for _, heading, trials in listings:
+        if heading:
+            print(heading)
+        print_trials(trials)
+    return 0
+
+
+def print_trials(trials: list[PlannedTrial]) -> None:
+    """The table of ``bench ls``, its counts by status, and why each stale trial is."""
+    from tabulate import tabulate
+
+    rows = [trial_row(t) for t in trials]
+    print(tabulate(rows, headers="keys", floatfmt=".3f", missingval="-"))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "stale", "missing")}
     print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(rows)} trials")
-    print_stale(plan)
-    return 0
+    print_stale(trials)
 
 
 def print_stale(plan: list[PlannedTrial]) -> None:

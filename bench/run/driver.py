@@ -34,6 +34,7 @@ from bench.run.executors import Executor, RunOptions, executor_function
 from bench.run.inputs import shared_inputs
 from bench.run.plan import PlannedTrial
 from bench.run.selection import Selection, check_output_folders, plan_selection
+from bench.run.stored_plan import describe_plan, write_plan
 from bench.run.worker import SharedInputs, Task, train_task
 from bench.train.trial import TrialResult
 
@@ -243,9 +244,11 @@ def run_grid(
 ) -> RunSummary:
     """Run every selected trial that is not done and store each result as it arrives.
 
-    Checks the output folders first, then prepares the corpus and plans; features are
-    extracted only when a trial needs to run. A trial that fails is reported in the
-    summary, and the others go on.
+    Checks the output folders first, then prepares the corpus and plans, and stores the
+    plan under ``results`` before any trial runs (:mod:`bench.run.stored_plan`: what
+    ``bench ls`` and ``bench report`` read with no selection, even of a killed run);
+    features are extracted only when a trial needs to run. A trial that fails is reported
+    in the summary, and the others go on.
 
     Raises:
         BenchError: an unwritable output folder, an unknown fold, or bad configuration.
@@ -254,6 +257,7 @@ def run_grid(
     check_output_folders(selection.protocol, results)
     run = executor_function(executor, options, results)
     corpus, folds, plan = plan_selection(selection, results, options.force, options.progress)
+    write_plan(results, describe_plan(selection, folds, plan))
     for trial in plan:
         if trial.status == "stale":
             log.warning("%s is stale and reruns: %s", trial.key, trial.reason)

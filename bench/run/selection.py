@@ -42,6 +42,11 @@ class Selection:
     (``bench run --tuned``: :class:`bench.tune.apply.Tuning`), or None.
     personalise_overrides: the ``personalise.*`` overrides, which also win over a variant
     file's ``personalise:`` block (:func:`bench.variants.resolve_personalise`).
+    grid: the grid whose variants these are (None where they were named one by one);
+    protocol_overrides: the overrides applied to the protocol (every one not in
+    ``overrides``); command: the command line that selected them, as typed (empty from the
+    library API). These three are what the stored plan records
+    (:mod:`bench.run.stored_plan`); they select nothing.
     """
 
     protocol: Protocol
@@ -52,6 +57,9 @@ class Selection:
     reference: str | None = None
     tuning: ConfigSource | None = None
     personalise_overrides: tuple[str, ...] = ()
+    grid: str | None = None
+    protocol_overrides: tuple[str, ...] = ()
+    command: str = ""
 
 
 def select_trials(
@@ -62,6 +70,7 @@ def select_trials(
     seeds: Sequence[int] | None = None,
     folds: Sequence[int] | None = None,
     tuning: ConfigSource | None = None,
+    command: str = "",
 ) -> Selection:
     """A :class:`Selection` from names, as the command line gives them.
 
@@ -77,13 +86,15 @@ def select_trials(
         seeds, folds: these instead of the grid's seeds and every fold.
         tuning: the configurations to train with instead of the variants' own
             (``bench run --tuned``: :class:`bench.tune.apply.Tuning`).
+        command: the command line as typed, which the run's stored plan records.
 
     Raises:
         BenchError: an unknown protocol, grid, variant or override key, or a value out of
             its range.
     """
     trial = [o for o in overrides if o.split(".", 1)[0] in TRIAL_SECTIONS]
-    loaded = load_protocol(str(protocol), [o for o in overrides if o not in trial])
+    rest = [o for o in overrides if o not in trial]
+    loaded = load_protocol(str(protocol), rest)
     chosen = load_grid(grid or DEFAULT_GRID)
     names = tuple(dict.fromkeys(map(variant_name, variants))) if variants else chosen.variants
     reference = chosen.reference if chosen.reference in names else names[0]
@@ -98,6 +109,9 @@ def select_trials(
         reference=reference,
         tuning=tuning,
         personalise_overrides=tuple(o for o in overrides if o.startswith("personalise.")),
+        grid=None if variants else chosen.name,
+        protocol_overrides=tuple(rest),
+        command=command,
     )
 
 
