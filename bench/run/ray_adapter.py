@@ -3,16 +3,20 @@
 Work items run as Ray Tune trials of one ``Tuner``: :func:`run_ray` runs a task that returns
 one result per work item (:mod:`bench.run.worker`); :func:`stream_ray` runs a task that
 reports a value after each step under Ray Tune's ``ASHAScheduler`` (a search brings its own
-task and handlers to it: :mod:`bench.tune.executors`). The shared inputs go to the object
-store once (``tune.with_parameters``); each trial reserves ``cpus`` CPUs and a fraction
-``gpus`` of a GPU (``0.25`` packs four trials per GPU); torch in a trial uses as many threads
-as it has CPUs. What a trial produces travels back to the driver in its reports, so a
-multi-node cluster needs no shared filesystem; the driver alone writes ``results/`` (and
-``tuning/``). Tune's own files go under ``<results>/.ray/``, not the home directory.
+task and handlers to it: :mod:`bench.tune.executors`). :class:`RaySearch` lends one of Ray
+Tune's searchers to a search (:class:`bench.tune.searchers.RaySearcher`).
+
+The shared inputs go to the object store once (``tune.with_parameters``); each trial reserves
+``cpus`` CPUs and a fraction ``gpus`` of a GPU (``0.25`` packs four trials per GPU); torch
+in a trial uses as many threads as it has CPUs. What a trial produces travels back to the
+driver in its reports, so a multi-node cluster needs no shared filesystem; the driver alone
+writes ``results/`` (and ``tuning/``). Tune's own files go under ``<results>/.ray/``, not
+the home directory.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -34,6 +38,7 @@ os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import SEARCH_ALG_IMPORT, Searcher
 
 PAYLOAD = "bench_payload"  # a result or a reported row, as JSON text
 TIME, VALUE, RETURNED = "bench_time", "bench_value", "bench_returned"  # what ASHA reads
@@ -296,3 +301,61 @@ def stream_ray(
     )
     relay = _StreamRelay(on_report, on_end, on_fail)
     _fit(trainable, works, relay, options, storage, scheduler)
+
+
+SCORE = "score"  # the value a RaySearch's searcher maximises
+NOT_SEARCHERS = ("variant_generator", "random")  # Ray's search algorithms, not Searchers
+
+
+class RaySearch:
+    """One of Ray Tune's searchers (a ``ray.tune.search.Searcher``, by the name
+    ``ray.tune.search.create_searcher`` knows: ``optuna``, ``hyperopt``, ...) proposing points
+    of the unit cube ``[0, 1]^dimensions``, told the score of each (maximised).
+
+    ``seed`` goes to the searcher's ``seed`` argument where it has one; ``options`` are its
+    other keyword arguments.
+
+    Raises:
+        BenchError: an unknown name, a searcher whose package is not installed, or an option
+            it does not take.
+    """
+
+    def __init__(self, algorithm: str, dimensions: int, seed: int, options: dict[str, Any]):
+        names = [name for name in SEARCH_ALG_IMPORT if name not in NOT_SEARCHERS]
+        if algorithm not in names:
+            raise BenchError(f"unknown Ray searcher {algorithm!r} (known: {', '.join(names)})")
+        try:
+            kind = SEARCH_ALG_IMPORT[algorithm]()
+        except ImportError as exc:
+            raise BenchError(f"Ray's {algorithm} searcher needs its package: {exc}") from exc
+        taken = list(inspect.signature(kind).parameters)
+        unknown = sorted(set(options) - set(taken))
+        if unknown:
+            raise BenchError(f"Ray's {algorithm} searcher takes no {', '.join(unknown)} "
+                             f"(it takes {', '.join(taken)})")  # fmt: skip
+        seeded = {"seed": seed} if "seed" in taken else {}
+        self.searcher: Searcher = kind(**seeded, **options)
+        space = {f"u{i}": tune.uniform(0.0, 1.0) for i in range(dimensions)}
+        self.searcher.set_search_properties(SCORE, "max", space)
+        self.dimensions = dimensions
+        self.count = 0
+
+    def suggest(self) -> tuple[str, list[float]]:
+        """A new point: its id (for :meth:`observe`) and its coordinates.
+
+        Raises:
+            BenchError: the searcher has no point to give.
+        """
+        point = f"point{self.count}"
+        self.count += 1
+        config = self.searcher.suggest(point)
+        if not isinstance(config, dict):
+            raise BenchError(f"Ray's searcher gave no {point} ({config!r})")
+        return point, [float(config[f"u{i}"]) for i in range(self.dimensions)]
+
+    def observe(self, point: str, score: float | None) -> None:
+        """The score at ``point``; None: it has none (an error, as Ray reports one)."""
+        if score is None:
+            self.searcher.on_trial_complete(point, None, error=True)
+        else:
+            self.searcher.on_trial_complete(point, {SCORE: score})

@@ -15,6 +15,7 @@ differ. Results go to ``tuning/`` (:mod:`bench.tune.store`) as they arrive.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -82,7 +83,9 @@ def _fits(record: ConfigurationRecord, room: int) -> bool:
 class PlannedSearch:
     """One search: a variant on a fold, its configurations, the untuned config hash, the
     data it trains and selects on (:func:`bench.run.identity.selection_identity`), and its
-    equal-epoch budget (``budget_epochs`` of the search file; None: none)."""
+    equal-epoch budget (``budget_epochs`` of the search file; None: none). ``more``: the
+    searcher proposes more configurations once those planned have their scores
+    (:func:`plan_search`); the search is not complete before."""
 
     key: TuningKey
     base_hash: str
@@ -90,6 +93,7 @@ class PlannedSearch:
     configurations: list[PlannedConfiguration]
     data: dict[str, str]
     budget_epochs: int | None = None
+    more: bool = False
 
     @property
     def stored(self) -> dict[int, ConfigurationRecord]:
@@ -121,7 +125,7 @@ class PlannedSearch:
                 return kept, configuration.index
             kept.append(record)
             spent += len(record.history)
-        return kept, None
+        return kept, (len(self.configurations) if self.more else None)
 
     @property
     def todo(self) -> list[PlannedConfiguration]:
@@ -149,7 +153,7 @@ class PlannedSearch:
         if self.budget_epochs is not None:
             kept, first = self.in_budget(records)
             return kept if first is None else None
-        if len(records) < len(self.configurations):
+        if self.more or len(records) < len(self.configurations):
             return None
         return [records[c.index] for c in self.configurations]
 
@@ -164,26 +168,45 @@ def plan_search(
     data: dict[str, str],
 ) -> PlannedSearch:
     """The configurations of one search, each marked stored when its record is current: made
-    with the same configuration and search settings, on the same ``data`` (the fold's
-    :func:`bench.run.identity.selection_identity`)."""
+    with the same configuration and search settings (its searcher among them,
+    :meth:`bench.tune.space.Search.identity`), on the same ``data`` (the fold's
+    :func:`bench.run.identity.selection_identity`).
+
+    A new searcher proposes them in rounds of its ``batch`` (one round of ``budget`` when
+    that is None: :mod:`bench.tune.searchers`). While every configuration of a round is
+    stored, the searcher is told their scores and asked for the next round; the plan ends
+    with the first round that has one to train, or at ``budget``. So a search planned again
+    after a round was trained (or a resumed one) proposes what an unbroken one did.
+    """
     protocol = selection.protocol
     base = resolve_variant(variant, protocol, selection.overrides)
     key = TuningKey(protocol.name, variant, fold)
     settings = {"scheduler": asdict(search.settings.scheduler), "clock": "eligible epochs",
-                "training_seed": search.settings.training_seed}  # fmt: skip
-    planned = []
-    for index, values in enumerate(search.configurations(budget)):
-        config = with_values(base, values, f"configuration {index} of {search.path}")
-        digest = tuning_hash(config_hash(config, protocol, data=data), settings)
-        stored = read_configuration(root, key, index)
-        current = stored is not None and stored.tuning_hash == digest and stored.values == values
-        spec = {**config, "seed": search.settings.training_seed, "device": "auto"}
-        planned.append(
-            PlannedConfiguration(key, index, values, spec, digest, stored if current else None)
-        )
+                "training_seed": search.settings.training_seed, **search.identity()}  # fmt: skip
+    searcher = search.searcher()
+    planned: list[PlannedConfiguration] = []
+    while len(planned) < budget:
+        batch = searcher.batch or budget
+        proposed = searcher.suggest(min(batch, budget - len(planned)))
+        for index, values in enumerate(proposed, start=len(planned)):
+            config = with_values(base, values, f"configuration {index} of {search.path}")
+            digest = tuning_hash(config_hash(config, protocol, data=data), settings)
+            stored = read_configuration(root, key, index)
+            current = stored is not None and stored.tuning_hash == digest
+            current = current and stored.values == values
+            spec = {**config, "seed": search.settings.training_seed, "device": "auto"}
+            planned.append(
+                PlannedConfiguration(key, index, values, spec, digest, stored if current else None)
+            )
+        round_ = planned[-len(proposed) :]
+        if any(c.stored is None for c in round_):
+            break
+        for configuration in round_:
+            searcher.observe(configuration.values, configuration.stored.score)
     base_hash = config_hash(base, protocol)
     epochs = base["train"]["epochs"]
-    return PlannedSearch(key, base_hash, epochs, planned, data, search.settings.budget_epochs)
+    return PlannedSearch(key, base_hash, epochs, planned, data, search.settings.budget_epochs,
+                         more=len(planned) < budget)  # fmt: skip
 
 
 def choose(search: Search, planned: PlannedSearch, records: list[ConfigurationRecord]) -> Choice:
@@ -235,14 +258,38 @@ def search_executor(
 
 def _run_search(
     planned: PlannedSearch,
+    replan: Callable[[], PlannedSearch],
+    train: Callable[[PlannedSearch], dict[int, ConfigurationRecord]],
+    bar: tqdm,
+) -> tuple[PlannedSearch, dict[int, ConfigurationRecord]]:
+    """Train the missing configurations of one search (``train``: :func:`_train_round`); the
+    last plan and the search's records by index.
+
+    While the searcher has more to propose (:attr:`PlannedSearch.more`), each round trained
+    whole is followed by the next, which ``replan`` plans from the stored scores; a round
+    with a configuration that failed, or that an epoch budget left out, ends the search here
+    (a rerun resumes it).
+    """
+    records = train(planned)
+    while planned.more and planned.todo and all(c.index in records for c in planned.todo):
+        planned = replan()
+        bar.total += len(planned.todo)
+        bar.refresh()
+        records = train(planned)
+    return planned, records
+
+
+def _train_round(
+    planned: PlannedSearch,
     inputs: SharedInputs,
     search: Search,
     run: SearchExecutor,
     root: Path,
     bar: tqdm,
     summary: TuneSummary,
-) -> None:
-    """Train the missing configurations of one search, store each as it ends, then choose.
+) -> dict[int, ConfigurationRecord]:
+    """Train the planned configurations not stored yet, storing each as it ends; the
+    search's records by index, the stored ones and the new.
 
     ASHA replays the stored curves the search keeps; under an equal-epoch budget those of
     :meth:`PlannedSearch.in_budget`, and the executor is given the epochs left
@@ -293,11 +340,7 @@ def _run_search(
     if len(ended) < len(todo):  # left out by the epoch budget (or a failure under it)
         bar.total -= len(todo) - len(ended)
         bar.refresh()
-    among = planned.complete(records)
-    if among is not None:
-        choice = choose(search, planned, among)
-        write_choice(root, planned.key, choice)
-        summary.chosen[planned.key] = choice
+    return records
 
 
 def tune_grid(
@@ -332,13 +375,15 @@ def tune_grid(
     ensure_writable_dir(selection.protocol.features.cache_dir, "feature cache folder")
     run = search_executor(executor, options, root)
     corpus, folds = corpus_and_folds(selection, options.progress)
-    plans = {
-        (fold, variant): plan_search(
-            selection, search, budget, root, variant, fold, selection_identity(corpus.table, rows)
+    identities = {n: selection_identity(corpus.table, r) for n, r in fold_rows(folds).items()}
+    replans = {
+        (fold, variant): functools.partial(
+            plan_search, selection, search, budget, root, variant, fold, identity
         )
-        for fold, rows in fold_rows(folds).items()
+        for fold, identity in identities.items()
         for variant in selection.variants
     }
+    plans = {which: replan() for which, replan in replans.items()}
     summary = TuneSummary()
     summary.skipped = sum(p.reused for p in plans.values())
     todo = sum(len(p.todo) for p in plans.values())
@@ -349,11 +394,18 @@ def tune_grid(
     try:
         for number in folds:
             inputs = None if shared is None else tuning_inputs(shared, number)
+            train = functools.partial(_train_round, inputs=inputs, search=search, run=run,
+                                      root=root, bar=bar, summary=summary)  # fmt: skip
             for variant in selection.variants:
-                planned = plans[(number, variant)]
+                planned, replan = plans[(number, variant)], replans[(number, variant)]
                 try:
                     with lock_search(root, planned.key):
-                        _run_search(planned, inputs, search, run, root, bar, summary)
+                        planned, records = _run_search(planned, replan, train, bar)
+                        among = planned.complete(records)
+                        if among is not None:
+                            choice = choose(search, planned, among)
+                            write_choice(root, planned.key, choice)
+                            summary.chosen[planned.key] = choice
                 except Busy as exc:
                     summary.busy.append(planned.key)
                     bar.write(f"skipped: {exc}")

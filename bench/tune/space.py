@@ -1,10 +1,13 @@
 """The search of ``bench tune``: a space of nuisance hyperparameters, read from
-``variants/search/<name>.yaml``, and its configurations.
+``variants/search/<name>.yaml``, and the searcher that proposes its configurations.
 
-The configurations are the first ``budget`` points of a scrambled Sobol sequence
-(``scipy.stats.qmc``) seeded by ``searcher_seed``, mapped through each parameter's
-distribution. They depend on nothing else, so every variant and fold gets the same
-configurations, and a larger budget extends a smaller one (the sequence is a prefix).
+The searcher is named by ``searcher:`` (:data:`bench.tune.searchers.SEARCHERS`; its keyword
+arguments in ``searcher_options:``). The default, ``sobol``, gives the first ``budget``
+points of a scrambled Sobol sequence (``scipy.stats.qmc``) seeded by ``searcher_seed``,
+mapped through each parameter's distribution. They depend on nothing else, so every variant
+and fold gets the same configurations, and a larger budget extends a smaller one (the
+sequence is a prefix). An adaptive searcher proposes in rounds, from the scores so far
+(:meth:`Search.searcher`).
 
 An equal-epoch budget (``budget_epochs: N``) gives every variant the same training compute
 instead of the same number of configurations: the configurations run in index order, one
@@ -22,8 +25,8 @@ True
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ from bench.config import (
 from bench.errors import BenchError
 from bench.resources import variants_dir
 from bench.train.config import TrialSpec
+from bench.tune.searchers import DEFAULT_SEARCHER, SEARCHERS, Searcher
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
 # Never searched: the ablation switches are what a grid compares, the epoch budget and
@@ -116,11 +120,15 @@ class Scheduler:
 class SearchFile:
     """The keys of ``variants/search/<name>.yaml``; ``space`` maps a dotted key to the
     fields of a :class:`Parameter`. ``budget``: configurations per search, or with
-    ``budget_epochs`` (epochs per search, None: no limit) the most that may run."""
+    ``budget_epochs`` (epochs per search, None: no limit) the most that may run.
+    ``searcher``: a name in :data:`bench.tune.searchers.SEARCHERS`, built with
+    ``searcher_seed`` and the keyword arguments ``searcher_options``."""
 
     space: dict[str, Any] = field(default_factory=dict)
     budget: int = 16
     budget_epochs: int | None = None
+    searcher: str = DEFAULT_SEARCHER
+    searcher_options: dict[str, Any] = field(default_factory=dict)
     searcher_seed: int = 0
     training_seed: int = 0
     scheduler: Scheduler = field(default_factory=Scheduler)
@@ -135,23 +143,34 @@ class Search:
     space: dict[str, Parameter]
     settings: SearchFile
 
-    def configurations(self, budget: int) -> list[dict[str, Any]]:
-        """The first ``budget`` configurations: ``{key: value}`` over the space's keys."""
-        from scipy.stats import qmc  # scipy.stats takes ~1.5 s to import; Ray workers skip it
+    def searcher(self) -> Searcher:
+        """A new searcher of this search (:mod:`bench.tune.searchers`), before any score."""
+        settings = self.settings
+        kind = SEARCHERS[settings.searcher]
+        return kind(self.space, settings.searcher_seed, **settings.searcher_options)
 
-        keys = sorted(self.space)
-        sampler = qmc.Sobol(len(keys), scramble=True, seed=self.settings.searcher_seed)
-        with warnings.catch_warnings():  # Sobol's balance warning for a non-power-of-2 n
-            warnings.simplefilter("ignore", UserWarning)
-            points = sampler.random(budget)  # [budget, len(keys)] in [0, 1)
-        return [
-            {k: self.space[k].value(float(u)) for k, u in zip(keys, row, strict=True)}
-            for row in points
-        ]
+    def configurations(self, budget: int) -> list[dict[str, Any]]:
+        """The first ``budget`` configurations a new searcher proposes before any score:
+        ``{key: value}`` over the space's keys (a search of an adaptive searcher asks for
+        the later ones with the scores of the earlier)."""
+        return self.searcher().suggest(budget)
+
+    def identity(self) -> dict[str, Any]:
+        """What the searcher adds to a configuration's tuning hash: nothing for the default
+        searcher (so the configurations stored before searchers were named stay current),
+        else its name and options."""
+        settings = self.settings
+        if settings.searcher == DEFAULT_SEARCHER and not settings.searcher_options:
+            return {}
+        return {"searcher": settings.searcher, "searcher_options": settings.searcher_options}
 
     def describe(self) -> str:
         """One line for a report legend: the space, searcher and scheduler."""
         space = "; ".join(f"{k} {p.describe()}" for k, p in sorted(self.space.items()))
+        settings = self.settings
+        searcher = SEARCHERS[settings.searcher].describe(
+            settings.searcher_seed, **settings.searcher_options
+        )
         rule = self.settings.scheduler
         equal = ""
         if self.settings.budget_epochs is not None:
@@ -160,9 +179,8 @@ class Search:
                 "(configurations in order until it is spent, the last one cut there)"
             )
         return (
-            f"{space}; scrambled Sobol points (searcher seed {self.settings.searcher_seed}), "
-            f"ASHA on validation CCC-avg (grace {rule.grace_period} eligible epochs, "
-            f"reduction factor {rule.reduction_factor}){equal}"
+            f"{space}; {searcher}, ASHA on validation CCC-avg (grace {rule.grace_period} "
+            f"eligible epochs, reduction factor {rule.reduction_factor}){equal}"
         )
 
 
@@ -267,4 +285,27 @@ def load_search(name: str | Path = DEFAULT_SEARCH) -> Search:
         raise BenchError(f"{path}: budget must be at least 1")
     if settings.budget_epochs is not None and settings.budget_epochs < 1:
         raise BenchError(f"{path}: budget_epochs must be at least 1 (or null: no limit)")
+    _check_searcher(path, settings)
     return Search(Path(name).stem, path, space, settings)
+
+
+def _check_searcher(path: Path, settings: SearchFile) -> None:
+    """Refuse an unknown searcher, or options its class does not take (checked against its
+    signature: nothing is built, so a Ray searcher loads no Ray here).
+
+    Raises:
+        BenchError: the file, and the known searchers or the searcher's parameters.
+    """
+    kind = SEARCHERS.get(settings.searcher)
+    if kind is None:
+        raise BenchError(
+            f"{path}: unknown searcher {settings.searcher!r} (known: {', '.join(SEARCHERS)})"
+        )
+    try:
+        inspect.signature(kind).bind({}, settings.searcher_seed, **settings.searcher_options)
+    except TypeError as exc:
+        taken = list(inspect.signature(kind).parameters)[2:]
+        raise BenchError(
+            f"{path}: searcher_options of {settings.searcher} ({exc}); it takes "
+            f"{', '.join(taken) or 'none'}"
+        ) from exc
