@@ -18,7 +18,7 @@ UPPER = ("bench.tune", "bench.personalise")  # the layers that bring tasks to it
 
 
 def module_name(path: Path) -> str:
-    """``bench/run/grid.py`` -> ``bench.run.grid``; ``bench/run/__init__.py`` -> ``bench.run``."""
+    """``bench/run/plan.py`` -> ``bench.run.plan``; ``bench/run/__init__.py`` -> ``bench.run``."""
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
