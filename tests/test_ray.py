@@ -202,7 +202,7 @@ def test_a_trial_no_node_can_hold_is_refused_in_one_line(
             *argv, str(tmp_path / "out")]  # fmt: skip
     assert main(argv) == 2
     assert capsys.readouterr().err.strip() == f"bench {command}: error: {line}"
-    assert not list((tmp_path / "out").rglob("*.json"))  # nothing ran
+    assert not list((tmp_path / "out").rglob("result.json"))  # no trial ran
 
 
 @pytest.mark.parametrize(

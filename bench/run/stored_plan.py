@@ -270,7 +270,8 @@ def _comparable(values: Any) -> Any:
 def write_plan(results: str | Path, plan: StoredPlan) -> Path:
     """Store ``plan`` under ``results`` atomically (:func:`bench.atomic.write_json`). An
     earlier plan of the same trials that differs from it (beyond its time and command line)
-    is kept as ``<name>.json.previous`` first, itself written atomically. Returns the path."""
+    is kept as ``<name>.json.previous`` first, itself written atomically; one that does not
+    differ is left as it is (a rerun that runs nothing writes nothing). Returns the path."""
     path = plans_folder(results, plan.protocol.name) / f"{plan_name(plan)}{PLAN_SUFFIX}"
     values = plan.to_json()
     try:
@@ -282,9 +283,10 @@ def write_plan(results: str | Path, plan: StoredPlan) -> Path:
             same = _comparable(json.loads(earlier)) == _comparable(values)
         except (json.JSONDecodeError, UnicodeDecodeError):
             same = False
-        if not same:
-            previous = path.with_name(path.name + PREVIOUS_SUFFIX)
-            atomic_write(previous, lambda f: f.write(earlier))
+        if same:
+            return path
+        previous = path.with_name(path.name + PREVIOUS_SUFFIX)
+        atomic_write(previous, lambda f: f.write(earlier))
     write_json(path, values)
     return path
 
