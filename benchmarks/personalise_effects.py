@@ -21,10 +21,18 @@ ideally equivalent within the margin). The personalisation defaults come from th
 (``--no-context --speaker-scale 6``: speaker effects 6x, independent dialog moods) was
 chosen on generator seed 10 alone, which is why the default seeds are 7, 8 and 9.
 
-Beside them, two per-speaker arousal offsets in closed form (:func:`offset_gains`): an
+Beside them, two per-speaker arousal offsets in closed form (:func:`offset_gains`, from the
+per-speaker moments of the corpus's summary): an
 *oracle*, fitted on the scored turns themselves (how much a speaker calibration could gain
 on this corpus at all), and one fitted on the speaker's 10 enrolment turns (how much a
 calibration learnt from what personalisation sees could gain).
+
+The trials and personalisations are kept outside the repository, by default under
+``$BENCH_DATA/benchmarks/personalise_effects/`` (``--records``; one folder per corpus,
+``seed<g>[-nocontext]-speaker-<true|false>[x<scale>]``): a rerun trains and adapts only
+what is missing there. ``--summaries benchmarks/summaries`` then writes the summary of every
+record under ``--records``, which ``rederive_claims.py`` reads (``summarise_records.py``
+does the same on its own).
 
     python benchmarks/personalise_effects.py                      # seeds 7,8,9
     python benchmarks/personalise_effects.py --generator-seeds 10 --seeds 0
@@ -43,12 +51,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from planted_effects import Statement, statements
+from summarise_records import (
+    MOMENTS,
+    default_records,
+    personalise_moments,
+    study_tables,
+    write_summary,
+)
+from summary_stats import moment_array
 
 from bench.cli_args import int_list
 from bench.corpus.synth import GENERATOR_VERSION, SynthConfig, generate
-from bench.metrics import ccc
 from bench.paths import data_dir
 from bench.personalise.run import personalise_grid
+from bench.report.bootstrap import ccc_from_moments
 from bench.report.grid import report_grid
 from bench.run import RunOptions, select_trials
 
@@ -57,6 +73,7 @@ PLANNED = [("mamba_ema", "film"), ("mamba_ema", "film_last"), ("mamba_ema", "hea
            ("no_film", "head_bias")]  # fmt: skip
 K = 10
 QUIET = RunOptions(progress=False)
+STUDY = "personalise_effects"
 
 
 def planned_statements(comparisons: pd.DataFrame) -> list[dict[str, Statement]]:
@@ -93,29 +110,35 @@ def corpus_name(generator: int, effect: bool, scale: float, context: bool) -> st
     return name + ("" if context else ", no context")
 
 
-def offset_gains(results: Path) -> tuple[float, float]:
+def shifted(m: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """The moments ``[S, 6]`` (n, St, Sp, Stt, Spp, Stp) of each row's predictions moved by
+    its ``offset`` ``[S]``: ``Sp + n c``, ``Spp + 2 c Sp + n c^2``, ``Stp + c St``."""
+    n, st, sp, stt, spp, stp = m.T  # [S] each
+    return np.column_stack([n, st, sp + n * offset, stt, spp + 2 * offset * sp + n * offset**2,
+                            stp + offset * st])  # fmt: skip
+
+
+def offset_gains(summary: pd.DataFrame) -> tuple[float, float]:
     """Two per-speaker arousal offsets, as mean CCC-A gains over mamba_ema's trials on the
-    scored turns: the *oracle* shifts each speaker's predictions by the mean error on the
-    scored turns themselves (in-sample: no few-shot method reaches it), the *10-turn* offset
-    by the mean error on the speaker's K enrolment turns (closed form: the best a pure offset
-    learnt from those turns does, with no optimiser in the way)."""
+    scored turns, from one corpus's personalisation summary (per-speaker moments of the
+    unadapted model, film's ``k = 0``): the *oracle* shifts each speaker's predictions by the
+    mean error on the scored turns themselves (in-sample: no few-shot method reaches it), the
+    *10-turn* offset by the mean error on the speaker's K enrolment turns (closed form: the
+    best a pure offset learnt from those turns does, with no optimiser in the way)."""
+    rows = summary[summary["variant"] == "mamba_ema"]
+    scored = rows[(rows["part"] == "scored") & (rows["adapt"] == "film") & (rows["k"] == 0)]
+    enrolment = rows[(rows["part"] == "enrolment") & (rows["k"] == K)]
     oracle, enrolled = [], []
-    for path in sorted(results.glob("synthetic/mamba_ema/fold*/seed*/personalise/film/k0.parquet")):
-        scored = pd.read_parquet(path)
-        streamed = pd.read_parquet(path.parents[2] / "predictions.parquet")  # every test turn
-        unscored = streamed[~streamed["utt_id"].isin(scored["utt_id"])]
-        enrolment = unscored.groupby("speaker", sort=False).head(K)  # the first K, in order
-        true, pred = scored["arousal_true"], scored["arousal_pred"]
-        base = ccc(true.to_numpy(), pred.to_numpy())
-        in_sample = (true - pred).groupby(scored["speaker"]).transform("mean")
-        learnt = (
-            (enrolment["arousal_true"] - enrolment["arousal_pred"])
-            .groupby(enrolment["speaker"])
-            .mean()
-        )
-        oracle.append(ccc(true.to_numpy(), (pred + in_sample).to_numpy()) - base)
-        shifted = pred + scored["speaker"].map(learnt)
-        enrolled.append(ccc(true.to_numpy(), shifted.to_numpy()) - base)
+    for (fold, seed), turns in scored.groupby(["fold", "seed"], sort=True):
+        speakers = turns.groupby("speaker", sort=True)[MOMENTS].sum()
+        m = moment_array(speakers)[:, 1]  # [S, 6] arousal
+        base = ccc_from_moments(m.sum(axis=0))
+        in_sample = (m[:, 1] - m[:, 2]) / m[:, 0]  # [S] mean error on the scored turns
+        own = enrolment[(enrolment["fold"] == fold) & (enrolment["seed"] == seed)]
+        e = moment_array(own.groupby("speaker")[MOMENTS].sum().reindex(speakers.index))[:, 1]
+        learnt = (e[:, 1] - e[:, 2]) / e[:, 0]  # [S] on the enrolment turns (NaN: none)
+        oracle.append(ccc_from_moments(shifted(m, in_sample).sum(axis=0)) - base)
+        enrolled.append(ccc_from_moments(shifted(m, learnt).sum(axis=0)) - base)
     return float(np.mean(oracle)), float(np.mean(enrolled))
 
 
@@ -160,7 +183,7 @@ def corpus_rows(generator: int, effect: bool, args: argparse.Namespace, root: Pa
     print(table[columns].round(4).to_string())
     print(section.speakers.round(3).to_string(index=False))
     cells = [cell(said) for said in planned_statements(section.comparisons)]
-    return [*cells, *(f"{gain:+.3f}" for gain in offset_gains(results))]
+    return [*cells, *(f"{gain:+.3f}" for gain in offset_gains(personalise_moments(results)))]
 
 
 def main() -> None:
@@ -174,7 +197,11 @@ def main() -> None:
     parser.add_argument("--no-context", dest="context", action="store_false",
                         help="corpora whose dialog moods are independent draws")  # fmt: skip
     parser.add_argument("--data", type=Path, help="corpus and feature cache (default: temp)")
-    parser.add_argument("--results", type=Path, help="keep the results here (default: temp)")
+    parser.add_argument("--records", "--results", type=Path, default=default_records(STUDY),
+                        help=f"keep the trials here ({default_records(STUDY)})")  # fmt: skip
+    parser.add_argument("--summaries", type=Path,
+                        help="then write the summary of every record there to this folder "
+                        "(benchmarks/summaries: what rederive_claims.py reads)")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="protocol overrides")
     args = parser.parse_args()
     lines = table_header()
@@ -182,10 +209,12 @@ def main() -> None:
         os.environ["BENCH_DATA"] = str(args.data or Path(tmp) / "data")
         for generator in args.generator_seeds:
             for effect in (e == "on" for e in args.effects.split(",")):
-                cells = corpus_rows(generator, effect, args, args.results or Path(tmp))
+                cells = corpus_rows(generator, effect, args, args.records)
                 name = corpus_name(generator, effect, args.speaker_scale, args.context)
                 lines.append(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\n{LEGEND}\n" + "\n".join(lines))
+    if args.summaries is not None:
+        write_summary(study_tables(STUDY, args.records), STUDY, args.summaries)
 
 
 if __name__ == "__main__":

@@ -46,8 +46,17 @@ protocol's defaults (model size, epochs, validation share), and seeds 4 to 6 whi
 the session validation unit and the ramp search (the README's table): neither set is
 evidence for what it helped choose.
 
+The trials and tuning searches are kept outside the repository, by default under
+``$BENCH_DATA/benchmarks/planted_effects/`` (``--records``; one folder per corpus,
+``seed<g>-context-<true|false>``, holding one per method and the tuning stores): a rerun
+trains only what is missing there. The tables come from the trials' per-dialog moments
+(:func:`summarise_records.trial_moments`), as ``rederive_claims.py`` computes them from the
+committed summary; ``--summaries benchmarks/summaries`` then writes the summary of every
+record under ``--records`` (``summarise_records.py`` does the same on its own).
+
     python benchmarks/planted_effects.py                           # seeds 7,8,9, old and new
     python benchmarks/planted_effects.py --methods old --generator-seeds 10
+    python benchmarks/planted_effects.py --methods old,ramp --summaries benchmarks/summaries
 """
 
 from __future__ import annotations
@@ -61,11 +70,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from summarise_records import default_records, study_tables, trial_moments, write_summary
+from summary_stats import comparison_rows
 
 from bench.cli_args import int_list
 from bench.report.bootstrap import MARGIN
-from bench.report.stats import comparison_rows, corrected
-from bench.report.summary import trial_metrics
+from bench.report.stats import corrected
 from bench.results import PREDICTIONS_FILE, load_table
 from bench.run import RunOptions, Selection, run_grid, select_trials
 from bench.run.selection import list_grid_folds
@@ -88,6 +98,7 @@ METHODS = {  # name: (protocol overrides, the search each variant is tuned with,
 }
 TESTS = {"across": "across sessions (HKSJ)", "these": "these sessions (bootstrap)"}
 QUIET = RunOptions(progress=False)
+STUDY = "planted_effects"
 
 
 @dataclass(frozen=True)
@@ -143,23 +154,24 @@ class PlannedTest:
 
 
 def family_table(
-    predictions: pd.DataFrame,
+    summary: pd.DataFrame,
     pairs: Sequence[tuple[str, str]],
     n_boot: int,
     seed: int = 0,
     margin: float = MARGIN,
 ) -> pd.DataFrame:
     """The report's comparisons of each (variant, reference) pair as one family, indexed by
-    (variant, reference, dimension): :func:`bench.report.stats.comparison_rows` per pair,
-    concatenated and passed to :func:`bench.report.stats.corrected`, so each test's p-values
-    are Holm-corrected over these pairs (CCC-avg the primary family; CCC-V and CCC-A the
-    secondary) and the verdicts follow (HKSJ across sessions; the bootstrap's beside)."""
-    trials = trial_metrics(predictions)
+    (variant, reference, dimension), from the trials' per-dialog moments (``summary``, as
+    :func:`summarise_records.trial_moments` makes them from predictions):
+    :func:`summary_stats.comparison_rows` per pair (the report's
+    :func:`bench.report.stats.comparison_rows`), concatenated and passed to
+    :func:`bench.report.stats.corrected`, so each test's p-values are Holm-corrected over
+    these pairs (CCC-avg the primary family; CCC-V and CCC-A the secondary) and the
+    verdicts follow (HKSJ across sessions; the bootstrap's beside)."""
     parts = [
-        comparison_rows(predictions[predictions["variant"].isin(pair)], trials, pair[1], n_boot,
-                        seed, margin)
+        comparison_rows(summary[summary["variant"].isin(pair)], pair[1], n_boot, seed, margin)
         for pair in pairs
-    ]  # fmt: skip
+    ]
     table = corrected(pd.concat(parts, ignore_index=True))
     return table.set_index(["variant", "reference", "dimension"])
 
@@ -272,7 +284,11 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=4000, help="bootstrap replicates")
     parser.add_argument("--context", default="true,false", help="corpora: true, false or both")
     parser.add_argument("--data", type=Path, help="corpus and feature cache (default: temp)")
-    parser.add_argument("--results", type=Path, help="keep results and tuning here (temp)")
+    parser.add_argument("--records", "--results", type=Path, default=default_records(STUDY),
+                        help=f"keep trials and tuning here ({default_records(STUDY)})")  # fmt: skip
+    parser.add_argument("--summaries", type=Path,
+                        help="then write the summary of every record there to this folder "
+                        "(benchmarks/summaries: what rederive_claims.py reads)")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="protocol overrides, e.g. train.epochs=30")
     args = parser.parse_args()
     outcomes: dict[str, dict[str, list[PlannedTest]]] = {}
@@ -281,13 +297,13 @@ def main() -> None:
         for generator in args.generator_seeds:
             for context in args.context.split(","):
                 corpus = f"{'context' if context == 'true' else 'null'}, seed {generator}"
-                folder = (args.results or Path(tmp)) / f"seed{generator}-context-{context}"
+                folder = args.records / f"seed{generator}-context-{context}"
                 overrides = [f"corpus.synth.seed={generator}", f"corpus.synth.context={context}"]
                 for method in args.methods:
                     selection = run_method(method, folder / method, folder / "tuning", args,
                                            overrides + args.overrides)  # fmt: skip
                     predictions = current_predictions(selection, folder / method)
-                    table = family_table(predictions, PLANNED_PAIRS, args.bootstrap)
+                    table = family_table(trial_moments(predictions), PLANNED_PAIRS, args.bootstrap)
                     print(f"\n== corpus {corpus}, method {method}: the planned tests (Holm over "
                           "the three; V and A the secondary family)")  # fmt: skip
                     columns = ["re_delta", "verdict_low", "verdict_high", "re_p_holm", "verdict",
@@ -297,6 +313,8 @@ def main() -> None:
                         table, context == "true"
                     )
     print("\n" + summary(outcomes))
+    if args.summaries is not None:
+        write_summary(study_tables(STUDY, args.records), STUDY, args.summaries)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Re-derive the README's planted-effects and personalisation claims from the committed
-trial records with the report's current verdict test; nothing is trained.
+summaries of the studies' trial records with the report's current verdict test; nothing is
+trained.
 
-The records under ``benchmarks/results/planted_effects/`` and
-``benchmarks/results/personalise_effects/`` predate the data identity in the config hash,
-so ``bench report`` and the benchmark scripts would call them stale and train again. This
-script reads their predictions directly (every stored trial under a method's folder, with
-no hash check) and applies the report's functions to them, exactly as a current run of
-``planted_effects.py`` / ``personalise_effects.py`` would (it imports their table code):
+``benchmarks/summaries/planted_effects.parquet`` and ``personalise_effects.parquet`` hold
+each trial's per-dialog sufficient statistics (``summarise_records.py`` makes them from
+the raw records, which stay out of the repository; their records predate the data identity
+in the config hash, so ``bench report`` and the benchmark scripts would call them stale and
+train again). This script applies the report's tests to every trial of a summary, with no
+hash check, exactly as a current run of ``planted_effects.py`` / ``personalise_effects.py``
+would (it imports their table code, and :mod:`summary_stats` computes the report's
+comparisons from the moments):
 
 1. **Planted effects**, per corpus (``seed<g>-context-<true|false>``) and method (``old``,
    ``session``, ``new``, ``ramp``, where stored): the three planned CCC-avg tests
@@ -31,11 +34,12 @@ no hash check) and applies the report's functions to them, exactly as a current 
    against the same contrast under ``old`` (:func:`gain_contrasts`; e.g. is ramp's
    mamba_ema - stateless larger than old's?), HKSJ over sessions on the per-session
    difference of the two contrasts, Holm over the three.
-4. **Personalisation**, per corpus folder of ``personalise_effects``: the report's
-   personalisation section (:func:`bench.report.personalisation.personalisation_report`,
+4. **Personalisation**, per corpus of ``personalise_effects``: the comparisons of the
+   report's personalisation section (:func:`summary_stats.personalisation_comparisons`,
    Holm over the section), its planned CCC-A gains at k = 10 over k = 0 under both tests,
    and the closed-form offsets of ``personalise_effects.offset_gains``; counts of "better"
-   and "equivalent" per corpus design.
+   and "equivalent" per corpus design. With ``--unadjusted``, the planned gains' HKSJ tests
+   before Holm (estimate, 95% interval, p, TOST p) follow.
 
 Prints Markdown. With the default 4,000 bootstrap replicates (as the README's runs used) it
 took 2 minutes on a 2-core machine with another job beside it; the bootstrap only feeds the
@@ -59,6 +63,7 @@ import pandas as pd
 from personalise_effects import (
     LEGEND,
     PLANNED,
+    K,
     cell,
     corpus_name,
     offset_gains,
@@ -77,18 +82,15 @@ from planted_effects import (
     statements,
     summary,
 )
+from summarise_records import file_name
+from summary_stats import fold_arrays, pair_dialogs, personalisation_comparisons
 
 from bench.errors import BenchError
-from bench.personalise.store import FOLDER, load_personalised, read_personalised
 from bench.report.bootstrap import DIMENSIONS, MARGIN
 from bench.report.meta import ACROSS, HKSJ, random_effects_hksj, session_effects
-from bench.report.personalisation import personalisation_report
-from bench.report.stats import FAMILIES, columns, corrected, fold_arrays, pair_trials
-from bench.results import PREDICTIONS_FILE, load_table, stored_trials
+from bench.report.stats import FAMILIES, columns, corrected
 
-PROTOCOL = "synthetic"
-PLANTED_ROOT = Path("benchmarks/results/planted_effects")
-PERSONALISE_ROOT = Path("benchmarks/results/personalise_effects")
+SUMMARIES = Path("benchmarks/summaries")
 PLANTED_CORPUS = re.compile(r"seed(\d+)-context-(true|false)")
 PERSONALISE_CORPUS = re.compile(r"seed(\d+)(-nocontext)?-speaker-(true|false)(?:x([\d.]+))?")
 DIAGNOSTIC = [("no_feedback", "stateless"), ("mamba_ema", "stateless")]
@@ -97,36 +99,15 @@ COMPARED = ("ramp", "old")  # the methods tested against each other, where both 
 Outcomes = dict[str, dict[str, list[PlannedTest]]]  # corpus -> method -> planned tests
 
 
-def stored_predictions(root: Path, variants: Sequence[str] | None = None) -> pd.DataFrame | None:
-    """The predictions of every trial stored under ``root`` (protocol ``synthetic``) of
-    ``variants`` (all by default), whatever their config hash; None where there is none."""
-    stored = (key for key, _ in stored_trials(root, PROTOCOL))
-    keys = [key for key in stored if variants is None or key.variant in variants]
-    return load_table(root, keys, PREDICTIONS_FILE) if keys else None
-
-
-def stored_personalisations(root: Path) -> pd.DataFrame | None:
-    """Every complete personalisation stored beside the trials under ``root``, with variant,
-    fold, seed, adapt and k columns (as ``bench report`` loads them, without its hash
-    check); None where there is none."""
-    frames = []
-    for key, _ in stored_trials(root, PROTOCOL):
-        for mode in sorted(p.name for p in (key.folder(root) / FOLDER).glob("*") if p.is_dir()):
-            record = read_personalised(root, key, mode)
-            if record is not None:
-                frames.append(load_personalised(root, record))
-    return pd.concat(frames, ignore_index=True) if frames else None
-
-
 def session_contrast(
-    predictions: pd.DataFrame, variant: str, reference: str
+    moments: pd.DataFrame, variant: str, reference: str
 ) -> tuple[list[int], np.ndarray, np.ndarray]:
     """The folds, and per fold the seed-averaged difference ``d_k`` of ``variant`` minus
     ``reference`` with its within-session variance ``v_k`` (``[K, 3]`` each, v, a, avg):
-    :func:`bench.report.meta.session_effects` of the pair's trials, paired as the report
-    pairs them (fold, seed, utterance)."""
-    side = predictions["variant"]
-    paired, _ = pair_trials(predictions[side == variant], predictions[side == reference])
+    :func:`bench.report.meta.session_effects` of the pair's trials, paired on (fold, seed,
+    dialog) from their moments (:func:`summary_stats.pair_dialogs`)."""
+    side = moments["variant"]
+    paired, _ = pair_dialogs(moments[side == variant], moments[side == reference])
     if paired.empty:
         raise BenchError(f"{variant} and {reference} share no trial")
     d, v = session_effects(fold_arrays(paired))
@@ -202,19 +183,21 @@ def group_label(generator: int, groups: list[list[int]]) -> str:
     return "generator seed" + ("s " if len(group) > 1 else " ") + ", ".join(map(str, group))
 
 
-def planted_section(root: Path, args: argparse.Namespace) -> list[str]:
-    """The planted-effects tables, the no_feedback diagnostic and old against ramp."""
+def planted_section(moments: pd.DataFrame, args: argparse.Namespace) -> list[str]:
+    """The planted-effects tables, the no_feedback diagnostic and old against ramp, from the
+    study's summary (every corpus ``seed<g>-context-<true|false>`` and method in it)."""
     corpora = sorted(
-        ((int(m[1]), m[2] == "true", path) for path in root.iterdir()
-         if path.is_dir() and (m := PLANTED_CORPUS.fullmatch(path.name))),
+        ((int(m[1]), m[2] == "true", name) for name in moments["corpus"].unique()
+         if (m := PLANTED_CORPUS.fullmatch(name))),
         key=lambda c: (c[0], not c[1]),
     )  # fmt: skip
     outcomes: dict[str, Outcomes] = {}
     diagnostic, per_variant, contrasts = [], [], []
-    for generator, context, path in corpora:
+    for generator, context, name in corpora:
         corpus = f"{'context' if context else 'null'}, seed {generator}"
-        stored = {m: stored_predictions(path / m) for m in METHODS if (path / m).is_dir()}
-        stored = {m: p for m, p in stored.items() if p is not None}
+        trials = moments[moments["corpus"] == name]
+        stored = {m: trials[trials["method"] == m] for m in METHODS}
+        stored = {m: rows for m, rows in stored.items() if not rows.empty}
         group = outcomes.setdefault(group_label(generator, args.seed_groups), {})
         for method, predictions in stored.items():
             planned = predictions[predictions["variant"].isin(VARIANTS)]
@@ -280,27 +263,31 @@ def verdict_cell(row: pd.Series) -> str:
     return said.cell.replace(" (p", f"{interval} (p", 1)
 
 
-def personalisation_section(root: Path, args: argparse.Namespace) -> list[str]:
-    """The planned personalisation gains of every corpus folder, one table per design
-    (context or not, training seeds), and their counts."""
+def personalisation_section(moments: pd.DataFrame, args: argparse.Namespace) -> list[str]:
+    """The planned personalisation gains of every corpus of the study's summary, one table
+    per design (context or not, training seeds), and their counts; with ``--unadjusted``,
+    the planned gains' HKSJ tests before Holm."""
     tables: dict[tuple[bool, str], list[tuple[tuple, list[str]]]] = {}
     said_by: dict[tuple[str, str], list[tuple[int, list[dict[str, Statement]]]]] = {}
-    for path in sorted(p for p in root.iterdir() if p.is_dir()):
-        match = PERSONALISE_CORPUS.fullmatch(path.name)
-        rows = stored_personalisations(path) if match else None
-        if match is None or rows is None:
+    unadjusted: list[tuple[tuple, list[list[str]]]] = []
+    for corpus in sorted(moments["corpus"].unique()):
+        match = PERSONALISE_CORPUS.fullmatch(corpus)
+        rows = moments[moments["corpus"] == corpus]
+        scored = rows[rows["part"] == "scored"]
+        if match is None or scored.empty:
             continue
         generator, context, effect = int(match[1]), match[2] is None, match[3] == "true"
         scale = float(match[4] or 1)
-        section = personalisation_report(rows, {}, args.bootstrap, args.seed, args.margin)
-        said = planned_statements(section.comparisons)
+        comparisons = personalisation_comparisons(rows, args.bootstrap, args.seed, args.margin)
+        said = planned_statements(comparisons)
         name = corpus_name(generator, effect, scale, context)
-        seeds = ", ".join(map(str, sorted(rows["seed"].unique())))
-        cells = [cell(s) for s in said] + [f"{gain:+.3f}" for gain in offset_gains(path)]
+        seeds = ", ".join(map(str, sorted(scored["seed"].unique())))
+        cells = [cell(s) for s in said] + [f"{gain:+.3f}" for gain in offset_gains(rows)]
         position = (generator, not effect, scale)
         tables.setdefault((context, seeds), []).append((position, [name, *cells]))
         design = name.split(", ", 1)[1]
         said_by.setdefault((design, seeds), []).append((generator, said))
+        unadjusted.append(((not context, *position), unadjusted_rows(name, comparisons)))
     lines = []
     order = sorted(tables, key=lambda key: (-key[1].count(","), not key[0]))  # most seeds first
     for context, seeds in order:
@@ -318,7 +305,26 @@ def personalisation_section(root: Path, args: argparse.Namespace) -> list[str]:
         counted.append([design, generators, seeds, *(tally([s[j] for _, s in entries])
                                                      for j in range(len(PLANNED)))])  # fmt: skip
     header = ["design", "generator seeds", "training seeds"]
-    return lines + markdown([*header, *(f"{m} {a}" for m, a in PLANNED)], counted)
+    lines += markdown([*header, *(f"{m} {a}" for m, a in PLANNED)], counted)
+    if args.unadjusted:
+        header = ["corpus", "gain", "estimate", "95% interval", "p", "TOST p"]
+        rows = [row for _, found in sorted(unadjusted) for row in found]
+        lines += ["", f"### The planned gains' HKSJ tests before Holm (CCC-A, k={K})", "",
+                  *markdown(header, rows)]  # fmt: skip
+    return lines
+
+
+def unadjusted_rows(name: str, comparisons: pd.DataFrame) -> list[list[str]]:
+    """The planned gains of one corpus's section with their HKSJ test before Holm: estimate,
+    95% interval, p and TOST p (two significant digits)."""
+    table = comparisons.set_index(["model", "adapt", "k", "dimension"])
+    rows = []
+    for model, adapt in PLANNED:
+        r = table.loc[(model, adapt, K, "a")]
+        rows.append([name, f"{model} {adapt}", f"{r['re_delta']:+.3f}",
+                     f"[{r['re_ci_low']:+.3f}, {r['re_ci_high']:+.3f}]", f"{r['re_p']:#.2g}",
+                     f"{r['re_p_tost']:#.2g}"])  # fmt: skip
+    return rows
 
 
 def tally(said: Sequence[dict[str, Statement]]) -> str:
@@ -330,8 +336,8 @@ def tally(said: Sequence[dict[str, Statement]]) -> str:
     return ", ".join(f"{w} {n}" for w, n in zip(words, found, strict=True)) + f" of {len(said)}"
 
 
-def records(text: str) -> Path | None:
-    """A folder of records; None for ``''`` (skip that part)."""
+def summary_file(text: str) -> Path | None:
+    """A study's summary file; None for ``''`` (skip that part)."""
     return Path(text) if text else None
 
 
@@ -341,9 +347,10 @@ def main() -> None:
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for name, default in (("planted", PLANTED_ROOT), ("personalise", PERSONALISE_ROOT)):
-        what = f"{name}_effects.py's records ({default}); '' skips them"
-        parser.add_argument(f"--{name}", type=records, default=default, help=what)
+    for name, study in (("planted", "planted_effects"), ("personalise", "personalise_effects")):
+        default = SUMMARIES / file_name(study, "moments")
+        what = f"{study}.py's summary ({default}); '' skips it"
+        parser.add_argument(f"--{name}", type=summary_file, default=default, help=what)
     parser.add_argument("--bootstrap", type=int, default=4000,
                         help="bootstrap replicates, 'these sessions' columns (4000)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seeds the bootstrap (0)")
@@ -352,18 +359,23 @@ def main() -> None:
     parser.add_argument("--seed-groups", type=seed_groups, default=seed_groups("4,5,6;7,8,9"),
                         help="generator seeds counted together, ';' between groups "
                         "(4,5,6;7,8,9: the README's two measurements)")  # fmt: skip
+    parser.add_argument(
+        "--unadjusted",
+        action="store_true",
+        help="also the planned personalisation gains' tests before Holm",
+    )
     args = parser.parse_args()
     lines = ["# The README's claims, re-derived from the stored records", "",
              f"HKSJ over the test sessions is the verdict (across sessions); the paired "
              f"hierarchical bootstrap ({args.bootstrap} replicates, seed {args.seed}) speaks "
              f"for these sessions. Equivalence margin {args.margin}.", ""]  # fmt: skip
-    for root, section in ((args.planted, planted_section),
+    for path, section in ((args.planted, planted_section),
                           (args.personalise, personalisation_section)):  # fmt: skip
-        if root is None:
+        if path is None:
             continue
-        if not root.is_dir():
-            sys.exit(f"no records at {root}")
-        lines += [f"## {root}", "", *section(root, args)]
+        if not path.is_file():
+            sys.exit(f"no summary at {path}: benchmarks/summarise_records.py makes it")
+        lines += [f"## {path}", "", *section(pd.read_parquet(path), args)]
     print("\n".join(lines))
 
 

@@ -1,7 +1,8 @@
 """The planted-effects table of ``benchmarks/planted_effects.py`` (which
-``benchmarks/rederive_claims.py`` applies to the stored records) on fabricated predictions
-with planted differences: what it counts as detected across sessions, and what only for
-these sessions; and the re-derivation script end to end on fabricated records."""
+``benchmarks/rederive_claims.py`` applies to the studies' summaries) on the moments of
+fabricated predictions with planted differences: what it counts as detected across sessions,
+and what only for these sessions; and the re-derivation script end to end on the summaries
+of fabricated records."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from bench.personalise.store import PersonaliseRecord, write_personalised
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from planted_effects import PLANNED_PAIRS, counts, family_table, planned_tests  # noqa: E402
+from planted_effects import PLANNED_PAIRS, counts, planned_tests  # noqa: E402
+from planted_effects import family_table as summary_table  # noqa: E402
 from rederive_claims import gain_contrasts  # noqa: E402
+from summarise_records import trial_moments  # noqa: E402
 
 N_BOOT = 500
 CONSISTENT = {"stateless": REFERENCE_NOISE, "mamba_ema": 0.45, "no_prosody": 0.8}
@@ -42,6 +45,11 @@ def per_session(gru_noise: tuple[float, ...], seed: int = 0) -> pd.DataFrame:
         made = fabricate(CONSISTENT | {"gru_ema": noise}, seed=seed, dialogs=8, utterances=16)
         folds.append(made[made["fold"] == k + 1])
     return pd.concat(folds, ignore_index=True)
+
+
+def family_table(predictions: pd.DataFrame, *args) -> pd.DataFrame:
+    """``planted_effects.family_table`` of the predictions' per-dialog moments."""
+    return summary_table(trial_moments(predictions), *args)
 
 
 def test_the_fabricated_variants_share_labels_and_plant_what_they_say() -> None:
@@ -92,6 +100,7 @@ def test_a_contrast_of_two_trainings_tests_their_difference_across_sessions() ->
     # the second training: mamba_ema no better than stateless (a near twin of it)
     others = first[first["variant"] != "mamba_ema"]
     second = pd.concat([others, near_twin(first, "stateless", "mamba_ema")], ignore_index=True)
+    first, second = trial_moments(first), trial_moments(second)
     table = gain_contrasts(first, second, PLANNED_PAIRS).set_index(["variant", "dimension"])
     gain = table.loc[("mamba_ema - stateless", "avg")]
     assert gain["verdict"] == "better" and gain["verdict_low"] > 0  # a larger gain in first
@@ -140,9 +149,17 @@ def test_the_script_rederives_both_sections_from_stored_records(tmp_path: Path) 
     for method, frame in (("old", old), ("ramp", ramp)):
         write_results(tmp_path / "planted" / "seed7-context-true" / method, frame)
     personalised(tmp_path / "personalise" / "seed7-nocontext-speaker-truex6")
+    summaries = tmp_path / "summaries"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "summarise_records.py"), "--planted",
+         str(tmp_path / "planted"), "--personalise", str(tmp_path / "personalise"), "--out",
+         str(summaries)],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "rederive_claims.py"), "--bootstrap", "200",
-         "--planted", str(tmp_path / "planted"), "--personalise", str(tmp_path / "personalise")],
+         "--planted", str(summaries / "planted_effects.parquet"), "--unadjusted",
+         "--personalise", str(summaries / "personalise_effects.parquet")],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
     out = done.stdout
@@ -157,6 +174,8 @@ def test_the_script_rederives_both_sections_from_stored_records(tmp_path: Path) 
     film = row.split(" | ")[1]
     assert film.startswith("+0.") and "these sessions +0." in film  # the planted film gain
     assert "| speaker effects on x6, no context | 7 | 0, 1 |" in out
+    unadjusted = out.split("HKSJ tests before Holm", 1)[1]
+    assert "| seed 7, speaker effects on x6, no context | mamba_ema film | +0." in unadjusted
     skipped = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "rederive_claims.py"), "--planted", "",
          "--personalise", "", "--bootstrap", "10"],
