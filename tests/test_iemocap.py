@@ -79,6 +79,15 @@ def test_reads_every_summary_line_with_speaker_from_the_utterance_id(release: Pa
     assert set(table["session"]) == set(table["group"]) == {"Ses01", "Ses05"}
 
 
+def test_the_summary_lines_category_is_the_tables_category(release: Path):
+    table = read_iemocap(release).table.set_index("utt_id")
+    assert table["category"].to_dict() == {
+        "Ses01F_impro05a_F000": "neu", "Ses01F_impro05a_F001": "fru",
+        "Ses01F_impro05a_M000": "ang", "Ses01F_impro05a_M001": "hap",
+        "Ses05M_script01_1b_M003": "sad", "Ses05M_script01_1b_F000": "exc",
+    }  # fmt: skip
+
+
 def test_dialogs_are_ordered_by_start_time(release: Path):
     table = read_iemocap(release).table
     impro = table[table["dialog"] == "Ses01F_impro05a"]

@@ -1,5 +1,6 @@
-"""A corpus summary: counts, label statistics, audio formats, which unit validates and
-whether validation speakers also train, and every problem found."""
+"""A corpus summary: the release layout read, counts, label statistics, mean labels per
+category with the direction checks (:mod:`bench.corpus.directions`), audio formats, which
+unit validates and whether validation speakers also train, and every problem found."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import soundfile as sf
 from tabulate import tabulate
 
 from bench.audio import SAMPLE_RATE
+from bench.corpus.directions import category_means, direction_warnings
 from bench.corpus.table import LABELS, Corpus
 
 if TYPE_CHECKING:
@@ -52,8 +54,14 @@ def _audio_summary(paths: list[str]) -> tuple[dict[str, Any], list[str]]:
 
 
 def describe(corpus: Corpus) -> dict[str, Any]:
-    """Everything ``bench corpus describe`` shows, as one JSON-ready mapping."""
+    """Everything ``bench corpus describe`` shows, as one JSON-ready mapping.
+
+    ``categories`` and the direction warnings (also among ``problems``) are each corpus's
+    own, on its own scale: a cross-corpus corpus's parts are checked one by one.
+    """
     table = corpus.table
+    parts = corpus.parts or (corpus,)
+    directions = [warning for part in parts for warning in direction_warnings(part)]
     audio, audio_problems = _audio_summary(table["audio_path"].tolist())
     lo, hi = corpus.label_scale
     labels = {}
@@ -68,6 +76,8 @@ def describe(corpus: Corpus) -> dict[str, Any]:
     splits = table.dropna(subset=["split"]).groupby("split", sort=True)
     return {
         "corpus": corpus.name,
+        "release": corpus.release
+        or "; ".join(f"{part.name}: {part.release}" for part in corpus.parts if part.release),
         "utterances": len(table),
         "dialogs": int(table["dialog"].nunique()),
         "sessions": int(table["session"].nunique()),
@@ -93,8 +103,10 @@ def describe(corpus: Corpus) -> dict[str, Any]:
         },
         "label_scale": [lo, hi],
         "labels": labels,
+        "categories": [row for part in parts for row in category_means(part)],
+        "direction_warnings": directions,
         "audio": audio,
-        "problems": corpus.problems + audio_problems,
+        "problems": corpus.problems + audio_problems + directions,
     }
 
 
@@ -144,6 +156,7 @@ def format_description(summary: dict[str, Any]) -> str:
         f"corpus {summary['corpus']}: {summary['utterances']} utterances, "
         f"{summary['dialogs']} dialogs, {summary['sessions']} sessions, "
         f"{summary['speakers']} speakers, {summary['audio']['hours']} h of audio",
+        *([f"release: {summary['release']}"] if summary["release"] else []),
         f"dialog length: {summary['dialog_length']}",
         "",
         _largest(summary["per_session"], "session"),
@@ -157,6 +170,15 @@ def format_description(summary: dict[str, Any]) -> str:
         "",
         f"clipped labels: {summary['clipped_labels']}",
     ]
+    if summary["categories"]:
+        headers = {"corpus": "corpus", "category": "category", "basic": "checked as",
+                   "utterances": "utterances", "valence": "mean valence",
+                   "arousal": "mean arousal"}  # fmt: skip
+        lines += ["", tabulate(summary["categories"], headers=headers)]
+        lines.append(
+            f"label directions: {len(summary['direction_warnings'])} contradiction(s) of "
+            "arousal angry, happy > sad and valence happy > angry, sad (see problems)"
+        )
     if summary["per_split"]:
         rows = [{"split": name, **counts} for name, counts in summary["per_split"].items()]
         lines += ["", tabulate(rows, headers="keys")]

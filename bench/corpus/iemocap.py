@@ -6,8 +6,10 @@ Layout::
     Session{1..5}/sentences/wav/<dialog>/<utt_id>.wav   audio
 
 A summary line is ``[start - end]<TAB>utt_id<TAB>category<TAB>[valence, arousal, dominance]``
-with dimensional labels on a 1..5 scale. Rater lines (``C-E2:``, ``A-E3: val 3; ...``,
-self-ratings ``C-F1:``) and the ``%`` header are skipped.
+with dimensional labels on a 1..5 scale. The category (``ang``, ``hap``, ``exc``, ``sad``,
+``neu``, ``fru``, ... ``xxx`` where the raters did not agree) is the table's ``category``,
+which ``bench corpus describe`` checks the labels' directions against. Rater lines
+(``C-E2:``, ``A-E3: val 3; ...``, self-ratings ``C-F1:``) and the ``%`` header are skipped.
 
 Audio the labels leave out is reported, not dropped in silence: a wav with no summary line
 (its dialog's label file missing, or the turn absent from it) is counted in
@@ -97,6 +99,7 @@ def _summary_row(
         "start": start,
         "end": end,
         "group": session,
+        "category": match["cat"],
         **{name: float(normalise(value, SCALE)) for name, value in labels.items()},
     }
 

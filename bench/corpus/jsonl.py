@@ -3,8 +3,10 @@
 Required fields: ``utt_id``, ``session_id`` (the dialog), ``speaker_id``, ``audio_path``
 (relative to the manifest's folder, or absolute), ``valence``, ``arousal``.
 Optional: ``dominance``, ``start`` (order within the dialog; otherwise file order),
-``group`` (the fold unit; otherwise the speaker) and ``split`` (the corpus's own partition,
-such as ``Train`` or ``Test1``, for ``folds.mode: predefined``).
+``group`` (the fold unit; otherwise the speaker), ``split`` (the corpus's own partition,
+such as ``Train`` or ``Test1``, for ``folds.mode: predefined``) and ``category`` (a
+categorical label, ``angry`` or ``ang``, whose mean ratings ``bench corpus describe`` checks:
+:mod:`bench.corpus.directions`).
 
 Labels are on the scale the protocol states (default 1..5) and are normalised to [0, 1]
 with ``y = (x - lo) / (hi - lo)``. A label outside the scale is an error, since it most
@@ -29,7 +31,7 @@ from bench.corpus.text import read_text
 from bench.errors import InputError
 
 REQUIRED = ("utt_id", "session_id", "speaker_id", "audio_path", "valence", "arousal")
-OPTIONAL = ("dominance", "start", "group", "split")
+OPTIONAL = ("dominance", "start", "group", "split", "category")
 
 
 def _label(
@@ -69,6 +71,7 @@ def _row(
     speaker = str(record["speaker_id"])
     group = str(record.get("group", speaker))
     split = record.get("split")
+    category = record.get("category")
     return {
         "utt_id": str(record["utt_id"]),
         "corpus": name,
@@ -83,6 +86,7 @@ def _row(
         "dominance": dominance,
         "group": group,
         "split": math.nan if split in (None, "") else str(split),
+        "category": math.nan if category in (None, "") else str(category),
     }
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from bench.corpus.iemocap import read_iemocap
 from bench.corpus.jsonl import read_jsonl
-from bench.corpus.msp_improv import read_msp_improv
+from bench.corpus.msp_improv import AROUSAL_REVERSED, read_msp_improv
+from bench.corpus.msp_improv import DIALOG_UNITS as IMPROV_UNITS
 from bench.corpus.msp_podcast import DIALOG_UNITS as PODCAST_UNITS
 from bench.corpus.msp_podcast import read_msp_podcast
 from bench.corpus.section import CorpusSection
@@ -52,6 +53,9 @@ class CorpusReader:
         must then be set.
     dialog_units: the values ``dialog_unit`` may take, the default first; none: it stays
         unset.
+    arousal_reversed: what ``arousal_reversed`` is when unset, for a kind whose release
+        stores arousal in a direction that must be chosen (MSP-IMPROV); None: the kind
+        does not take the key.
     """
 
     read: ReadCorpus
@@ -59,6 +63,7 @@ class CorpusReader:
     example: str = "/path/to/corpus"
     locate: Callable[[CorpusSection], Path] | None = None
     dialog_units: tuple[str, ...] = ()
+    arousal_reversed: bool | None = None
 
     def __post_init__(self) -> None:
         if self.setting not in SETTINGS:
@@ -80,11 +85,13 @@ class CorpusReader:
 
 
 def corpus_reader(corpus: CorpusSection, key: str = "corpus") -> CorpusReader:
-    """The reader of ``corpus.kind``, with ``corpus.dialog_unit`` checked against it.
+    """The reader of ``corpus.kind``, with ``corpus.dialog_unit`` and
+    ``corpus.arousal_reversed`` checked against it.
 
     Raises:
-        BenchError: a kind that no reader is registered for (listing those that are), or a
-            dialog unit the kind does not take; both named as keys of the section ``key``.
+        BenchError: a kind that no reader is registered for (listing those that are), a
+            dialog unit the kind does not take, or ``arousal_reversed`` set for a kind that
+            does not take it; named as keys of the section ``key``.
     """
     reader = CORPUS_READERS.get(corpus.kind)
     if reader is None:
@@ -96,6 +103,12 @@ def corpus_reader(corpus: CorpusSection, key: str = "corpus") -> CorpusReader:
         raise BenchError(
             f"{key}.dialog_unit for {key}.kind {corpus.kind} must be {choices}, "
             f"not {corpus.dialog_unit!r}"
+        )
+    if corpus.arousal_reversed is not None and reader.arousal_reversed is None:
+        takes = ", ".join(k for k, r in CORPUS_READERS.items() if r.arousal_reversed is not None)
+        raise BenchError(
+            f"{key}.arousal_reversed applies to {key}.kind {takes} only, not {corpus.kind} "
+            "(leave it unset, null)"
         )
     return reader
 
@@ -128,7 +141,10 @@ def _iemocap(corpus: CorpusSection, root: Path, key: str, progress: bool) -> Cor
 
 
 def _msp_improv(corpus: CorpusSection, root: Path, key: str, progress: bool) -> Corpus:
-    return read_msp_improv(root, corpus.label_scale, section=key)
+    unit = corpus.dialog_unit or IMPROV_UNITS[0]
+    flip = AROUSAL_REVERSED if corpus.arousal_reversed is None else corpus.arousal_reversed
+    return read_msp_improv(root, corpus.label_scale, section=key, dialog_unit=unit,
+                           arousal_reversed=flip)  # fmt: skip
 
 
 def _msp_podcast(corpus: CorpusSection, root: Path, key: str, progress: bool) -> Corpus:
@@ -145,5 +161,10 @@ CORPUS_READERS: dict[str, CorpusReader] = {
     "iemocap": CorpusReader(_iemocap, example="/path/to/IEMOCAP_full_release"),
     "jsonl": CorpusReader(_jsonl, "manifest", "/path/to/manifest.jsonl"),
     "msp_podcast": CorpusReader(_msp_podcast, example=PODCAST_FOLDER, dialog_units=PODCAST_UNITS),
-    "msp_improv": CorpusReader(_msp_improv, example=IMPROV_FOLDER),
+    "msp_improv": CorpusReader(
+        _msp_improv,
+        example=IMPROV_FOLDER,
+        dialog_units=IMPROV_UNITS,
+        arousal_reversed=AROUSAL_REVERSED,
+    ),
 }

@@ -26,7 +26,11 @@ class CorpusSection:
     label_scale: ``(lo, hi)``; labels become ``(x - lo) / (hi - lo)``.
     dialog_unit: what one dialog is, where the corpus leaves it open (the reader's
         ``dialog_units``; MSP-Podcast: ``podcast``, its segments in order, or
-        ``utterance``, each turn alone).
+        ``utterance``, each turn alone; MSP-IMPROV: ``speaker``, one speaker's turns of a
+        recording, or ``recording``, both speakers').
+    arousal_reversed: read arousal as ``lo + hi - x``, for a release that stores it high to
+        low (MSP-IMPROV; the reader's ``arousal_reversed``); unset (None): the reader's
+        default.
     synth: the generator's arguments (``kind: synthetic`` only).
     """
 
@@ -35,6 +39,7 @@ class CorpusSection:
     manifest: str | None = None
     label_scale: tuple[float, float] = (1.0, 5.0)
     dialog_unit: str | None = None
+    arousal_reversed: bool | None = None
     synth: SynthConfig = field(default_factory=SynthConfig)
 
     def __post_init__(self) -> None:
@@ -42,9 +47,11 @@ class CorpusSection:
             raise BenchError(f"corpus.label_scale must be [lo, hi], lo < hi: {self.label_scale}")
 
     def hashed(self) -> dict[str, Any]:
-        """Every key, less ``dialog_unit`` where unset (so corpora read before it existed
-        keep their hashes)."""
+        """Every key, less ``dialog_unit`` and ``arousal_reversed`` where unset (so corpora
+        read before they existed keep their hashes; the labels a reader's default gives are in
+        each trial's data identity, :mod:`bench.run.identity`)."""
         values = asdict(self)
-        if self.dialog_unit is None:
-            del values["dialog_unit"]
+        for key in ("dialog_unit", "arousal_reversed"):
+            if values[key] is None:
+                del values[key]
         return values

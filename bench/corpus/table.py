@@ -17,14 +17,20 @@ dominance  float   same, NaN when the corpus has none
 group      str     the fold unit (IEMOCAP: the session)
 split      str     the release's own partition (MSP-Podcast ``Train``, ``Test1``; a
                    manifest's ``split``), read by ``folds.mode: predefined``; NaN if none
+category   str     the corpus's own categorical label of the utterance, the raters'
+                   consensus (IEMOCAP ``ang``, MSP ``A``); NaN where the corpus has none.
+                   Only :mod:`bench.corpus.directions` reads it
 ========== ======= ==========================================================
+
+A reader may add columns of its own after these (MSP-IMPROV: ``target``, the actor given the
+target sentence); later stages read only the columns above.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +41,7 @@ from bench.errors import InputError
 
 COLUMNS = [
     "utt_id", "corpus", "session", "dialog", "speaker", "start", "end",
-    "audio_path", "valence", "arousal", "dominance", "group", "split",
+    "audio_path", "valence", "arousal", "dominance", "group", "split", "category",
 ]  # fmt: skip
 LABELS = ["valence", "arousal", "dominance"]
 
@@ -49,7 +55,10 @@ class Corpus:
     dialog unit, how many speakers are unknown); parts: the corpora a cross-corpus table
     was combined from (:mod:`bench.corpus.cross`), each extracted and cached on its own;
     splits: where each ``split`` value was read (readers of corpora that have splits), so
-    rows that no fold of a protocol uses can be reported (:meth:`SplitTally.unused`).
+    rows that no fold of a protocol uses can be reported (:meth:`SplitTally.unused`);
+    release: the release layout the reader recognised (``Labels/labels_consensus.csv``, MSP-
+    Podcast 1.11 and later), which ``bench corpus describe`` prints; empty where a corpus has
+    one layout only.
     """
 
     name: str
@@ -61,6 +70,7 @@ class Corpus:
     notes: list[str] = field(default_factory=list)
     parts: tuple[Corpus, ...] = ()
     splits: SplitTally | None = None
+    release: str = ""
 
     def denormalise(self, values: np.ndarray) -> np.ndarray:
         """Map [0, 1] labels back to the corpus scale: ``x = lo + y (hi - lo)``."""
@@ -75,7 +85,8 @@ def normalise(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
 
 
 def finish_table(rows: list[dict], source: str | Path) -> pd.DataFrame:
-    """Build, check and sort an utterance table from reader rows.
+    """Build, check and sort an utterance table from reader rows: :data:`COLUMNS` (those a
+    row lacks are NaN), then any column of the reader's own.
 
     Raises:
         InputError: no utterances, or an utterance id that occurs twice.
@@ -86,7 +97,7 @@ def finish_table(rows: list[dict], source: str | Path) -> pd.DataFrame:
     for column in COLUMNS:
         if column not in table:
             table[column] = np.nan
-    table = table[COLUMNS]
+    table = table[COLUMNS + [c for c in table if c not in COLUMNS]]
     duplicated = table["utt_id"][table["utt_id"].duplicated()].unique()
     if len(duplicated):
         raise InputError(f"duplicate utterance ids: {', '.join(duplicated[:10])}", path=source)
@@ -135,3 +146,29 @@ class SplitTally:
                     f"first: {self.path}:{self.first[split]})"
                 )
         return problems
+
+
+def shared_speakers(
+    table: pd.DataFrame, column: str = "split", first: Sequence[str] = ()
+) -> dict[str, int]:
+    """How many speakers each pair of values of ``column`` shares, ``"Train/Test1": 3``, for
+    the pairs that share any; values in ``first`` come first, in its order, then the rest
+    sorted; rows without a value are left out. Readers give an unknown speaker an id of its
+    own (``unknown:<utt_id>``), so no unknown speaker is counted.
+
+    >>> rows = pd.DataFrame({"split": ["Test1", "Train", "Train", "Test2"],
+    ...                      "speaker": ["a", "a", "b", "b"]})
+    >>> shared_speakers(rows, first=["Train"])
+    {'Train/Test1': 1, 'Train/Test2': 1}
+    """
+    rows = table.dropna(subset=[column])
+    speakers = {str(v): set(part["speaker"]) for v, part in rows.groupby(column)}
+    rank = {name: k for k, name in enumerate(first)}
+    names = sorted(speakers, key=lambda name: (rank.get(name, len(rank)), name))
+    counts = {}
+    for k, left in enumerate(names):
+        for right in names[k + 1 :]:
+            shared = len(speakers[left] & speakers[right])
+            if shared:
+                counts[f"{left}/{right}"] = shared
+    return counts
