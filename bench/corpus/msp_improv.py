@@ -32,8 +32,9 @@ here is the one the released file names admit (``docs/corpora.md`` names the sou
   (``M01-T-MF01``), and both FM and MF turns occur under one target actor, so ``<G><kk>``
   (which public loaders take as the speaker) names the target actor, not who speaks.
 - **Recording:** session, sentence and emotion, target actor and condition
-  (``session1/S01A-F01-S``): the same scenario with the other actor as target is another
-  recording, though its files share the folder ``session1/S01A/S/``.
+  (``session1/S01A-F01-S``, the table's ``recording``; ``condition`` is a column too): the
+  same scenario with the other actor as target is another recording, though its files share
+  the folder ``session1/S01A/S/``.
 - **Dialog** (``corpus.dialog_unit``): ``speaker`` (default), one speaker's turns of one
   recording in turn-number order. Turn numbers count per speaker (``FM01`` and ``MF01`` are
   both first turns), so how the two speakers' turns interleave is not in the release, and

@@ -22,8 +22,9 @@ category   str     the corpus's own categorical label of the utterance, the rate
                    Only :mod:`bench.corpus.directions` reads it
 ========== ======= ==========================================================
 
-A reader may add columns of its own after these (MSP-IMPROV: ``target``, the actor given the
-target sentence); later stages read only the columns above.
+A reader may add columns of its own after these (MSP-IMPROV: ``recording``, ``target``, the
+actor given the target sentence, ``scenario`` and ``condition``); later stages read only the
+columns above.
 """
 
 from __future__ import annotations
