@@ -1,9 +1,13 @@
 """The one config layer: YAML files, dotted overrides, and known-key, type and range checks.
 
-Every YAML section that ``bench`` reads (protocols, variants, grids, features) goes through
-these functions, so a typo, a wrong type or a value out of range fails the same way
-everywhere: one line naming the key and where its value came from (a file, or a
-command-line override). A numeric field declares its range with :func:`ranged`.
+Every YAML section that ``bench`` reads (protocols, variants, grids, features, tuning
+choices) goes through these functions, so a typo, a wrong type or a value out of range fails
+the same way everywhere: one line naming the key and where its value came from (a file, or a
+command-line override). A numeric field declares its range with :func:`ranged`; a block
+whose class one of its keys names (a feature role's ``extractor``) is read by
+:func:`tagged_from_dict`; a block that sets only some fields (a protocol's ``model:``
+defaults) is checked by :func:`checked_partial`; typed values are set into a built
+configuration, checked, by :func:`with_values`.
 
 >>> from dataclasses import dataclass
 >>> @dataclass
@@ -272,16 +276,17 @@ def config_from_dict(
 
 
 def checked_fields(
-    cls: type, values: Mapping[str, Any], where: str = "", origins: Origins | None = None
+    cls: type,
+    values: Mapping[str, Any],
+    where: str = "",
+    origins: Origins | None = None,
+    partial: bool = False,
 ) -> dict[str, Any]:
     """The keyword arguments of ``cls`` from ``values``, with keys, types and ranges
     (:func:`ranged`) checked (the part of :func:`config_from_dict` that does not construct
-    ``cls`` itself)."""
-    if not isinstance(values, Mapping):
-        raise BenchError(
-            f"{where.rstrip('.') or 'the top level'} must be a mapping, not "
-            f"{type(values).__name__} {values!r}{_from(origins, where.rstrip('.'))}"
-        )
+    ``cls`` itself). ``partial``: a nested dataclass field stays a checked mapping of the
+    keys given (:func:`checked_partial`) instead of being built."""
+    checked_mapping(values, where, origins)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     names = list(fields)
@@ -296,11 +301,131 @@ def checked_fields(
     for name, value in values.items():
         key = where + name
         if dataclasses.is_dataclass(hints[name]) and isinstance(value, Mapping):
-            kwargs[name] = config_from_dict(hints[name], value, key + ".", origins)
+            if partial:
+                kwargs[name] = checked_fields(hints[name], value, key + ".", origins, True)
+            else:
+                kwargs[name] = config_from_dict(hints[name], value, key + ".", origins)
         else:
             kwargs[name] = check_type(key, hints[name], value, origins)
             check_range(key, field_range(fields[name]), kwargs[name], origins)
     return kwargs
+
+
+def checked_partial(
+    cls: type, values: Mapping[str, Any], where: str = "", origins: Origins | None = None
+) -> dict[str, Any]:
+    """Some fields of dataclass ``cls``, checked: a block that sets defaults for part of a
+    configuration (a protocol's ``model:``), merged into a whole one later. Keys, types and
+    ranges are checked as :func:`config_from_dict` checks them, nested blocks too, and the
+    values come back converted to their fields' types; nothing is built, so a check that
+    needs every field (a ``__post_init__``) waits for the whole configuration.
+
+    >>> @dataclass
+    ... class Train:
+    ...     epochs: int = 30
+    ...     lr: float = 1e-3
+    >>> checked_partial(Train, {"lr": "3e-4"}, "train.")
+    {'lr': 0.0003}
+    >>> checked_partial(Train, {"epochs": 2.5}, "train.", Origins("protocols/p.yaml"))
+    Traceback (most recent call last):
+    ...
+    bench.errors.BenchError: train.epochs must be int, not float 2.5 (from protocols/p.yaml)
+    """
+    return checked_fields(cls, values, where, origins, partial=True)
+
+
+def check_choice(
+    key: str, value: Any, allowed: Iterable[str], origins: Origins | None = None
+) -> str:
+    """``value`` if it is one of the names ``allowed``.
+
+    Raises:
+        BenchError: ``key must be one of a, b, not <value>``, with the value's origin.
+    """
+    names = tuple(allowed)
+    if not isinstance(value, str) or value not in names:
+        raise BenchError(
+            f"{key} must be one of {', '.join(names)}, not {value!r}{_from(origins, key)}"
+        )
+    return value
+
+
+def tagged_from_dict(
+    classes: Mapping[str, type[Config]],
+    tag: str,
+    values: Mapping[str, Any] | None,
+    where: str = "",
+    origins: Origins | None = None,
+) -> Config:
+    """The dataclass of ``classes`` that the block's key ``tag`` names (the first where the
+    block leaves it out), built from the block's other keys by :func:`config_from_dict`.
+
+    >>> @dataclass
+    ... class Logmel:
+    ...     n_mels: int = 64
+    >>> tagged_from_dict({"logmel": Logmel}, "extractor", {"n_mels": 40}, "speech.")
+    Logmel(n_mels=40)
+    >>> tagged_from_dict({"logmel": Logmel}, "extractor", {"extractor": "mfcc"}, "speech.")
+    Traceback (most recent call last):
+    ...
+    bench.errors.BenchError: speech.extractor must be one of logmel, not 'mfcc'
+
+    Raises:
+        BenchError: a block that is not a mapping, a name not in ``classes``, or an unknown
+            key or wrong value for the named class, each with its dotted key and origin.
+    """
+    rest = dict(checked_mapping(values or {}, where, origins))
+    name = check_choice(where + tag, rest.pop(tag, next(iter(classes))), classes, origins)
+    return config_from_dict(classes[name], rest, where, origins)
+
+
+def checked_mapping(
+    values: Any, where: str = "", origins: Origins | None = None
+) -> Mapping[str, Any]:
+    """``values`` if it is a mapping (a configuration block).
+
+    Raises:
+        BenchError: ``<where> must be a mapping, not <type> <value>``, with its origin.
+    """
+    if not isinstance(values, Mapping):
+        raise BenchError(
+            f"{where.rstrip('.') or 'the top level'} must be a mapping, not "
+            f"{type(values).__name__} {values!r}{_from(origins, where.rstrip('.'))}"
+        )
+    return values
+
+
+def with_values(config: Config, values: Mapping[str, Any], origin: str) -> Config:
+    """A copy of dataclass ``config`` with ``values`` (dotted key -> value, as a search or a
+    stored tuning choice gives them) set, as data, and checked as a file's values are: the
+    keys must exist, the types and ranges fit. The values keep their types: no round trip
+    through ``key=value`` text, where YAML would read a float such as ``3e-05`` as a string.
+
+    >>> @dataclass(frozen=True)
+    ... class Train:
+    ...     epochs: int = 30
+    ...     lr: float = ranged(1e-3, 0, low_open=True)
+    >>> with_values(Train(), {"lr": 3e-05}, "chosen.json")
+    Train(epochs=30, lr=3e-05)
+    >>> with_values(Train(), {"lr": "fast"}, "chosen.json")
+    Traceback (most recent call last):
+    ...
+    bench.errors.BenchError: lr must be float, not str 'fast' (from chosen.json)
+
+    Raises:
+        BenchError: a key the configuration does not have, or a value it cannot take, named
+            with ``origin``.
+    """
+    change: dict[str, Any] = {}
+    for key, value in values.items():
+        *path, last = key.split(".")
+        node = change
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    origins = Origins(origin)
+    merged = merge_known(dataclasses.asdict(config), change, origin, origins)
+    return config_from_dict(type(config), merged, "", origins)
 
 
 def check_type(key: str, hint: Any, value: Any, origins: Origins | None = None) -> Any:

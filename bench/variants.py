@@ -12,8 +12,10 @@ already exist (a typo fails loudly, naming the file):
 
 A variant file may also hold a ``personalise:`` block (:func:`resolve_personalise`).
 
-The result is checked by :class:`bench.train.config.TrialSpec`, so an invalid combination
-(e.g. a stateless model with feedback) is an error with a message.
+The merge runs on plain values in the config layer (:mod:`bench.config`); the result is a
+frozen, typed :class:`bench.train.config.TrialSpec`, so an invalid combination (e.g. a
+stateless model with feedback) is an error with a message, and nothing after this parses
+the configuration again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +89,9 @@ def _read_variant(path: Path) -> dict[str, Any]:
     return data
 
 
-def resolve_variant(name: str, protocol: Protocol, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """The full ``{"model": ..., "train": ...}`` configuration of a variant, checked.
+def resolve_variant(name: str, protocol: Protocol, overrides: Sequence[str] = ()) -> TrialSpec:
+    """The full configuration of a variant, checked: a spec whose ``seed`` and ``device``
+    keep their defaults (each trial sets its seed: :func:`bench.run.plan.plan_trials`).
 
     Raises:
         BenchError: an unknown key or a wrongly typed value, naming the key and where it was
@@ -105,10 +108,9 @@ def resolve_variant(name: str, protocol: Protocol, overrides: Sequence[str] = ()
     config = merge_known(config, change, str(path), origins)
     config = apply_overrides(config, overrides, origins)
     try:
-        TrialSpec.from_dict(config, origins)
+        return TrialSpec.from_dict(config, origins)
     except BenchError as exc:
         raise BenchError(f"variant {name} ({path}): {exc}") from exc
-    return config
 
 
 def resolve_personalise(
@@ -130,18 +132,22 @@ def resolve_personalise(
 
 
 def config_hash(
-    config: dict[str, Any],
+    spec: TrialSpec,
     protocol: Protocol,
     tuning: dict[str, Any] | None = None,
     data: dict[str, str] | None = None,
 ) -> str:
     """Short hash of everything that changes a trial's numbers except fold and seed: the
-    variant's resolved config, the protocol's corpus, folds, validation and features, the
+    variant's resolved config (the spec's plain :meth:`~TrialSpec.to_config`, as its record
+    stores it), the protocol's corpus, folds, validation and features, the
     tuning the config came from (``bench run --tuned``), so tuned and untuned trials never
     share a hash, and ``data``, the fold's data identity (:mod:`bench.run.identity`: what
     the trial trained, selected and tested on), so a changed corpus or fold never reuses a
     stored trial. ``train.seed_offset`` at 0 is left out (:func:`hashed_trial`)."""
-    hashed: dict[str, Any] = {"trial": hashed_trial(config), "protocol": protocol.hashed()}
+    hashed: dict[str, Any] = {
+        "trial": hashed_trial(spec.to_config()),
+        "protocol": protocol.hashed(),
+    }
     if tuning is not None:
         hashed["tuning"] = tuning
     if data is not None:
@@ -173,10 +179,10 @@ def aa_controls(
     base = resolve_variant(reference, protocol, overrides)
     controls = []
     for name in variants:
-        config = resolve_variant(name, protocol, overrides)
-        offset = config["train"]["seed_offset"]
-        same_otherwise = config == {**base, "train": {**base["train"], "seed_offset": offset}}
-        if offset != base["train"]["seed_offset"] and same_otherwise:
+        spec = resolve_variant(name, protocol, overrides)
+        offset = spec.train.seed_offset
+        same_otherwise = spec == replace(base, train=replace(base.train, seed_offset=offset))
+        if offset != base.train.seed_offset and same_otherwise:
             controls.append(name)
     return tuple(controls)
 

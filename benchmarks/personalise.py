@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 
@@ -40,7 +41,7 @@ def main() -> None:
     protocol = selection.protocol
     corpus, folds = corpus_and_folds(selection, progress=True)
     data = shared_inputs(protocol, corpus, folds, progress=True).trial_data(1)
-    spec = {**resolve_variant("mamba_ema", protocol), "seed": 0, "device": "cpu"}
+    spec = replace(resolve_variant("mamba_ema", protocol), seed=0, device="cpu")
     began = time.perf_counter()
     trained = train_model(spec, data)
     train_seconds = time.perf_counter() - began

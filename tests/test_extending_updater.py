@@ -12,7 +12,6 @@ from bench.errors import BenchError
 from bench.model import UPDATERS, StreamingModel
 from bench.model.recurrent import State, Updater, UpdaterSettings
 from bench.protocol import load_protocol
-from bench.train.config import TrialSpec
 from bench.variants import resolve_variant
 
 TOY = "toy_linear"
@@ -46,8 +45,7 @@ def toy_updater(monkeypatch: pytest.MonkeyPatch) -> str:
 def toy_model(name: str, feedback: str) -> StreamingModel:
     """The reference variant with ``model.updater=<name>``, resolved as ``bench run`` does."""
     overrides = [f"model.updater={name}", f"model.feedback={feedback}", *SMALL]
-    config = resolve_variant("mamba_ema", load_protocol("synthetic"), overrides)
-    spec = TrialSpec.from_dict(config)
+    spec = resolve_variant("mamba_ema", load_protocol("synthetic"), overrides)
     assert spec.model.updater == name
     torch.manual_seed(0)
     return StreamingModel(spec.model, D_SPEECH, D_PROSODY, D_SPEAKER)

@@ -26,6 +26,7 @@ from bench.run.local import run_local
 from bench.run.plan import plan_trials
 from bench.run.worker import SharedInputs
 from bench.train.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from bench.train.config import TrialSpec
 from bench.train.data import FEATURES, TrialData
 from bench.train.trial import TrialResult, run_trial
 
@@ -54,7 +55,8 @@ def trial_data(corpus, level: str) -> TrialData:
 
 
 def trained(corpus, tmp_path: Path, level: str, model: dict) -> tuple[TrialResult, Path]:
-    spec = {"model": model, "train": {"epochs": 1, "chunk_len": 8}, "seed": 0, "device": "cpu"}
+    plain = {"model": model, "train": {"epochs": 1, "chunk_len": 8}, "seed": 0, "device": "cpu"}
+    spec = TrialSpec.from_dict(plain)
     result = run_trial(spec, trial_data(corpus, level), keep_checkpoint=True)
     assert result.checkpoint is not None
     return result, save_checkpoint(tmp_path / "checkpoint.pt", result.checkpoint)

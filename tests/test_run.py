@@ -264,7 +264,7 @@ def test_a_stored_trial_is_current_only_for_the_data_it_ran_on(setup, tmp_path: 
 
     older = json.loads((first.key.folder(tmp_path) / RESULT_FILE).read_text())
     del older["data"]  # a record of a bench whose hash did not cover the data
-    older["config_hash"] = config_hash(first.config, protocol)
+    older["config_hash"] = config_hash(first.spec, protocol)
     (first.key.folder(tmp_path) / RESULT_FILE).write_text(json.dumps(older))
     [old] = plan_trials(protocol, ["stateless"], [0], identities(inputs, [1]), tmp_path, FAST)
     assert old.status == "stale" and "without its data identity" in old.reason

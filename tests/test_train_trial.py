@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 from bench.errors import BenchError
 from bench.testing.toy import toy_trial_data
 from bench.train import trial
+from bench.train.config import TrialSpec
 from bench.train.trainer import fit
 from bench.train.trial import PREDICTION_COLUMNS, TrialResult, run_trial
 
@@ -22,9 +24,10 @@ def data():
     return toy_trial_data(sessions=3, dialogs_per_session=4, utterances=(8, 16), seed=2)
 
 
-def spec(epochs: int = 2, **model) -> dict:
-    return {"model": TINY | model, "train": {"epochs": epochs, "chunk_len": 6,
-            "batch_dialogs": 3}, "seed": 7, "device": "cpu"}  # fmt: skip
+def spec(epochs: int = 2, **model) -> TrialSpec:
+    return TrialSpec.from_dict({"model": TINY | model, "train": {"epochs": epochs,
+                                "chunk_len": 6, "batch_dialogs": 3}, "seed": 7,
+                                "device": "cpu"})  # fmt: skip
 
 
 def test_result_contents(data) -> None:
@@ -61,14 +64,15 @@ def test_same_seed_same_result_and_caller_rng_untouched(data) -> None:
     assert torch.equal(torch.rand(1), before)
     second = run_trial(spec(1, updater="gru"), data)
     assert first.predictions.equals(second.predictions)
-    other = run_trial(spec(1, updater="gru") | {"seed": 8}, data)
+    other = run_trial(replace(spec(1, updater="gru"), seed=8), data)
     assert not first.predictions.equals(other.predictions)
 
 
 def test_early_stopping_keeps_the_best_epoch(data) -> None:
     result = run_trial(
-        {"model": TINY | {"updater": "mlp", "feedback": "none"},
-         "train": {"epochs": 50, "patience": 1, "lr": 0.3}, "seed": 0, "device": "cpu"},
+        TrialSpec.from_dict({"model": TINY | {"updater": "mlp", "feedback": "none"},
+                             "train": {"epochs": 50, "patience": 1, "lr": 0.3}, "seed": 0,
+                             "device": "cpu"}),
         data,
     )  # fmt: skip
     assert len(result.history) < 50
@@ -81,10 +85,10 @@ def test_early_stopping_keeps_the_best_epoch(data) -> None:
 def test_stateful_model_beats_stateless_on_drifting_moods() -> None:
     data = toy_trial_data(sessions=3, dialogs_per_session=8, seed=0)
     train = {"epochs": 8, "patience": 8}
-    stateless = run_trial({"model": TINY | {"updater": "none", "feedback": "none"},
-                           "train": train, "seed": 0, "device": "cpu"}, data)  # fmt: skip
-    stateful = run_trial({"model": TINY | {"updater": "gru", "feedback": "none"},
-                          "train": train, "seed": 0, "device": "cpu"}, data)  # fmt: skip
+    stateless = run_trial(TrialSpec.from_dict({"model": TINY | {"updater": "none",
+                          "feedback": "none"}, "train": train, "device": "cpu"}), data)  # fmt: skip
+    stateful = run_trial(TrialSpec.from_dict({"model": TINY | {"updater": "gru",
+                         "feedback": "none"}, "train": train, "device": "cpu"}), data)  # fmt: skip
     ccc = [r.outcome.metrics["test"]["ccc_avg"] for r in (stateless, stateful)]
     assert ccc[1] > ccc[0] + 0.03
 
@@ -94,9 +98,11 @@ def test_stateful_model_beats_stateless_on_drifting_moods() -> None:
     [({"model": {"updatr": "gru"}}, "model.updatr"), ({"train": {"epoch": 3}}, "train.epoch"),
      ({"seeds": 1}, "seeds"), ({"device": "tpu"}, "device")],
 )  # fmt: skip
-def test_bad_spec_fails_before_training(data, bad: dict, message: str) -> None:
+def test_a_bad_spec_fails_when_it_is_read(bad: dict, message: str) -> None:
+    """A plain spec becomes a :class:`TrialSpec` (what ``run_trial`` takes) through the config
+    layer, which refuses an unknown key or a wrong value."""
     with pytest.raises(BenchError, match=message):
-        run_trial(bad, data)
+        TrialSpec.from_dict(bad)
 
 
 def test_a_seed_offset_shifts_the_initialisation_and_shuffling_seeds(data, monkeypatch) -> None:
@@ -111,8 +117,8 @@ def test_a_seed_offset_shifts_the_initialisation_and_shuffling_seeds(data, monke
 
     monkeypatch.setattr(trial, "fit", recording_fit)
     base = spec(1, updater="gru")
-    shifted = base | {"train": base["train"] | {"seed_offset": 1}}
-    results = [run_trial(s, data) for s in (base, shifted, base | {"seed": 1007})]
+    shifted = replace(base, train=replace(base.train, seed_offset=1))
+    results = [run_trial(s, data) for s in (base, shifted, replace(base, seed=1007))]
     (plain, plain_seed), (offset, offset_seed), (far, far_seed) = seen
     assert (plain_seed, offset_seed, far_seed) == (7, 1007, 1007)
     assert all(torch.equal(offset[k], far[k]) for k in offset)

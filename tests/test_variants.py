@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -18,6 +20,7 @@ from bench.train.config import TrialSpec
 from bench.variants import (
     aa_controls,
     config_hash,
+    hashed_trial,
     load_grid,
     resolve_personalise,
     resolve_variant,
@@ -59,8 +62,8 @@ def test_grids_name_the_issue_variants_and_three_seeds():
     assert set(variant_names()) == set(extended.variants)
 
 
-def test_each_variant_changes_what_its_name_says(protocol: dict):
-    resolved = {name: resolve_variant(name, protocol) for name in variant_names()}
+def test_each_variant_changes_what_its_name_says(protocol: Protocol):
+    resolved = {name: resolve_variant(name, protocol).to_config() for name in variant_names()}
     reference = resolved["mamba_ema"]
     assert reference["model"]["updater"] == "mamba" and reference["model"]["ema"]["alpha"] == 0.8
 
@@ -90,11 +93,12 @@ def _get(tree: dict, dotted: str):
 def test_overrides_and_protocol_train_section_apply_in_order(protocol: Protocol):
     with_protocol = dataclasses.replace(protocol, train={"epochs": 7})
     config = resolve_variant("no_film", with_protocol, ["train.lr=0.01"])
-    assert config["train"]["epochs"] == 7 and config["train"]["lr"] == 0.01
+    assert config.train.epochs == 7 and config.train.lr == 0.01
     assert config_hash(config, protocol) != config_hash(
         resolve_variant("no_film", protocol), protocol
     )
-    assert config_hash(config, protocol) == config_hash(dict(config), load_protocol("synthetic"))
+    read_back = TrialSpec.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert config_hash(config, protocol) == config_hash(read_back, load_protocol("synthetic"))
     changed_corpus = load_protocol("synthetic", ["corpus.synth.seed=3"])
     assert config_hash(config, changed_corpus) != config_hash(config, protocol)
 
@@ -210,14 +214,18 @@ def test_a_variant_file_can_declare_its_personalisation(tmp_path: Path, monkeypa
 
 def test_a_seed_offset_of_0_keeps_the_hash_of_trials_stored_before_the_key(protocol: Protocol):
     """``train.seed_offset`` came after trials and tunings were stored: at 0 it is not hashed,
-    so a stored trial of the reference stays current; any other offset is a new trial."""
-    config = resolve_variant("mamba_ema", protocol)
-    assert config["train"]["seed_offset"] == 0
+    so a stored trial of the reference stays current (its hash is the one computed from the
+    plain configuration without the key); any other offset is a new trial."""
+    spec = resolve_variant("mamba_ema", protocol)
+    assert spec.train.seed_offset == 0
+    config = spec.to_config()
     before = {**config, "train": {k: v for k, v in config["train"].items() if k != "seed_offset"}}
-    assert config_hash(config, protocol) == config_hash(before, protocol)
+    assert hashed_trial(config) == before
+    text = json.dumps({"trial": before, "protocol": protocol.hashed()}, sort_keys=True, default=str)
+    assert config_hash(spec, protocol) == hashlib.sha256(text.encode()).hexdigest()[:12]
     shifted = resolve_variant("mamba_ema_aa", protocol)
-    assert shifted["train"]["seed_offset"] == 1
-    assert config_hash(shifted, protocol) != config_hash(config, protocol)
+    assert shifted.train.seed_offset == 1
+    assert config_hash(shifted, protocol) != config_hash(spec, protocol)
     with pytest.raises(BenchError, match="train.seed_offset must be >= 0, not -1"):
         resolve_variant("mamba_ema", protocol, ["train.seed_offset=-1"])
 
@@ -243,7 +251,7 @@ def test_a_variant_given_as_a_yaml_path_is_named_by_its_stem(tmp_path: Path, mon
     monkeypatch.setattr(variants, "_GIVEN_FILES", {})
     (tmp_path / "wide.yaml").write_text("model: {d_model: 96}\n")
     assert variant_name(str(tmp_path / "wide.yaml")) == "wide"
-    assert resolve_variant("wide", load_protocol("synthetic"))["model"]["d_model"] == 96
+    assert resolve_variant("wide", load_protocol("synthetic")).model.d_model == 96
     assert variant_name(str(variants.VARIANT_DIR / "no_film.yaml")) == "no_film"
     (tmp_path / "no_film.yaml").write_text("model: {film: false}\n")
     with pytest.raises(BenchError, match="its name 'no_film' is taken by .*variants/no_film"):

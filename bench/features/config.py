@@ -1,4 +1,5 @@
-"""The protocol's ``features:`` block, checked: unknown keys and wrongly typed values fail.
+"""The protocol's ``features:`` block, read by the config layer (:mod:`bench.config`), as
+every section is: unknown keys and wrongly typed values fail naming the key and its origin.
 
 .. code-block:: yaml
 
@@ -20,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.config import Origins, check_type, config_from_dict
-from bench.errors import BenchError
+from bench.config import Origins, check_choice, config_from_dict, tagged_from_dict
 from bench.features.base import ExtractorSpec
 from bench.features.egemaps import EgemapsSpec
 from bench.features.logmel import LogMelSpec
@@ -60,12 +60,29 @@ class FeaturesConfig:
     speaker_level: str = "utterance"
 
 
-def role_defaults(role: str, extractor: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FeaturesBlock:
+    """The ``features:`` block as written: the stores' folder (null: ``$BENCH_DATA/features``)
+    and each role's block of ``ROLES`` (``{extractor: <name>, <its parameters>}``; the
+    speaker's also ``level``), which :func:`parse_features_config` reads."""
+
+    cache_dir: str | None = None
+    speech: dict[str, Any] | None = None
+    prosody: dict[str, Any] | None = None
+    speaker: dict[str, Any] | None = None
+
+
+def role_defaults(
+    role: str, extractor: str | None = None, origins: Origins | None = None
+) -> dict[str, Any]:
     """The full block of ``role`` with ``extractor`` (default: the role's first) and every
-    parameter at its default, so that any parameter can be overridden by its dotted key."""
-    name = extractor or ROLES[role][0]
-    if name not in ROLES[role]:
-        raise BenchError(f"features.{role}.extractor must be one of {ROLES[role]}, not {name!r}")
+    parameter at its default, so that any parameter can be overridden by its dotted key.
+
+    Raises:
+        BenchError: an extractor the role does not take, with its origin (``origins``).
+    """
+    key = f"features.{role}.extractor"
+    name = check_choice(key, extractor or ROLES[role][0], ROLES[role], origins)
     block = {"extractor": name, **dataclasses.asdict(EXTRACTORS[name]())}
     if role == "speaker":
         block["level"] = LEVELS[0]
@@ -75,34 +92,25 @@ def role_defaults(role: str, extractor: str | None = None) -> dict[str, Any]:
 def parse_features_config(
     block: Mapping[str, Any] | None, origins: Origins | None = None
 ) -> FeaturesConfig:
-    """Check a ``features:`` block and fill in defaults.
+    """A ``features:`` block (a protocol's, or a checkpoint's :func:`features_block`) read
+    by the config layer, defaults filled in: each role's extractor class is the one its
+    ``extractor`` key names among those the role takes (:func:`bench.config.tagged_from_dict`).
 
     Raises:
         BenchError: an unknown key, role, extractor or level, or a value of the wrong type,
-            named with where it came from (``origins``).
+            named with its dotted key and where it came from (``origins``).
     """
-    block = dict(block or {})
-    unknown = set(block) - {"cache_dir", *ROLES}
-    if unknown:
-        raise BenchError(
-            f"features: unknown keys {sorted(unknown)} (allowed: cache_dir, {', '.join(ROLES)})"
-            + ("" if origins is None else f" (from {origins.of('features')})")
-        )
-    extractors, level = {}, "utterance"
+    given = config_from_dict(FeaturesBlock, block or {}, "features.", origins)
+    roles = {role: dict(getattr(given, role) or {}) for role in ROLES}
+    level = roles["speaker"].pop("level", LEVELS[0])
+    level = check_choice("features.speaker.level", level, LEVELS, origins)
+    extractors = {}
     for role, accepted in ROLES.items():
-        options = dict(block.get(role) or {})
-        if role == "speaker":
-            level = options.pop("level", level)
-            if level not in LEVELS:
-                raise BenchError(f"features.speaker.level must be one of {LEVELS}, not {level!r}")
-        name = options.pop("extractor", accepted[0])
-        if name not in accepted:
-            raise BenchError(f"features.{role}.extractor must be one of {accepted}, not {name!r}")
-        extractors[role] = make_spec(EXTRACTORS[name], options, f"features.{role}", origins)
-    cache_dir = check_type("features.cache_dir", str | None, block.get("cache_dir"), origins)
-    return FeaturesConfig(
-        Path(cache_dir) if cache_dir else data_dir() / "features", extractors, level
-    )
+        classes = {name: EXTRACTORS[name] for name in accepted}
+        where = f"features.{role}."
+        extractors[role] = tagged_from_dict(classes, "extractor", roles[role], where, origins)
+    cache_dir = Path(given.cache_dir) if given.cache_dir else data_dir() / "features"
+    return FeaturesConfig(cache_dir, extractors, level)
 
 
 def as_features_config(cfg: FeaturesConfig | Mapping[str, Any] | None) -> FeaturesConfig:
@@ -119,18 +127,3 @@ def features_block(config: FeaturesConfig) -> dict[str, Any]:
     }
     block["speaker"]["level"] = config.speaker_level
     return block
-
-
-def make_spec(
-    cls: type[ExtractorSpec], options: Mapping[str, Any], where: str, origins: Origins | None = None
-) -> ExtractorSpec:
-    """Build ``cls(**options)`` after checking every key and value type against its fields."""
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(options) - fields
-    if unknown:
-        raise BenchError(
-            f"{where}: unknown parameters {sorted(unknown)} for {cls.name} "
-            f"(allowed: {', '.join(sorted(fields))})"
-            + ("" if origins is None else f" (from {origins.of(where)})")
-        )
-    return config_from_dict(cls, options, where + ".", origins)

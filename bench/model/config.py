@@ -1,4 +1,5 @@
 """The model's configuration: plain values with explicit defaults; unknown keys are an error.
+Frozen, as every part of a trial's spec is (:class:`bench.train.config.TrialSpec`).
 
 Defaults follow the seed (section 14): ``d_p2 = 64``, ``d_c = 64``, ``a = 0.8``, the full
 model (Mamba updater + EMA + FiLM + prosody + scheduled sampling). Each numeric field
@@ -23,7 +24,7 @@ def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
         raise BenchError(f"{where} must be one of {', '.join(allowed)}, not {value!r}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class EMAConfig:
     """EMA state ``c_t = a c_{t-1} + (1 - a) u_t``.
 
@@ -46,7 +47,7 @@ class EMAConfig:
             )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """The streaming model of seed section 1.2.
 

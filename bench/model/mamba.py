@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from bench.config import ranged
 
 
-@dataclass
+@dataclass(frozen=True)
 class MambaConfig:
     """The Mamba block's sizes (``model.mamba``, mamba-ssm's names): ``d_inner = expand *
     d_model``; the causal convolution spans ``d_conv >= 2`` positions (:class:`MambaBlock`

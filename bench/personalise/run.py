@@ -76,8 +76,7 @@ class PersonaliseSummary:
 
 def supported_modes(trial: PlannedTrial, config: PersonaliseConfig) -> list[str]:
     """The declared modes the trial's model has parameters for."""
-    film = bool(trial.config["model"].get("film", True))
-    return [mode for mode in config.adapt if film or mode == "head_bias"]
+    return [mode for mode in config.adapt if trial.spec.model.film or mode == "head_bias"]
 
 
 def personalise_configs(selection: Selection) -> dict[str, PersonaliseConfig]:

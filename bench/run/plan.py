@@ -1,16 +1,22 @@
-"""The trial plan: which (variant, fold, seed) trials a run asks for and which are done."""
+"""The trial plan: which (variant, fold, seed) trials a run asks for and which are done.
+
+Each planned trial carries its frozen, typed :class:`bench.train.config.TrialSpec`, which
+its work item hands the worker as it is; its config hash and record cover the spec's plain
+configuration (:meth:`~bench.train.config.TrialSpec.to_config`).
+"""
 
 from __future__ import annotations
 
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bench.protocol import Protocol
 from bench.results import TrialKey, TrialRecord, read_record
 from bench.run.identity import data_change
+from bench.train.config import TrialSpec
 from bench.variants import config_hash, resolve_variant
 
 
@@ -31,11 +37,12 @@ class ConfigSource(typing.Protocol):
         fold: int,
         overrides: tuple[str, ...],
         chosen_on: Mapping[int, dict[str, str]] | None,
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The variant's configuration on ``fold`` and the marker its trial's record keeps
-        (and its config hash covers). ``chosen_on``: source fold -> its selection identity
-        now (:func:`bench.run.identity.selection_identity`), None where there is no corpus
-        to check against.
+    ) -> tuple[TrialSpec, dict[str, Any]]:
+        """The variant's configuration on ``fold`` (a spec whose seed each trial sets) and
+        the marker its trial's record keeps (and its config hash covers). ``chosen_on``:
+        source fold -> its selection identity now
+        (:func:`bench.run.identity.selection_identity`), None where there is no corpus to
+        check against.
 
         Raises:
             BenchError: no configuration for it, or one chosen for another configuration of
@@ -46,18 +53,19 @@ class ConfigSource(typing.Protocol):
 
 @dataclass(frozen=True)
 class PlannedTrial:
-    """A trial with its resolved configuration and its state in the results store.
+    """A trial with its resolved spec and its state in the results store.
 
-    status: ``done`` (stored with this config hash), ``stale`` (stored with another hash:
-    ``reason`` says whether its data or its config changed), ``missing`` (not stored, only
-    partly, or with a corrupt record), or ``forced`` (``force`` reruns it). stored: the record
-    in the store, if there is a valid one. tuning: where the config came from when a
+    spec: what the worker trains, frozen and typed (its seed the key's). status: ``done``
+    (stored with this config hash), ``stale`` (stored with another hash: ``reason`` says
+    whether its data or its config changed), ``missing`` (not stored, only partly, or with a
+    corrupt record), or ``forced`` (``force`` reruns it). stored: the record in the store,
+    if there is a valid one. tuning: where the config came from when a
     :class:`ConfigSource` gave it (``bench run --tuned``: :mod:`bench.tune.apply`), or None.
     data: the fold's data identity (:mod:`bench.run.identity`), which the config hash covers.
     """
 
     key: TrialKey
-    config: dict[str, Any]
+    spec: TrialSpec
     config_hash: str
     status: str
     stored: TrialRecord | None = None
@@ -69,10 +77,15 @@ class PlannedTrial:
     def needs_run(self) -> bool:
         return self.status != "done"
 
+    @property
+    def config(self) -> dict[str, Any]:
+        """The configuration as plain values, as the trial's record stores it."""
+        return self.spec.to_config()
+
     def work(self) -> dict[str, Any]:
-        """What the worker gets: the trial's id, its fold and the ``bench.train`` spec."""
-        spec = {**self.config, "seed": self.key.seed, "device": "auto"}
-        return {"trial_id": str(self.key), "fold": self.key.fold, "spec": spec}
+        """What the worker gets: the trial's id, its fold and its spec (picklable, so it
+        reaches a Ray worker as it is)."""
+        return {"trial_id": str(self.key), "fold": self.key.fold, "spec": self.spec}
 
 
 def stale_reason(stored: TrialRecord, digest: str, data: Mapping[str, str]) -> str:
@@ -129,5 +142,6 @@ def plan_trials(
                 key = TrialKey(protocol.name, variant, fold, seed)
                 stored = read_record(key.folder(results_root))
                 status, reason = _status(stored, digest, data, force)
-                plan.append(PlannedTrial(key, config, digest, status, stored, marker, data, reason))
+                spec = replace(config, seed=seed)
+                plan.append(PlannedTrial(key, spec, digest, status, stored, marker, data, reason))
     return plan

@@ -62,8 +62,9 @@ Task = Callable[[dict[str, Any], SharedInputs, TrialData], dict[str, Any]]
 
 def train_task(work: dict[str, Any], inputs: SharedInputs, data: TrialData) -> dict[str, Any]:
     """The task of ``bench run``: train, select and test one trial (``work``:
-    ``PlannedTrial.work()``, plus ``"checkpoint": True`` to keep the model's checkpoint);
-    the JSON form of its :class:`bench.train.trial.TrialResult`."""
+    ``PlannedTrial.work()``, whose ``spec`` is the plan's :class:`bench.train.config.TrialSpec`,
+    trained as it is; plus ``"checkpoint": True`` to keep the model's checkpoint); the JSON
+    form of its :class:`bench.train.trial.TrialResult`."""
     keep = work.get("checkpoint", False)
     return run_trial(work["spec"], data, keep_checkpoint=keep).to_json()
 

@@ -1,4 +1,11 @@
-"""Training configuration and the trial spec; unknown keys are an error."""
+"""Training configuration and the trial spec; unknown keys are an error.
+
+A :class:`TrialSpec` is resolved once, where a trial is planned
+(:func:`bench.variants.resolve_variant`, a tuned choice set into it by
+:func:`bench.config.with_values`), and travels frozen and typed to the worker that trains it.
+Records and checkpoints store its plain values (:meth:`TrialSpec.to_config`,
+:meth:`TrialSpec.to_dict`), read back by :meth:`TrialSpec.from_dict`.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ from bench.model.config import ModelConfig
 SEED_STRIDE = 1000
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """TBPTT training with AdamW, early stopping on validation CCC-avg.
 
@@ -54,9 +61,11 @@ class TrainConfig:
             )
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrialSpec:
-    """``{"model": {...}, "train": {...}, "seed": int, "device": "cpu" | "cuda" | "auto"}``."""
+    """What one trial trains: the model and training configuration, the seed and the device
+    (``cpu``, ``cuda`` or ``auto``); plain, ``{"model": {...}, "train": {...}, "seed": int,
+    "device": str}``. Frozen, so the spec a plan made is the spec a worker trains."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -83,4 +92,11 @@ class TrialSpec:
         return self.seed + SEED_STRIDE * self.train.seed_offset
 
     def to_dict(self) -> dict[str, Any]:
+        """Every value, plain (a checkpoint's ``spec``, a trial result's)."""
         return asdict(self)
+
+    def to_config(self) -> dict[str, Any]:
+        """The configuration without seed and device, plain: ``{"model": {...}, "train":
+        {...}}``, what a trial's record stores and its config hash covers
+        (:func:`bench.variants.config_hash`), the same for every seed."""
+        return {"model": asdict(self.model), "train": asdict(self.train)}

@@ -109,7 +109,7 @@ class TrainedModel:
 
 
 def train_model(
-    spec: Mapping[str, Any],
+    spec: TrialSpec,
     data: TrialData,
     splits: Sequence[str] = SPLITS,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
@@ -120,25 +120,23 @@ def train_model(
     ``train.seed_offset`` (:attr:`TrialSpec.effective_seed`), fixes initialisation, batch
     order, dropout and scheduled-sampling draws (a CPU run is reproducible); the caller's
     global torch RNG state is left as it was. ``splits``: the splits that must be
-    present (a tuner's data has no test split); ``on_epoch``: see :func:`fit`.
+    present (a tuner's data has no test split); ``on_epoch``: see :func:`fit`. ``spec`` is
+    trained as it is (a plain one is read by :meth:`TrialSpec.from_dict` first).
     """
-    resolved = TrialSpec.from_dict(spec)
     data.validate(splits)
-    device = resolve_device(resolved.device)
+    device = resolve_device(spec.device)
     standardisers = fit_standardisers(data)
     sets = {name: dialog_set(data, name, standardisers) for name in splits}
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-        seed = resolved.effective_seed
+        seed = spec.effective_seed
         torch.manual_seed(seed)
         dims = [data.features[name].shape[1] for name in FEATURES]
-        model = StreamingModel(resolved.model, *dims).to(device)
-        fitted = fit(model, sets["train"], sets["val"], resolved.train, device, seed, on_epoch)
-    return TrainedModel(resolved, model, fitted, standardisers, sets, device)
+        model = StreamingModel(spec.model, *dims).to(device)
+        fitted = fit(model, sets["train"], sets["val"], spec.train, device, seed, on_epoch)
+    return TrainedModel(spec, model, fitted, standardisers, sets, device)
 
 
-def run_trial(
-    spec: Mapping[str, Any], data: TrialData, keep_checkpoint: bool = False
-) -> TrialResult:
+def run_trial(spec: TrialSpec, data: TrialData, keep_checkpoint: bool = False) -> TrialResult:
     """Train and evaluate one configuration on one fold (:func:`train_model`), then stream
     the validation and test dialogs. ``keep_checkpoint`` puts the evaluated model's
     checkpoint in the result (``TrialResult.checkpoint``).

@@ -15,45 +15,21 @@ Two modes, named in the report's legend:
 
 from __future__ import annotations
 
-import copy
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.config import Origins, merge_known
+from bench.config import with_values
 from bench.errors import BenchError
 from bench.protocol import Protocol
 from bench.train.config import TrialSpec
-from bench.tune.store import TuningKey, read_choice
+from bench.tune.store import CHOSEN_FILE, TuningKey, read_choice
 from bench.variants import config_hash, resolve_variant
 
 MODES = ("nested", "fold1")
 DEFAULT_ROOT = Path("tuning")
-
-
-def with_values(config: dict[str, Any], values: Mapping[str, Any], origin: str) -> dict[str, Any]:
-    """A copy of ``config`` (a resolved variant: ``model``, ``train``) with ``values``
-    (dotted key -> value, as a search gives them) set, as data, and checked. The values
-    keep their types: no round trip through ``key=value`` text, where YAML would read a
-    float such as ``3e-05`` as a string.
-
-    Raises:
-        BenchError: a key the configuration does not have, or a value it cannot take, named
-            with ``origin``.
-    """
-    change: dict[str, Any] = {}
-    for key, value in values.items():
-        *path, last = key.split(".")
-        node = change
-        for part in path:
-            node = node.setdefault(part, {})
-        node[last] = value
-    origins = Origins(origin)
-    merged = merge_known(copy.deepcopy(config), change, origin, origins)
-    TrialSpec.from_dict(merged, origins)
-    return merged
 
 
 @dataclass(frozen=True)
@@ -87,9 +63,10 @@ class Tuning:
         fold: int,
         overrides: tuple[str, ...],
         chosen_on: Mapping[int, dict[str, str]] | None,
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A variant's config on ``fold`` with its chosen values set, and the tuning marker
-        that the trial's record keeps and its config hash covers
+    ) -> tuple[TrialSpec, dict[str, Any]]:
+        """A variant's spec on ``fold`` with its chosen values set, as data and checked by the
+        config layer (:func:`bench.config.with_values`), and the tuning marker that the
+        trial's record keeps and its config hash covers
         (:meth:`bench.run.plan.ConfigSource.configure`).
 
         ``chosen_on``: fold number -> :func:`bench.run.identity.selection_identity` of the
@@ -100,7 +77,8 @@ class Tuning:
         Raises:
             BenchError: no choice stored for the source fold, or one made for another
                 configuration of the variant (the protocol, variant file or overrides
-                changed) or on other data (the fold's training or validation rows changed).
+                changed) or on other data (the fold's training or validation rows changed),
+                or a chosen value the configuration cannot take (named with the file).
         """
         key = TuningKey(protocol.name, variant, self.source_fold(fold))
         choice = read_choice(self.root, key)
@@ -120,7 +98,7 @@ class Tuning:
                 f"the tuning of {key} under {self.root}/ was made {made} (the fold's training "
                 f"and validation utterances and labels now differ); {again}"
             )
-        config = with_values(untuned, choice.values, f"the tuning choice of {key}")
+        config = with_values(untuned, choice.values, str(key.folder(self.root) / CHOSEN_FILE))
         marker = {
             "mode": self.mode,
             "fold": key.fold,
