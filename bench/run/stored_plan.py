@@ -34,6 +34,7 @@ from bench.protocol import Fold, corpora_note
 from bench.results import TrialKey, from_plain, read_record
 from bench.run.plan import PlannedTrial, _status
 from bench.run.selection import Selection
+from bench.train.config import TrialSpec
 from bench.variants import aa_controls, resolve_personalise
 
 PLAN_SCHEMA = "bench.plan/1"
@@ -351,6 +352,7 @@ def planned_trials(plan: StoredPlan, results: str | Path) -> list[PlannedTrial]:
             key = TrialKey(plan.protocol.name, entry.variant, entry.fold, seed)
             stored = read_record(key.folder(results))
             status, reason = _status(stored, entry.config_hash, data, force=False)
-            trials.append(PlannedTrial(key, entry.config, entry.config_hash, status, stored,
+            spec = TrialSpec.from_dict({**entry.config, "seed": seed})
+            trials.append(PlannedTrial(key, spec, entry.config_hash, status, stored,
                                        entry.tuning, data, reason))  # fmt: skip
     return trials

@@ -19,13 +19,14 @@ import functools
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from bench.atomic import Busy
+from bench.config import with_values
 from bench.errors import BenchError
 from bench.paths import ensure_writable_dir
 from bench.run.executors import RunOptions, named_executor
@@ -33,7 +34,7 @@ from bench.run.identity import selection_identity
 from bench.run.inputs import shared_inputs
 from bench.run.selection import Selection, check_output_folders, corpus_and_folds, fold_rows
 from bench.run.worker import SharedInputs
-from bench.tune.apply import with_values
+from bench.train.config import TrialSpec
 from bench.tune.executors import Schedule, search_local, search_ray
 from bench.tune.space import Search, load_search
 from bench.tune.store import (
@@ -60,7 +61,7 @@ class PlannedConfiguration:
     key: TuningKey
     index: int
     values: dict[str, Any]
-    spec: dict[str, Any]
+    spec: TrialSpec
     digest: str
     stored: ConfigurationRecord | None
 
@@ -194,7 +195,7 @@ def plan_search(
             stored = read_configuration(root, key, index)
             current = stored is not None and stored.tuning_hash == digest
             current = current and stored.values == values
-            spec = {**config, "seed": search.settings.training_seed, "device": "auto"}
+            spec = replace(config, seed=search.settings.training_seed)
             planned.append(
                 PlannedConfiguration(key, index, values, spec, digest, stored if current else None)
             )
@@ -204,7 +205,7 @@ def plan_search(
         for configuration in round_:
             searcher.observe(configuration.values, configuration.stored.score)
     base_hash = config_hash(base, protocol)
-    epochs = base["train"]["epochs"]
+    epochs = base.train.epochs
     return PlannedSearch(key, base_hash, epochs, planned, data, search.settings.budget_epochs,
                          more=len(planned) < budget)  # fmt: skip
 
