@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from test_run import FAST
 from bench.audio import load_audio
 from bench.cli import main
 from bench.corpus.describe import describe, format_description
+from bench.corpus.directions import direction_warnings
 from bench.corpus.msp_podcast import read_msp_podcast
 from bench.errors import BenchError, InputError
 from bench.protocol import load_protocol, make_folds
@@ -64,16 +66,82 @@ def test_a_rating_is_normalised_from_one_to_seven(tmp_path: Path):
     assert (first["arousal"], first["valence"], first["dominance"]) == (1.0, 0.0, 0.5)
 
 
-def test_test3_and_a_missing_rating_are_skipped_and_counted(release: PodcastFixture):
+def test_rows_without_ratings_are_skipped_by_split_after_reading_it(release: PodcastFixture):
     corpus = read_msp_podcast(release.root)
     ids = set(corpus.table["utt_id"])
     assert release.missing_rating.removesuffix(".wav") not in ids
     assert not corpus.table["split"].eq("Test3").any()
     assert corpus.skipped == {
-        "Test3 (labels withheld by the release)": release.n_test3,
-        "missing valence or arousal rating": 1,
+        "missing valence or arousal rating (Train)": 1,
+        "missing valence or arousal rating (Test3)": release.n_test3,
     }
     assert describe(corpus)["skipped"] == corpus.skipped
+
+
+def test_test3_rows_with_ratings_are_read_each_its_own_dialog(tmp_path: Path):
+    fixture = write_msp_podcast(tmp_path, audio=False, test3="rated")
+    corpus = read_msp_podcast(tmp_path, check_audio=False)
+    test3 = corpus.table[corpus.table["split"] == "Test3"]
+    assert len(test3) == fixture.n_test3 == 16
+    assert test3["utt_id"].str.fullmatch(r"MSP-PODCAST_test3_\d{4}").all()
+    # the name gives no podcast: each file is its own session and dialog
+    assert (test3["dialog"] == test3["utt_id"]).all()
+    assert (test3["session"] == test3["utt_id"]).all()
+    assert test3[["valence", "arousal"]].notna().all().all()
+    assert "missing valence or arousal rating (Test3)" not in corpus.skipped
+
+
+def test_test3_listed_only_in_partitions_is_counted_in_the_notes(tmp_path: Path):
+    write_msp_podcast(tmp_path, audio=False, test3="absent")
+    corpus = read_msp_podcast(tmp_path, check_audio=False)
+    assert corpus.skipped == {"missing valence or arousal rating (Train)": 1}
+    assert corpus.notes[-1] == (
+        "Partitions.txt lists files that the label file has no labels for, not read: Test3 16"
+    )
+
+
+def test_the_labels_txt_layout_reads_as_the_consensus_csv(tmp_path: Path):
+    write_msp_podcast(tmp_path / "csv", audio=False)
+    write_msp_podcast(tmp_path / "text", audio=False, layout="text")
+    text = (tmp_path / "text" / "Labels" / "labels.txt").read_text().splitlines()
+    assert text[0].startswith("MSP-PODCAST_0001_0001.wav; N; A:") and text[1].startswith("WORKER")
+    corpora = {name: read_msp_podcast(tmp_path / name, check_audio=False)
+               for name in ("csv", "text")}  # fmt: skip
+    columns = ["utt_id", "speaker", "split", "dialog", "valence", "arousal", "category"]
+    pd.testing.assert_frame_equal(corpora["csv"].table[columns], corpora["text"].table[columns])
+    assert corpora["text"].skipped == corpora["csv"].skipped
+    assert corpora["text"].release.startswith("Labels/labels.txt with Partitions.txt")
+    assert corpora["csv"].release == (
+        "Labels/labels_consensus.csv (releases 1.11 and later, 2.0 included); development "
+        "split named Development"
+    )
+
+
+TEXT_ERRORS = [
+    ("Labels/labels.txt", "MSP-PODCAST_0001_0001.wav; N; A:2.0; V:3.0", "malformed summary line"),
+    ("Partitions.txt", "Train MSP-PODCAST_0001_0001.wav", "expected '<a>; <b>'"),
+    ("Partitions.txt", "Test1; MSP-PODCAST_0001_0001.wav", "is listed twice (first on line 1)"),
+    ("Speaker_ids.txt", "MSP-PODCAST_0001_0001.wav", "expected '<a>; <b>'"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "message"), TEXT_ERRORS)
+def test_a_bad_line_of_the_text_layout_names_its_file_and_line(tmp_path, name, text, message):
+    write_msp_podcast(tmp_path, audio=False, layout="text")
+    path = tmp_path / name
+    lines = [*path.read_text().splitlines(), text]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as caught:
+        read_msp_podcast(tmp_path, check_audio=False)
+    assert (caught.value.path, caught.value.line) == (str(path.resolve()), len(lines))
+    assert message in caught.value.reason
+
+
+def test_the_text_layout_needs_its_partitions(tmp_path: Path):
+    write_msp_podcast(tmp_path, audio=False, layout="text")
+    (tmp_path / "Partitions.txt").unlink()
+    with pytest.raises(InputError, match="labels.txt gives no splits and there is no Partit"):
+        read_msp_podcast(tmp_path, check_audio=False)
 
 
 def test_an_unknown_speaker_keeps_the_utterance_as_a_speaker_of_its_own(release: PodcastFixture):
@@ -123,15 +191,37 @@ def test_predefined_folds_test1_and_test2_train_on_train(release: PodcastFixture
     assert not set(test1["dialog"]) & set(table.iloc[folds[0].train]["dialog"])
 
 
-def test_a_speaker_in_train_and_test_is_refused_as_leakage(tmp_path: Path):
+def share_speakers(rows: list[list[str]]) -> None:
+    """Give a Test1 row and a Development row a Train row's speaker."""
+    speaker = next(r for r in rows if r[-1] == "Train")[5]
+    for split in ("Test1", "Development"):
+        next(r for r in rows if r[-1] == split)[5] = speaker
+
+
+def test_speakers_shared_across_splits_are_a_warning_with_counts(tmp_path: Path, caplog):
     fixture = write_msp_podcast(tmp_path, audio=False)
-
-    def share_speaker(rows: list[list[str]]) -> None:
-        test1 = next(r for r in rows if r[-1] == "Test1")
-        test1[5] = next(r for r in rows if r[-1] == "Train")[5]
-
-    rewrite_labels(fixture, share_speaker)
+    rewrite_labels(fixture, share_speakers)
+    table = read_msp_podcast(tmp_path, check_audio=False)
+    assert table.notes[2] == (
+        "speakers shared across splits (unknown speakers aside): Train/Development 1, "
+        "Train/Test1 1, Development/Test1 1"
+    )
     protocol = load_protocol("msp_podcast", [f"corpus.root={tmp_path}"])
+    with caplog.at_level(logging.WARNING):
+        folds = make_folds(table.table, protocol)
+    assert [f.test_unit for f in folds] == ["Test1", "Test2"]
+    assert (
+        "the corpus's partition (its 'split' column) puts speakers in more than one part: "
+        "Train/Development 1, Train/Test1 1, Development/Test1 1"
+    ) in caplog.text
+
+
+def test_speakers_shared_across_splits_are_refused_on_request(tmp_path: Path):
+    fixture = write_msp_podcast(tmp_path, audio=False)
+    rewrite_labels(fixture, share_speakers)
+    overrides = [f"corpus.root={tmp_path}", "folds.speaker_overlap=error"]
+    protocol = load_protocol("msp_podcast", overrides)
+    assert protocol.hashed() == load_protocol("msp_podcast", overrides[:1]).hashed()
     table = read_msp_podcast(tmp_path, check_audio=False).table
     with pytest.raises(BenchError, match="fold 1: test and train share speaker") as caught:
         make_folds(table, protocol)
@@ -141,6 +231,26 @@ def test_a_speaker_in_train_and_test_is_refused_as_leakage(tmp_path: Path):
         "; the corpus's own partition (its 'split' column, folds.column) puts them in both; "
         "correct those rows' split values"
     )
+    with pytest.raises(BenchError, match="folds.speaker_overlap must be one of warn, error"):
+        load_protocol("msp_podcast", ["folds.speaker_overlap=ignore"])
+
+
+def test_leave_one_out_folds_stay_strict_about_speakers(tmp_path: Path):
+    fixture = write_msp_podcast(tmp_path, audio=False)
+    rewrite_labels(fixture, share_speakers)
+    table = read_msp_podcast(tmp_path, check_audio=False).table
+    protocol = load_protocol("msp_podcast", ["folds.mode=leave_one_out", "folds.unit=split"])
+    with pytest.raises(BenchError, match="share speaker"):
+        make_folds(table, protocol)
+
+
+def test_a_release_read_with_arousal_upside_down_is_warned_about(tmp_path: Path):
+    write_msp_podcast(tmp_path, audio=False)
+    assert direction_warnings(read_msp_podcast(tmp_path, check_audio=False)) == []
+    write_msp_podcast(tmp_path / "flipped", audio=False, arousal_reversed=True)
+    warnings = direction_warnings(read_msp_podcast(tmp_path / "flipped", check_audio=False))
+    assert [w.split(" (")[0] for w in warnings] == [
+        "msp_podcast: mean arousal of angry", "msp_podcast: mean arousal of happy"]  # fmt: skip
 
 
 def test_a_split_the_folds_do_not_name_is_a_counted_problem(tmp_path: Path, capsys):
@@ -209,6 +319,9 @@ def test_describe_shows_splits_speakers_and_dialog_unit(release: PodcastFixture,
     assert summary["per_split"]["Train"] == {"utterances": 31, "speakers": 9, "dialogs": 4}
     assert [f["test"] for f in summary["folds"]] == ["Test1", "Test2"]
     assert summary["notes"][0].startswith("dialog unit: podcast")
+    assert summary["release"].startswith("Labels/labels_consensus.csv (releases 1.11 and later")
+    assert summary["direction_warnings"] == []
+    assert {row["category"] for row in summary["categories"]} >= {"A", "H", "S", "N"}
 
 
 def run_and_report(

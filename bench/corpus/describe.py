@@ -116,9 +116,10 @@ def validation_summary(table: pd.DataFrame, folds: list[Fold]) -> dict[str, Any]
 
     ``shared_speakers``: per fold number, the size of the intersection of its validation
     speakers and its training speakers. A unit other than ``dialog`` (whole speakers,
-    sessions or groups, or the corpus's own partition) promises 0, which
-    :func:`bench.protocol.check_fold` asserts for every fold; ``dialog`` holds out a share of
-    each training unit's dialogs, so its validation speakers train too.
+    sessions or groups) promises 0, which :func:`bench.protocol.check_fold` asserts for
+    every fold, as it does for the corpus's own partition under ``folds.speaker_overlap:
+    error`` (under ``warn``, the partition's shared speakers are counted here); ``dialog``
+    holds out a share of each training unit's dialogs, so its validation speakers train too.
     """
     unit = ", ".join(sorted({fold.val_unit for fold in folds}))
     if unit == "dialog":

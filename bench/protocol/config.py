@@ -41,6 +41,7 @@ PROTOCOL_DIR = protocols_dir()
 
 
 FOLD_MODES = ("leave_one_out", "predefined")
+SPEAKER_OVERLAP = ("warn", "error")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class FoldsSection:
         ``k`` tests the rows of the ``k``-th name in ``test``, where the corpus has it (each
         test set its own fold, reported separately). Rows of other values are not used
         (:func:`bench.corpus.prepare.prepare_protocol_corpus` reports them as problems).
+    speaker_overlap: what a predefined partition whose parts share speakers does (releases
+        need not be speaker-disjoint: MSP-Podcast draws Test2 by podcast): ``warn`` logs the
+        speakers each pair of parts shares and runs; ``error`` refuses it, as leave-one-out
+        folds always refuse a speaker in two parts. It decides whether a protocol runs, not
+        its folds, so it is not hashed.
     """
 
     mode: str = "leave_one_out"
@@ -63,11 +69,17 @@ class FoldsSection:
     train: tuple[str, ...] = ("Train",)
     validation: tuple[str, ...] = ("Development", "Validation")
     test: tuple[str, ...] = ("Test1", "Test2")
+    speaker_overlap: str = "warn"
 
     def __post_init__(self) -> None:
         if self.mode not in FOLD_MODES:
             modes = ", ".join(FOLD_MODES)
             raise BenchError(f"folds.mode must be one of {modes}, not {self.mode!r}")
+        if self.speaker_overlap not in SPEAKER_OVERLAP:
+            raise BenchError(
+                f"folds.speaker_overlap must be one of {', '.join(SPEAKER_OVERLAP)}, "
+                f"not {self.speaker_overlap!r}"
+            )
         if self.mode == "predefined":
             named = [*self.train, *self.validation, *self.test]
             if not (self.train and self.validation and self.test) or len(set(named)) < len(named):
@@ -82,7 +94,8 @@ class FoldsSection:
         predefined mode existed, so those trials keep their hashes)."""
         if self.mode == "leave_one_out":
             return {"unit": self.unit}
-        return {key: value for key, value in asdict(self).items() if key != "unit"}
+        unhashed = ("unit", "speaker_overlap")
+        return {key: value for key, value in asdict(self).items() if key not in unhashed}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ is checked for leakage (:func:`check_fold`). The settings are the protocol's
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -23,8 +24,11 @@ import numpy as np
 import pandas as pd
 
 from bench.corpus.cross import TEST_PREFIX
+from bench.corpus.table import shared_speakers
 from bench.errors import BenchError
 from bench.protocol.config import FoldsSection, Protocol, ValidationSection
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,8 @@ class Fold:
     dialogs, not sessions: MSP-Podcast's Test1 has podcasts that Train also has).
     ``partition``: the column whose values put each row in train, val or test where the
     corpus's own partition does (``folds.mode: predefined``), which a leakage message names;
-    None where the protocol's settings split it.
+    None where the protocol's settings split it. ``speakers_disjoint``: whether a speaker in
+    two parts is leakage (False: a partition under ``folds.speaker_overlap: warn``).
     """
 
     number: int  # 1-based
@@ -49,6 +54,7 @@ class Fold:
     val_values: tuple[str, ...] = ()
     test_disjoint: tuple[str, ...] = ("speaker", "session", "dialog")
     partition: str | None = None
+    speakers_disjoint: bool = True
 
 
 NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")  # Ses03, session5, g2
@@ -184,6 +190,7 @@ def predefined_folds(table: pd.DataFrame, folds: FoldsSection) -> list[Fold]:
             f"values ({', '.join(sorted(present))})"
         )
     is_train, is_val, values = _partition(split, folds)
+    strict = _speakers_disjoint(table, folds)
     result = []
     for number, name in enumerate(folds.test, start=1):
         if name not in tests:
@@ -198,10 +205,29 @@ def predefined_folds(table: pd.DataFrame, folds: FoldsSection) -> list[Fold]:
             val_values=values,
             test_disjoint=("speaker", "dialog"),
             partition=column,
+            speakers_disjoint=strict,
         )
         check_fold(table, fold)
         result.append(fold)
     return result
+
+
+def _speakers_disjoint(table: pd.DataFrame, folds: FoldsSection) -> bool:
+    """Whether a predefined partition's parts must share no speaker (``folds.speaker_overlap:
+    error``); under ``warn``, the speakers each pair of parts of ``table`` shares are logged."""
+    if folds.speaker_overlap == "error":
+        return True
+    named = (*folds.train, *folds.validation, *folds.test)
+    shared = shared_speakers(table[table[folds.column].isin(named)], folds.column, named)
+    if shared:
+        counts = ", ".join(f"{pair} {n}" for pair, n in shared.items())
+        log.warning(
+            "the corpus's partition (its %r column) puts speakers in more than one part: %s "
+            "(folds.speaker_overlap=error refuses this)",
+            folds.column,
+            counts,
+        )
+    return False
 
 
 def _partition(split: pd.Series, folds: FoldsSection) -> tuple[np.ndarray, np.ndarray, tuple]:
@@ -247,6 +273,7 @@ def cross_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     is_test_corpus = table["utt_id"].astype(str).str.startswith(TEST_PREFIX).to_numpy()
     source = table[~is_test_corpus]
     partition = folds.column if folds.mode == "predefined" else None
+    strict = partition is None or _speakers_disjoint(source, folds)
     if partition is not None:
         val_unit = partition
         in_train, in_val, values = _partition(
@@ -268,7 +295,8 @@ def cross_folds(table: pd.DataFrame, protocol: Protocol) -> list[Fold]:
     result = []
     for number, name, is_test in parts:
         fold = Fold(number, name, np.flatnonzero(is_train), np.flatnonzero(is_val),
-                    np.flatnonzero(is_test), val_unit, values, partition=partition)  # fmt: skip
+                    np.flatnonzero(is_test), val_unit, values, partition=partition,
+                    speakers_disjoint=strict)  # fmt: skip
         check_fold(table, fold)
         result.append(fold)
     return result
@@ -341,7 +369,8 @@ def check_fold(table: pd.DataFrame, fold: Fold) -> None:
     dialog) with train or val, and val shares no dialog with train; under a
     ``fold.val_unit`` other than ``dialog``, val shares no value of that unit and no speaker
     with train (the unit promises validation speakers unseen in training, also where a
-    speaker records in several sessions).
+    speaker records in several sessions). Speakers are not checked where
+    ``fold.speakers_disjoint`` is False.
 
     Raises:
         BenchError: naming the leaking values and what put them in both parts: the setting
@@ -355,6 +384,7 @@ def check_fold(table: pd.DataFrame, fold: Fold) -> None:
     checks += [("test", "val", c) for c in fold.test_disjoint]
     unit_disjoint = () if fold.val_unit == "dialog" else (fold.val_unit, "speaker")
     checks += [("val", "train", c) for c in dict.fromkeys(("dialog", *unit_disjoint))]
+    checks = [check for check in checks if fold.speakers_disjoint or check[2] != "speaker"]
     for left, right, column in checks:
         shared = set(parts[left][column]) & set(parts[right][column])
         if not shared:
