@@ -60,10 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "describe",
         help="counts, label statistics, problems and folds of a protocol's corpus",
         description=(
-            "Read the protocol's corpus and summarise it: counts, labels, audio problems, and "
-            "each fold's test unit, validation hold-out (validation.unit) and part sizes, and "
-            "how many validation speakers also train (0 unless validation.unit is dialog); "
-            "--json for machines."
+            "Read the protocol's corpus and summarise it: the release layout recognised, "
+            "counts, labels, mean valence and arousal per categorical label with a warning "
+            "where a direction contradicts the literature (arousal angry, happy > sad; "
+            "valence happy > angry, sad), audio problems, and each fold's test unit, "
+            "validation hold-out (validation.unit) and part sizes, and how many validation "
+            "speakers also train (0 unless validation.unit is dialog); --json for machines."
         ),
     )
     add_protocol_arguments(desc)
