@@ -176,9 +176,10 @@ def format_description(summary: dict[str, Any]) -> str:
                    "utterances": "utterances", "valence": "mean valence",
                    "arousal": "mean arousal"}  # fmt: skip
         lines += ["", tabulate(summary["categories"], headers=headers)]
+        found = len(summary["direction_warnings"])
         lines.append(
-            f"label directions: {len(summary['direction_warnings'])} contradiction(s) of "
-            "arousal angry, happy > sad and valence happy > angry, sad (see problems)"
+            f"label directions: {found} contradiction(s) of arousal angry, happy > sad and "
+            "valence happy > angry, sad" + (" (listed under problems)" if found else "")
         )
     if summary["per_split"]:
         rows = [{"split": name, **counts} for name, counts in summary["per_split"].items()]
