@@ -8,6 +8,7 @@ import numpy as np
 
 from bench.audio import SAMPLE_RATE
 from bench.features.base import ExtractorSpec
+from bench.features.torch_versions import check_torchaudio
 
 LOG_FLOOR = 1e-10
 
@@ -44,6 +45,7 @@ class LogMel:
     """Runner for :class:`LogMelSpec` (CPU, one utterance at a time)."""
 
     def __init__(self, spec: LogMelSpec):
+        check_torchaudio()
         import torch
         import torchaudio.functional as F
 

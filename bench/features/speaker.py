@@ -16,6 +16,7 @@ from bench.audio import SAMPLE_RATE
 from bench.errors import BenchError
 from bench.features.base import ExtractorSpec, local_model_identity, resolve_device, runtime_field
 from bench.features.hub import HubModel, load_source
+from bench.features.torch_versions import check_torchaudio
 
 MIN_TRIMMED_SECONDS = 0.1
 ECAPA_FILES = (("hyperparams.yaml",), ("embedding_model.ckpt",))  # + what the hparams name
@@ -101,6 +102,7 @@ class Ecapa:
     """Runner for :class:`EcapaSpec`."""
 
     def __init__(self, spec: EcapaSpec):
+        check_torchaudio()  # speechbrain imports torchaudio
         from speechbrain.inference.classifiers import EncoderClassifier
 
         self.device = resolve_device(spec.device)
