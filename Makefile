@@ -1,15 +1,17 @@
 # make demo: set up .venv and run the main job on the built-in synthetic corpus.
 # make test: set up .venv and run the test suite (tests/ and the doctests of bench/).
+# Python 3.11 to 3.13 work (PYTHON=python3.13 make setup); 3.11, the default, is what CI
+# runs. constraints.txt pins the torch pair that setup installs (pyproject.toml: a range).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	$(VENV)/bin/python -c "import speechbrain, transformers, torchaudio, opensmile, ray"
 	touch $(STAMP)
 
