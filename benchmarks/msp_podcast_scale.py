@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -89,15 +90,16 @@ print(json.dumps({{"seconds": seconds, "peak_mib": peak}}))
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def train_at_scale(table, fold, epochs: int) -> dict[str, float]:
-    """One mamba_ema trial on random features for every row of ``table`` (see item 3)."""
+def train_at_scale(table, fold, epochs: int, device: str = "cpu") -> dict[str, float]:
+    """One mamba_ema trial on random features for every row of ``table`` (see item 3), on
+    ``device`` (``gpu_check.py`` runs it on CUDA too)."""
     rng = np.random.default_rng(0)
     features = {role: rng.standard_normal((len(table), dim), dtype=np.float32)
                 for role, dim in DIMS.items()}  # fmt: skip
     splits = {"train": fold.train, "val": fold.val, "test": fold.test}
     data = TrialData(table, features, splits, label_scale=(1.0, 7.0))
     config = resolve_variant("mamba_ema", load_protocol("msp_podcast"), [f"train.epochs={epochs}"])
-    spec = {**config, "seed": 0, "device": "cpu"}
+    spec = replace(config, seed=0, device=device)
     result = run_trial(spec, data)
     timings, counts = result.outcome.timings, result.outcome.counts
     status = Path("/proc/self/status").read_text().split("VmHWM:")[1]
