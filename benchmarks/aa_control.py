@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.cli_args import int_list, positive_int
-from bench.report.grid import report_grid
+from bench.report.from_results import report_grid
 from bench.run import RunOptions, run_grid, select_trials
 
 REFERENCE, CONTROL = "mamba_ema", "mamba_ema_aa"

@@ -65,7 +65,7 @@ from bench.corpus.synth import GENERATOR_VERSION, SynthConfig, generate
 from bench.paths import data_dir
 from bench.personalise.run import personalise_grid
 from bench.report.bootstrap import ccc_from_moments
-from bench.report.grid import report_grid
+from bench.report.from_results import report_grid
 from bench.run import RunOptions, select_trials
 
 VARIANTS = ["mamba_ema", "no_film"]

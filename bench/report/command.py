@@ -81,7 +81,7 @@ def run_report(args: argparse.Namespace) -> int:
     argument, of the plan stored in ``--results`` (:func:`bench.cli_args.plans_of`)."""
     from bench.cli_args import plans_of, selection_of  # heavy imports only when run
     from bench.paths import ensure_writable_dir
-    from bench.report.grid import per_test_set, report_plan
+    from bench.report.from_results import per_test_set, report_plan
     from bench.report.output import summarize, write_report
     from bench.run.selection import list_grid_folds
     from bench.run.stored_plan import describe_plan, only_plan, planned_trials

@@ -80,7 +80,7 @@ def power_command(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from bench.errors import BenchError
-    from bench.report.grid import left_out_notes
+    from bench.report.from_results import left_out_notes
     from bench.report.power import POWER, power_table
     from bench.report.stats import ALPHA
     from bench.results import PREDICTIONS_FILE, load_table

@@ -11,8 +11,8 @@ Ray runs ``P`` trials at once (one per CPU). Its overhead is the wall time beyon
 ``sum(trial seconds) / P``; the in-process executor runs them one after another, so its
 ideal is ``sum(trial seconds)``. Both are reported as ``wall / ideal - 1``.
 
-    python benchmarks/grid.py     # full grid: 15 min here, measured when small was the default
-    python benchmarks/grid.py --seeds 0 --folds 1 --skip-iemocap   # a quick look
+    python benchmarks/grid_wall_time.py   # full grid: 15 min, measured with the small corpus
+    python benchmarks/grid_wall_time.py --seeds 0 --folds 1 --skip-iemocap   # a quick look
 
 It calls the library API (:func:`bench.run.run_grid`) in this process; each call under Ray
 starts and stops a local Ray cluster, as ``bench run`` does.

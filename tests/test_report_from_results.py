@@ -13,7 +13,7 @@ from test_report_fabricate import REFERENCE_NOISE, fabricate, write_results
 from bench.cli import main
 from bench.errors import BenchError
 from bench.report.analysis import selection_summary
-from bench.report.grid import report_grid
+from bench.report.from_results import report_grid
 from bench.results import read_record
 from bench.run import list_grid, select_trials
 
