@@ -13,7 +13,7 @@ fabricates ``--replicates`` grids and runs on each, with the report's own functi
   fold) and the real ``n_test / n_train = 1 / (k - 2)`` (one session tests, one validates);
 - ``t_folds``: the one-sample t-test over the folds' seed-averaged differences (the same
   with ``n_test / n_train = 0``);
-- ``t_seeds`` (fixed test sets only): :func:`bench.report.runs_test.runs_t_test`, the
+- ``t_seeds`` (fixed test sets only): :func:`bench.report.runs_t.runs_t_test`, the
   report's verdict test there: the one-sample t-test over the seeds of each seed's
   difference averaged over the test sets, and its TOST: one run per seed serves every test
   set, so the run is the replicate (scope: other training runs scored on these test sets);
@@ -58,7 +58,7 @@ from bench.cli_args import positive_int
 from bench.report.bootstrap import MARGIN, paired_bootstrap
 from bench.report.meta import random_effects_hksj, session_effects
 from bench.report.nadeau_bengio import corrected_resampled_t, leave_one_out_ratio
-from bench.report.runs_test import runs_t_test
+from bench.report.runs_t import runs_t_test
 from bench.report.stats import ALPHA, _rng, compare_to_reference
 from bench.report.summary import trial_metrics
 from bench.testing.fabricate import Components, fabricate_grid, fold_arrays, predictions_frame

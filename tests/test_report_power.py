@@ -34,7 +34,7 @@ from bench.report.power import (
     variance_components,
 )
 from bench.report.power_command import UNREACHABLE
-from bench.report.runs_test import runs_t_test
+from bench.report.runs_t import runs_t_test
 from bench.report.stats import fold_arrays, pair_trials
 from bench.results import PREDICTIONS_FILE, load_table
 from bench.run import list_grid, select_trials
@@ -244,7 +244,7 @@ def test_a_bad_target_is_refused(capsys: pytest.CaptureFixture[str], target: str
     assert "--target" in capsys.readouterr().err
 
 
-# Fixed test sets: the verdict is the t-test over the training runs (bench.report.runs_test).
+# Fixed test sets: the verdict is the t-test over the training runs (bench.report.runs_t).
 FIXED = Components(folds=2, seeds=4, dialogs=10, utterances=10, seed_sd=0.02, rho=0.9,
                    tau=0.03, fixed_test_sets=True)  # fmt: skip
 

@@ -4,7 +4,7 @@
 - :mod:`bench.report.bootstrap`: the paired hierarchical bootstrap of a CCC difference,
   with its TOST equivalence p-value;
 - :mod:`bench.report.nadeau_bengio`: the fold-level (Nadeau-Bengio corrected) t-test;
-- :mod:`bench.report.meta`, :mod:`bench.report.runs_test`: the verdict tests, HKSJ over test
+- :mod:`bench.report.meta`, :mod:`bench.report.runs_t`: the verdict tests, HKSJ over test
   sessions and the t-test over the training runs on fixed test sets;
 - :mod:`bench.report.comparison`, :mod:`bench.report.comparisons`: what a comparison test
   is, and the registry of those the report runs (adding one: a module plus one line);

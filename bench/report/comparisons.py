@@ -21,7 +21,7 @@ from bench.report.bootstrap import BOOTSTRAP
 from bench.report.comparison import FOLD_KINDS, ComparisonTest, FoldKind
 from bench.report.meta import HKSJ
 from bench.report.nadeau_bengio import NADEAU_BENGIO
-from bench.report.runs_test import RUNS_T
+from bench.report.runs_t import RUNS_T
 
 COMPARISONS: dict[str, ComparisonTest] = {}
 

@@ -64,7 +64,7 @@ difference is optimistic. Sessions are treated as independent, as the test treat
 (leave-one-session-out folds share training sessions; see the calibration's limits). The
 ``d_k`` are taken as normal.
 
-**Fixed test sets.** There the verdict is :func:`bench.report.runs_test.runs_t_test`: with
+**Fixed test sets.** There the verdict is :func:`bench.report.runs_t.runs_t_test`: with
 ``D_s`` run ``s``'s CCC difference averaged over the ``K`` test sets (only seeds that every
 test set has), the one-sample t-test of ``mean_s D_s = 0`` over the ``S`` runs, ``S - 1``
 degrees of freedom. With ``sigma^2 = var(D_s)`` (ddof 1, the grid's own runs) its power is
@@ -96,7 +96,7 @@ from scipy.stats import t as student_t
 from bench.errors import BenchError
 from bench.report.bootstrap import DIMENSIONS, MARGIN, trial_deltas, weighted_deltas
 from bench.report.meta import HKSJ, pooled_seed_variance, random_effects_hksj, session_effects
-from bench.report.runs_test import RUNS_T, runs_t_test
+from bench.report.runs_t import RUNS_T, runs_t_test
 from bench.report.stats import ALPHA, fold_arrays, pair_trials
 from bench.report.summary import trial_pairs
 
@@ -323,7 +323,7 @@ def power_row(
 def runs_of(paired: pd.DataFrame, dimension: str = "avg") -> dict[str, float]:
     """The runs' t-test of one comparison on ``dimension``, as the report computes it: each
     paired (fold, seed) trial's CCC difference over its test set, indexed by (fold, seed),
-    into :func:`bench.report.runs_test.runs_t_test` (``runs_n`` the runs ``S`` it uses,
+    into :func:`bench.report.runs_t.runs_t_test` (``runs_n`` the runs ``S`` it uses,
     ``runs_se = sd(D) / sqrt(S)``; the margin, which only its TOST uses, is the default)."""
     deltas = trial_deltas(fold_arrays(paired))[:, DIMENSIONS.index(dimension)]  # [J]
     keys = pd.MultiIndex.from_tuples(sorted(trial_pairs(paired)))  # by fold, seeds sorted

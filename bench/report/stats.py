@@ -41,7 +41,7 @@ The verdict of a row, one word, comes from one test, named in ``test`` with its 
 - where the folds leave one session out: ``HKSJ``, "across sessions" (other sessions like
   these);
 - where they are fixed test sets: ``runs t``, "these test sets", the t-test over the
-  training runs of :mod:`bench.report.runs_test` (``runs_delta``, ``runs_se``, ``runs_df``,
+  training runs of :mod:`bench.report.runs_t` (``runs_delta``, ``runs_se``, ``runs_df``,
   ``runs_p``, ``runs_p_tost``, ``runs_n``): other training runs scored on these test sets.
   The bootstrap resamples each test set's seeds as separate runs although one run scores
   them all, and rejected 28.7% of true nulls there in the calibration; this test 6.3%.
