@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from bench import __version__
+from bench import __version__, predict_command
 from bench.cli_args import CommandParser
 from bench.corpus import commands as corpus_commands
 from bench.errors import BenchError
@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     personalise_commands,
     report_commands,
     power_command,
+    predict_command,
 ]
 
 
