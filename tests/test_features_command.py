@@ -76,4 +76,6 @@ def test_unknown_feature_keys_are_a_clean_error(tmp_path: Path, capsys):
     protocol = str(write_protocol(tmp_path))
     bad = "features.speech={extractor: logmel, n_mel: 3}"
     assert main(["features", "--protocol", protocol, bad, "--quiet"]) == 2
-    assert "unknown parameters ['n_mel']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown key(s) features.speech.n_mel (from the command line" in err
+    assert "known: min_seconds, n_mels," in err
