@@ -111,6 +111,19 @@ def test_a_copied_results_folder_lists_and_reports_with_no_corpus(
     assert list((tmp_path / "data").iterdir()) == []  # no corpus was generated
 
 
+def test_power_reads_a_copied_plan_with_no_corpus(
+    copied: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["power", "--results", str(copied), "--json"]) == 0
+    stored = json.loads(capsys.readouterr().out)
+    assert main(["power", "--results", str(copied), "--reference", "mamba_ema", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == stored
+    assert stored["protocol"] == "synthetic" and stored["reference"] == "mamba_ema"
+    assert [row["variant"] for row in stored["comparisons"]] == ["stateless"]
+    assert main(["power", "--results", str(copied), "--reference", "gru_ema"]) == 2
+    assert "reference variant 'gru_ema' has no results" in capsys.readouterr().err
+
+
 def test_the_stored_report_is_the_one_the_selection_gives(
     ran: Ran, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

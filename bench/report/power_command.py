@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bench.cli_args import add_selection_arguments, positive_number
+from bench.cli_args import add_plan_argument, add_selection_arguments, positive_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_selection_arguments(parser)
+    add_plan_argument(parser, "the one stored; several need it")
     parser.add_argument(
         "--reference", help="variant the others are compared with (default: the grid's)"
     )
@@ -76,39 +77,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def power_command(args: argparse.Namespace) -> int:
-    """``bench power``: the power table of the selection's current trials, and its reading."""
+    """``bench power``: the power table of the selection's current trials, or, with no
+    selection argument, of the plan stored in ``--results`` (as ``bench report`` reads it),
+    and its reading."""
     from tabulate import tabulate
 
+    from bench.cli_args import plans_of, selection_of
     from bench.errors import BenchError
     from bench.report.from_results import left_out_notes
     from bench.report.power import POWER, power_table
     from bench.report.stats import ALPHA
     from bench.results import PREDICTIONS_FILE, load_table
-    from bench.run.command import selection_of
     from bench.run.selection import list_grid_folds
-    from bench.variants import aa_controls
+    from bench.run.stored_plan import describe_plan, only_plan, planned_trials
 
-    selection = selection_of(args)
-    _, plan = list_grid_folds(selection, args.results)
-    current = [t.key for t in plan if t.status == "done"]
-    notes = left_out_notes(plan, args.results)
+    plans = plans_of(args)
+    if plans is None:
+        selection = selection_of(args)
+        folds, trials = list_grid_folds(selection, args.results)
+        plan = describe_plan(selection, folds, trials)
+    else:
+        name, plan = only_plan(plans, args.results)
+        print(f"plan {name}: {plan.command or 'no command line'}", file=sys.stderr)
+        trials = planned_trials(plan, args.results)
+    current = [t.key for t in trials if t.status == "done"]
+    notes = left_out_notes(trials, args.results)
     if not current:
         why = f"; {len(notes)} left out, the first: {notes[0]}" if notes else ""
         raise BenchError(f"no current trials of the selection under {args.results}{why}")
     for note in notes:
         print(f"bench power: left out {note}", file=sys.stderr)
-    reference = args.reference or selection.reference or selection.variants[0]
-    fixed = selection.protocol.fixed_test_sets
+    reference = args.reference or plan.selection.reference
+    fixed = plan.protocol.fixed_test_sets
     predictions = load_table(args.results, current, PREDICTIONS_FILE)
     table = power_table(predictions, reference, args.target, resampled_folds=not fixed)
-    controls = aa_controls(reference, selection.variants, selection.protocol, selection.overrides)
+    controls = plan.variants[reference].aa_controls
     runs = [int(n) for n in table[table["detectable"].notna()]["n_runs"].dropna()]
     lines = [reading(table, args.target, POWER, fixed), assumptions(fixed, runs)]
     test, scope = TESTS[fixed]
     if args.json:
         rows = [{k: _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
         print(json.dumps({
-            "protocol": selection.protocol.name, "reference": reference, "dimension": "avg",
+            "protocol": plan.protocol.name, "reference": reference, "dimension": "avg",
             "test": test, "scope": scope, "alpha": ALPHA, "power": POWER,
             "target": args.target, "aa_controls": list(controls),
             "comparisons": rows, "reading": lines[0], "assumptions": lines[1],
@@ -116,7 +126,7 @@ def power_command(args: argparse.Namespace) -> int:
         return 0
     which = "verdict test on these test sets" if fixed else "across-session test"
     print(
-        f"protocol {selection.protocol.name}: power of the {which} ({test}; two-sided alpha "
+        f"protocol {plan.protocol.name}: power of the {which} ({test}; two-sided alpha "
         f"{ALPHA:g}, {POWER:.0%} power, no Holm) on CCC-avg against {reference}; "
         f"target {args.target:g}"
     )
