@@ -201,12 +201,19 @@ def test_other_selections_keep_their_plans_and_a_rerun_keeps_the_previous_one(
     rerun += [*ran.corpus, *FAST]
     assert main([*rerun, "personalise.steps=7"]) == 0  # the same trials, all done
     assert "all 4 trials are done" in capsys.readouterr().out
-    [previous] = first.parent.glob("*.previous")
-    assert previous.name == first.name + ".previous"
+    [previous] = first.parent.glob("*.previous-*")
+    assert previous.name.startswith(first.name + ".previous-")
     assert json.loads(previous.read_text())["variants"]["stateless"]["personalise"]["steps"] == 50
     assert read_plan(first).variants["stateless"].personalise["steps"] == 7
     assert main([*rerun, "personalise.steps=7", "--quiet"]) == 0  # the same plan again
-    assert json.loads(previous.read_text())["variants"]["stateless"]["personalise"]["steps"] == 50
+    assert list(first.parent.glob("*.previous-*")) == [previous]  # nothing replaced
+    assert main([*rerun, "personalise.steps=9", "--quiet"]) == 0  # changed again: both kept
+    steps = sorted(
+        json.loads(p.read_text())["variants"]["stateless"]["personalise"]["steps"]
+        for p in first.parent.glob("*.previous-*")
+    )
+    assert steps == [7, 50]
+    assert read_plan(first).variants["stateless"].personalise["steps"] == 9
 
     assert main([*rerun, "--folds", "1"]) == 0  # another selection: a plan of its own
     plans = stored_plans(copied)

@@ -12,8 +12,8 @@ override is repeated, so a results folder copied to another machine is reported 
 
 A plan is named by the trials it covers (the grid's name or the variants', and a hash of
 its (variant, fold, seed) keys): a rerun of those trials, with other overrides too, replaces
-the plan atomically and keeps the earlier one as ``<name>.json.previous``; another
-selection in the same folder gets a plan of its own.
+the plan atomically and keeps each earlier one as ``<name>.json.previous-<time>`` (none is
+overwritten); another selection in the same folder gets a plan of its own.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from bench.variants import aa_controls, resolve_personalise
 PLAN_SCHEMA = "bench.plan/1"
 PLANS_FOLDER = "plans"  # results/<protocol>/plans/<name>.json
 PLAN_SUFFIX = ".json"
-PREVIOUS_SUFFIX = ".previous"  # the plan a rerun of the same trials replaced
+PREVIOUS_SUFFIX = ".previous"  # + "-<time>": a plan a rerun of the same trials replaced
 LABEL_LENGTH = 40  # characters of variant names in a plan's name; more are counted
 
 
@@ -268,10 +268,22 @@ def _comparable(values: Any) -> Any:
     return json.loads(json.dumps(kept, sort_keys=True, default=str))
 
 
+def previous_path(path: Path) -> Path:
+    """Where the plan at ``path`` goes when a rerun replaces it: ``<name>.json.previous-<time>``
+    (UTC, to the second), with ``.2``, ``.3``, ... where that name is taken already."""
+    stem = f"{path.name}{PREVIOUS_SUFFIX}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    candidate, number = path.with_name(stem), 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{stem}.{number}")
+    return candidate
+
+
 def write_plan(results: str | Path, plan: StoredPlan) -> Path:
     """Store ``plan`` under ``results`` atomically (:func:`bench.atomic.write_json`). An
     earlier plan of the same trials that differs from it (beyond its time and command line)
-    is kept as ``<name>.json.previous`` first, itself written atomically; one that does not
+    is kept as ``<name>.json.previous-<time>`` first (:func:`previous_path`), itself written
+    atomically, so no earlier plan is overwritten; one that does not
     differ is left as it is (a rerun that runs nothing writes nothing). Returns the path."""
     path = plans_folder(results, plan.protocol.name) / f"{plan_name(plan)}{PLAN_SUFFIX}"
     values = plan.to_json()
@@ -286,7 +298,7 @@ def write_plan(results: str | Path, plan: StoredPlan) -> Path:
             same = False
         if same:
             return path
-        previous = path.with_name(path.name + PREVIOUS_SUFFIX)
+        previous = previous_path(path)
         atomic_write(previous, lambda f: f.write(earlier))
     write_json(path, values)
     return path
